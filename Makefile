@@ -1,0 +1,58 @@
+# Two commands on a fresh machine: `make run` (main job end to end) and `make test`.
+# Each creates .venv and installs the pinned dependencies (requirements.lock) by itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CIW    := $(BIN)/ciw
+CUSTOMERS ?= 10000
+PYTEST_ARGS ?=
+
+.PHONY: venv run test test-server lint format bench lock clean db-stop help
+
+help:
+	@echo "make run         load the demo sources into an embedded PostgreSQL and build the warehouse"
+	@echo "make test        run the whole test suite (lint included) on an embedded PostgreSQL"
+	@echo "make test-server server-path tests (PostgreSQL 127.0.0.1:5432, MariaDB 127.0.0.1:3306)"
+	@echo "make bench       run the benchmarks under bench/ (long)"
+	@echo "make lint        ruff + sqlfluff"
+	@echo "make lock        re-resolve requirements.lock from pyproject.toml"
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.4"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(CIW) run --customers $(CUSTOMERS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
+
+test-server: $(STAMP)
+	$(BIN)/python -m pytest -m server $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check ciw ingestion tests bench
+	$(BIN)/ruff format --check ciw ingestion tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format ciw ingestion tests bench
+	$(BIN)/ruff check --fix ciw ingestion tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_shop_load.py
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+
+db-stop: $(STAMP)
+	$(CIW) db stop
+
+clean:
+	-$(CIW) db stop
+	rm -rf .warehouse target logs dbt_packages

@@ -1,0 +1,386 @@
+"""``ciw``: the one command-line entry point of the customer-intelligence warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ciw.config import Paths
+from ciw.warehouse import DSN_ENV, EmbeddedPostgres, Warehouse, WarehouseError, resolve_warehouse
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DEMO_TOKEN = "demo-token"
+
+
+class CliError(Exception):
+    """An error the user can act on; printed without a traceback."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """One run at a time: a second overlapping (scheduled) run exits instead of interfering."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise CliError(f"another ciw run holds {path}; not starting a second one") from exc
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def open_warehouse(args: argparse.Namespace, paths: Paths) -> Warehouse:
+    try:
+        warehouse, embedded = resolve_warehouse(
+            getattr(args, "dsn", None), paths.pgdata, stop_on_exit=True
+        )
+    except WarehouseError as exc:
+        raise CliError(str(exc)) from exc
+    where = f"embedded PostgreSQL in {paths.pgdata}" if embedded else warehouse.dsn.redacted()
+    err_console.print(f"[bold]warehouse[/]: {where}")
+    return warehouse
+
+
+def ensure_demo_data(paths: Paths, customers: int, seed: int, regenerate: bool = False) -> Path:
+    """Generate the demo source systems unless the same scale and seed are already there."""
+    import json
+
+    from ciw.demo.generator import generate
+
+    manifest = paths.demo / "manifest.json"
+    if manifest.exists() and not regenerate:
+        meta = json.loads(manifest.read_text())
+        if meta.get("customers") == customers and meta.get("seed") == seed:
+            return paths.demo
+        err_console.print(
+            f"demo data in {paths.demo} is for {meta.get('customers')} customers, seed "
+            f"{meta.get('seed')}; regenerating for {customers}, seed {seed}"
+        )
+    started = time.monotonic()
+    with err_console.status(f"generating demo source systems for {customers:,} customers"):
+        result = generate(paths.demo, customers=customers, seed=seed)
+    err_console.print(
+        f"demo data: {sum(result.counts.values()):,} records in {paths.demo} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    return paths.demo
+
+
+def build_sources(names: Sequence[str], demo_dir: Path | None, api_url: str | None) -> dict:
+    """dlt sources by name. In demo mode they point at the generated files and local APIs;
+    otherwise their settings come from .dlt/config.toml, .dlt/secrets.toml or environment
+    variables (SOURCES__SHOP__CREDENTIALS, SOURCES__HELPDESK__BASE_URL, ...)."""
+    from ingestion.sources.esp import esp_source
+    from ingestion.sources.helpdesk import helpdesk_source
+    from ingestion.sources.pos import pos_source
+    from ingestion.sources.shop import shop_source
+    from ingestion.sources.web import web_source
+
+    sources = {}
+    for name in names:
+        if demo_dir is not None:
+            if name == "shop":
+                sources[name] = shop_source(credentials=f"sqlite:///{demo_dir / 'shop.sqlite'}")
+            elif name == "pos":
+                sources[name] = pos_source(bucket_url=str(demo_dir / "pos"))
+            elif name == "web":
+                sources[name] = web_source(bucket_url=str(demo_dir / "web"))
+            elif name == "helpdesk":
+                sources[name] = helpdesk_source(
+                    base_url=f"{api_url}/helpdesk/api/v2", token=DEMO_TOKEN
+                )
+            elif name == "esp":
+                sources[name] = esp_source(base_url=f"{api_url}/esp/v1", token=DEMO_TOKEN)
+        else:
+            factory = {
+                "shop": shop_source,
+                "pos": pos_source,
+                "web": web_source,
+                "helpdesk": helpdesk_source,
+                "esp": esp_source,
+            }[name]
+            sources[name] = factory()
+    return sources
+
+
+def load_sources(
+    warehouse: Warehouse,
+    paths: Paths,
+    names: Sequence[str],
+    demo_dir: Path | None,
+    quiet: bool = False,
+) -> list:
+    from ingestion.runner import log_progress, run_source
+
+    results = []
+    server = None
+    if demo_dir is not None and {"helpdesk", "esp"} & set(names):
+        from ciw.demo.servers import DemoApiServer
+
+        server = DemoApiServer(demo_dir, token=DEMO_TOKEN).start()
+    try:
+        sources = build_sources(names, demo_dir, server.url if server else None)
+        for name in names:
+            err_console.print(f"[bold]loading[/] {name} ...")
+            progress = None if quiet else log_progress(sys.stderr, period_s=10.0)
+            result = run_source(name, sources[name], warehouse, paths.pipelines, progress)
+            status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {result.error}"
+            err_console.print(f"  {name}: {status} ({result.duration_s:.1f}s)")
+            results.append(result)
+    finally:
+        if server is not None:
+            server.stop()
+    return results
+
+
+def summary_table(results: Sequence, warehouse: Warehouse, total_s: float) -> Table:
+    table = Table(title=f"load summary ({total_s:.1f}s)")
+    for column, justify in (
+        ("source", "left"),
+        ("table", "left"),
+        ("rows this run", "right"),
+        ("rows in warehouse", "right"),
+        ("quarantined (new / total)", "right"),
+        ("duration", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(column, justify=justify)
+    from ingestion.runner import _count
+
+    for result in results:
+        tables = sorted(result.rows) or ["-"]
+        for index, name in enumerate(tables):
+            first = index == 0
+            in_wh = _count(warehouse, result.source, name) if name != "-" else 0
+            table.add_row(
+                result.source if first else "",
+                name,
+                f"{result.rows.get(name, 0):,}",
+                f"{in_wh:,}",
+                f"{result.quarantined_new:,} / {result.quarantined_total:,}" if first else "",
+                f"{result.duration_s:.1f}s" if first else "",
+                ("ok" if result.ok else "FAILED") if first else "",
+            )
+    return table
+
+
+def report(results: Sequence, warehouse: Warehouse, total_s: float) -> int:
+    console.print(summary_table(results, warehouse, total_s))
+    for result in results:
+        if result.drift:
+            console.print(
+                f"[yellow]schema drift[/] in {result.source}: new columns "
+                + ", ".join(result.drift)
+            )
+        if result.quarantined_new:
+            console.print(
+                f"[yellow]{result.quarantined_new} malformed row(s)[/] from {result.source} "
+                f"quarantined in {result.source}._quarantine"
+            )
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        console.print(f"[red]{result.source} failed[/]: {result.error}")
+        console.print("  the next run resumes from the last successful load of this source")
+    return 1 if failed else 0
+
+
+def _source_list(value: str | None) -> list[str]:
+    from ingestion.runner import SOURCE_NAMES
+
+    if not value:
+        return list(SOURCE_NAMES)
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in SOURCE_NAMES]
+    if unknown:
+        raise CliError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(SOURCE_NAMES)}")
+    return names
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
+    """The main job: (demo data) -> load every source -> summary."""
+    started = time.monotonic()
+    with run_lock(paths.lock_file):
+        demo_dir = None
+        if not args.no_demo:
+            demo_dir = ensure_demo_data(paths, args.customers, args.seed, args.regenerate)
+        warehouse = open_warehouse(args, paths)
+        names = _source_list(args.sources)
+        results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
+        return report(results, warehouse, time.monotonic() - started)
+
+
+def cmd_load(args: argparse.Namespace, paths: Paths) -> int:
+    started = time.monotonic()
+    with run_lock(paths.lock_file):
+        demo_dir = paths.demo if args.demo else None
+        if demo_dir is not None and not (demo_dir / "manifest.json").exists():
+            raise CliError(f"no demo data in {demo_dir}: run `ciw demo generate` first")
+        warehouse = open_warehouse(args, paths)
+        names = _source_list(",".join(args.sources) if args.sources else None)
+        results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
+        return report(results, warehouse, time.monotonic() - started)
+
+
+def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
+    if args.demo_command == "generate":
+        out = Path(args.out) if args.out else paths.demo
+        from ciw.demo.generator import generate
+
+        started = time.monotonic()
+        result = generate(out, customers=args.customers, seed=args.seed)
+        table = Table(title=f"demo data in {out} ({time.monotonic() - started:.1f}s)")
+        table.add_column("file / table")
+        table.add_column("records", justify="right")
+        for key, count in sorted(result.counts.items()):
+            table.add_row(key, f"{count:,}")
+        console.print(table)
+        return 0
+    if args.demo_command == "serve":
+        from ciw.demo.servers import DemoApiServer
+
+        with DemoApiServer(Path(args.data or paths.demo), port=args.port, token=args.token) as srv:
+            console.print(f"serving the demo helpdesk and ESP APIs on {srv.url} (Ctrl-C stops)")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+        return 0
+    raise CliError("usage: ciw demo {generate,serve}")
+
+
+def cmd_db(args: argparse.Namespace, paths: Paths) -> int:
+    embedded = EmbeddedPostgres(paths.pgdata)
+    if args.db_command == "start":
+        warehouse = embedded.start(stop_on_exit=False)
+        console.print(f"embedded PostgreSQL running; DSN: {warehouse.dsn.url()}")
+        console.print(f"  export {DSN_ENV}='{warehouse.dsn.url()}'  # to reuse it elsewhere")
+        return 0
+    if args.db_command == "stop":
+        stopped = embedded.stop()
+        console.print("stopped" if stopped else "embedded PostgreSQL was not running")
+        return 0
+    if args.db_command == "status":
+        dsn = args.dsn or os.environ.get(DSN_ENV)
+        if dsn:
+            console.print(f"warehouse DSN from {'--dsn' if args.dsn else DSN_ENV}: {dsn}")
+        state = "running" if embedded.is_running() else "stopped"
+        console.print(f"embedded PostgreSQL ({paths.pgdata}): {state}")
+        return 0
+    raise CliError("usage: ciw db {start,stop,status}")
+
+
+def cmd_quarantine(args: argparse.Namespace, paths: Paths) -> int:
+    from ingestion.quarantine import QUARANTINE_TABLE
+    from ingestion.runner import SOURCE_NAMES
+
+    warehouse = open_warehouse(args, paths)
+    table = Table(title="quarantined rows")
+    for column in ("source", "table", "reason", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for source in SOURCE_NAMES:
+        if not warehouse.query("select to_regclass(%s)", (f"{source}.{QUARANTINE_TABLE}",))[0][0]:
+            continue
+        rows = warehouse.query(
+            f"select target_table, split_part(reason, ':', 1), count(*) "
+            f"from {source}.{QUARANTINE_TABLE} group by 1, 2 order by 1, 2"
+        )
+        for target, reason, count in rows:
+            table.add_row(source, target, reason, f"{count:,}")
+    console.print(table)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ciw",
+        description="Customer-intelligence warehouse: load sources, build models, sync audiences.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_dsn(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--dsn",
+            help=f"warehouse PostgreSQL DSN (default ${DSN_ENV}; unset = embedded PostgreSQL)",
+        )
+
+    run = sub.add_parser("run", help="main job: demo sources -> load -> summary")
+    add_dsn(run)
+    run.add_argument("--customers", type=int, default=10_000, help="demo scale (persons)")
+    run.add_argument("--seed", type=int, default=42, help="demo generator seed")
+    run.add_argument("--regenerate", action="store_true", help="regenerate the demo data")
+    run.add_argument(
+        "--no-demo", action="store_true", help="load the configured sources, not the demo"
+    )
+    run.add_argument("--sources", help="comma-separated subset of sources to load")
+    run.add_argument("--quiet", action="store_true", help="no periodic progress lines")
+    run.set_defaults(func=cmd_run)
+
+    load = sub.add_parser("load", help="load sources (configured in .dlt/ or the environment)")
+    add_dsn(load)
+    load.add_argument("sources", nargs="*", help="sources to load (default: all)")
+    load.add_argument("--demo", action="store_true", help="load the generated demo data")
+    load.add_argument("--quiet", action="store_true")
+    load.set_defaults(func=cmd_load)
+
+    demo = sub.add_parser("demo", help="demo source systems")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    gen = demo_sub.add_parser("generate", help="write deterministic demo source data")
+    gen.add_argument("--customers", type=int, default=10_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", help="output folder (default .warehouse/demo)")
+    serve = demo_sub.add_parser("serve", help="serve the demo helpdesk and ESP APIs")
+    serve.add_argument("--data", help="demo data folder (default .warehouse/demo)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", default=DEMO_TOKEN)
+    demo.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL")
+    add_dsn(db)
+    db.add_argument("db_command", choices=["start", "stop", "status"])
+    db.set_defaults(func=cmd_db)
+
+    quarantine = sub.add_parser("quarantine", help="malformed rows held back, by source")
+    add_dsn(quarantine)
+    quarantine.set_defaults(func=cmd_quarantine)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = Paths.discover()
+    try:
+        return args.func(args, paths)
+    except (CliError, WarehouseError) as exc:
+        err_console.print(f"[red]error[/]: {exc}")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The warehouse connection: one DSN used by dlt, dbt and the CLI alike.
+
+Without a DSN the project runs on an embedded PostgreSQL (pgserver) whose data lives in a
+project-local folder (``.warehouse/pgdata``) and which the CLI starts and stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import psycopg2
+
+DSN_ENV = "CIW_DSN"
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse could not be reached or started; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Dsn:
+    """A parsed ``postgresql://`` DSN. ``host`` may be a unix socket directory."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    database: str
+
+    @classmethod
+    def parse(cls, dsn: str) -> Dsn:
+        parts = urlsplit(dsn)
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+            raise WarehouseError(
+                f"unsupported warehouse DSN scheme {parts.scheme!r}: expected "
+                "postgresql://user:password@host:port/database"
+            )
+        query = parse_qs(parts.query)
+        host = query.get("host", [parts.hostname or "localhost"])[0]
+        database = unquote(parts.path.lstrip("/")) or "postgres"
+        return cls(
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            host=host,
+            port=int(query.get("port", [parts.port or 5432])[0]),
+            database=database,
+        )
+
+    @property
+    def is_socket(self) -> bool:
+        return self.host.startswith("/")
+
+    def url(self, database: str | None = None, dummy_password: bool = True) -> str:
+        """The URL form dlt accepts. dlt insists on a password, trust auth ignores it."""
+        password = self.password or ("x" if dummy_password else "")
+        auth = quote(self.user, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        db = quote(database or self.database, safe="")
+        if self.is_socket:
+            return f"postgresql://{auth}@localhost/{db}?" + urlencode(
+                {"host": self.host, "port": self.port}
+            )
+        return f"postgresql://{auth}@{self.host}:{self.port}/{db}"
+
+    def with_database(self, database: str) -> Dsn:
+        return Dsn(self.user, self.password, self.host, self.port, database)
+
+    def connect_kwargs(self) -> dict[str, object]:
+        kwargs: dict[str, object] = {
+            "user": self.user,
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.database,
+        }
+        if self.password:
+            kwargs["password"] = self.password
+        return kwargs
+
+    def redacted(self) -> str:
+        return re.sub(r":[^:@/]*@", ":***@", self.url(dummy_password=False))
+
+
+@dataclass
+class Warehouse:
+    """A reachable PostgreSQL warehouse."""
+
+    dsn: Dsn
+    embedded: bool = False
+
+    def connect(self) -> psycopg2.extensions.connection:
+        try:
+            return psycopg2.connect(**self.dsn.connect_kwargs(), connect_timeout=10)
+        except psycopg2.OperationalError as exc:
+            raise WarehouseError(
+                f"cannot connect to the warehouse at {self.dsn.redacted()}: {exc}".strip()
+            ) from exc
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[psycopg2.extensions.cursor]:
+        conn = self.connect()
+        try:
+            with conn, conn.cursor() as cur:
+                yield cur
+        finally:
+            conn.close()
+
+    def query(self, sql: str, params: tuple | dict | None = None) -> list[tuple]:
+        with self.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def dlt_destination(self):  # -> dlt destination
+        import dlt
+
+        return dlt.destinations.postgres(self.dsn.url())
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment read by profiles.yml (the dbt profile of this project)."""
+        return {
+            "CIW_PG_HOST": self.dsn.host,
+            "CIW_PG_PORT": str(self.dsn.port),
+            "CIW_PG_USER": self.dsn.user,
+            "CIW_PG_PASSWORD": self.dsn.password,
+            "CIW_PG_DATABASE": self.dsn.database,
+        }
+
+
+class EmbeddedPostgres:
+    """pgserver-backed PostgreSQL 16 in a project-local data folder (socket only, no root)."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = Path(pgdata).absolute()
+        self._server = None
+
+    def is_running(self) -> bool:
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return False
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def start(self, stop_on_exit: bool = True) -> Warehouse:
+        """Start (or attach to) the server. With stop_on_exit the server stops when this
+        process exits, unless it was already running before (then it is left running)."""
+        try:
+            import pgserver
+        except ImportError as exc:  # pragma: no cover - dependency is pinned
+            raise WarehouseError("pgserver is not installed: run `make venv`") from exc
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        was_running = self.is_running()
+        mode = "stop" if stop_on_exit and not was_running else None
+        try:
+            self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+        except Exception as exc:
+            log = self.pgdata / "log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise WarehouseError(
+                f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}\n{tail}"
+            ) from exc
+        return Warehouse(Dsn.parse(self._server.get_uri()), embedded=True)
+
+    def stop(self) -> bool:
+        """Stop the server whoever started it. Returns False if it was not running."""
+        if not self.is_running():
+            return False
+        import pgserver
+
+        user = "pgserver" if os.geteuid() == 0 else None
+        pgserver.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.pgdata, user=user)
+        return True
+
+
+def resolve_warehouse(
+    dsn: str | None, pgdata: Path, stop_on_exit: bool = True
+) -> tuple[Warehouse, EmbeddedPostgres | None]:
+    """The warehouse named by ``dsn`` (or $CIW_DSN); without one, the embedded server."""
+    dsn = dsn or os.environ.get(DSN_ENV)
+    if dsn:
+        warehouse = Warehouse(Dsn.parse(dsn))
+        warehouse.connect().close()
+        return warehouse, None
+    embedded = EmbeddedPostgres(pgdata)
+    return embedded.start(stop_on_exit=stop_on_exit), embedded

@@ -1,0 +1,130 @@
+"""Run dlt sources into the warehouse and summarise what happened.
+
+Fast path by default: the sources yield Arrow (shop) or typed rows, and the loader uses the
+``csv`` file format, which dlt's postgres destination loads with COPY.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.runtime.collector import Collector, LogCollector, NullCollector
+
+from ingestion.quarantine import QUARANTINE_TABLE
+
+SOURCE_NAMES = ("shop", "pos", "helpdesk", "web", "esp")
+
+
+@dataclass
+class LoadResult:
+    source: str
+    rows: dict[str, int] = field(default_factory=dict)  # rows extracted per table this run
+    quarantined_new: int = 0  # bad rows seen for the first time in this run
+    quarantined_total: int = 0  # bad rows in the source's quarantine table
+    drift: list[str] = field(default_factory=list)  # "table.column" added to existing tables
+    duration_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def pipeline_for(source_name: str, warehouse: Any, pipelines_dir: Path, progress: Any = None):
+    """The dlt pipeline of one source: raw schema named after the source, state in the
+    warehouse (``<schema>._dlt_pipeline_state``), working folder under ``pipelines_dir``."""
+    return dlt.pipeline(
+        pipeline_name=f"ciw_{source_name}",
+        destination=warehouse.dlt_destination(),
+        dataset_name=source_name,
+        pipelines_dir=str(pipelines_dir),
+        progress=progress or NullCollector(),
+    )
+
+
+def _columns(warehouse: Any, schema: str) -> dict[str, set[str]]:
+    rows = warehouse.query(
+        "select table_name, column_name from information_schema.columns where table_schema = %s",
+        (schema,),
+    )
+    tables: dict[str, set[str]] = {}
+    for table, column in rows:
+        tables.setdefault(table, set()).add(column)
+    return tables
+
+
+def _count(warehouse: Any, schema: str, table: str) -> int:
+    exists = warehouse.query("select to_regclass(%s)", (f'"{schema}"."{table}"',))[0][0]
+    if not exists:
+        return 0
+    return warehouse.query(f'select count(*) from "{schema}"."{table}"')[0][0]
+
+
+def run_source(
+    source_name: str,
+    source: Any,
+    warehouse: Any,
+    pipelines_dir: Path,
+    progress: Collector | None = None,
+    loader_file_format: str = "csv",
+    raise_on_error: bool = False,
+) -> LoadResult:
+    """Extract, normalise and load one source. Errors are captured in the result (unless
+    ``raise_on_error``): a failed source leaves its state unchanged so the next run resumes."""
+    result = LoadResult(source=source_name)
+    started = time.monotonic()
+    before = _columns(warehouse, source_name)
+    quarantined_before = _count(warehouse, source_name, QUARANTINE_TABLE)
+    pipeline = pipeline_for(source_name, warehouse, pipelines_dir, progress)
+    load_ids: list[str] = []
+    try:
+        # finish a package a crashed run left behind before extracting anything new
+        if pipeline.has_pending_data:
+            info = pipeline.load()
+            load_ids.extend(info.loads_ids)
+        info = pipeline.run(source, loader_file_format=loader_file_format)
+        load_ids.extend(info.loads_ids)
+    except Exception as exc:  # reported, and re-raised on request
+        result.error = _error_message(exc)
+        if raise_on_error:
+            raise
+    finally:
+        result.duration_s = time.monotonic() - started
+    after = _columns(warehouse, source_name)
+    if load_ids:
+        for table in sorted(after):
+            if table.startswith("_dlt") or table == QUARANTINE_TABLE:
+                continue
+            result.rows[table] = warehouse.query(
+                f'select count(*) from "{source_name}"."{table}" where _dlt_load_id = any(%s)',
+                (load_ids,),
+            )[0][0]
+    for table, columns in sorted(after.items()):
+        if table in before and not table.startswith("_dlt"):
+            result.drift.extend(f"{table}.{c}" for c in sorted(columns - before[table]))
+    result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
+    result.quarantined_new = result.quarantined_total - quarantined_before
+    return result
+
+
+def _error_message(exc: BaseException) -> str:
+    """The innermost useful message of a dlt PipelineStepFailed chain."""
+    messages = []
+    current: BaseException | None = exc
+    while current is not None and len(messages) < 4:
+        messages.append(f"{type(current).__name__}: {str(current).strip().splitlines()[0]}")
+        current = current.__cause__ or current.__context__
+    return " <- ".join(reversed(messages[-2:])) if len(messages) > 1 else messages[0]
+
+
+def log_progress(stream: Any, period_s: float = 5.0) -> Collector:
+    """dlt's periodic progress log (items per resource, rate, memory) on ``stream``."""
+    return LogCollector(log_period=period_s, logger=stream, dump_system_stats=True)
+
+
+ProgressFactory = Callable[[str], Collector | None]

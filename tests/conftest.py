@@ -1,0 +1,98 @@
+"""Shared fixtures: a real PostgreSQL (embedded pgserver, or $CIW_TEST_DSN), a fresh database
+per test, the demo source data at a small scale, and the demo APIs on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
+
+TEST_CUSTOMERS = int(os.environ.get("CIW_TEST_CUSTOMERS", "300"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Warehouse]:
+    """A PostgreSQL server for the session: $CIW_TEST_DSN, else an embedded one."""
+    dsn = os.environ.get("CIW_TEST_DSN")
+    if dsn:
+        yield Warehouse(Dsn.parse(dsn))
+        return
+    root = Path(tempfile.mkdtemp(prefix="ciw-pg-"))
+    root.chmod(0o755)  # pgserver runs postgres as an unprivileged user when we are root
+    embedded = EmbeddedPostgres(root / "pgdata")
+    warehouse = embedded.start(stop_on_exit=True)
+    try:
+        yield warehouse
+    finally:
+        embedded.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _create_database(admin: Warehouse) -> Warehouse:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    conn = admin.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    conn.close()
+    return Warehouse(admin.dsn.with_database(name), embedded=admin.embedded)
+
+
+def _drop_database(admin: Warehouse, warehouse: Warehouse) -> None:
+    conn = admin.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'drop database if exists "{warehouse.dsn.database}" with (force)')
+    conn.close()
+
+
+@pytest.fixture
+def warehouse(pg_admin: Warehouse) -> Iterator[Warehouse]:
+    """A fresh, empty database for one test."""
+    wh = _create_database(pg_admin)
+    try:
+        yield wh
+    finally:
+        _drop_database(pg_admin, wh)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Demo source systems at test scale (read-only: copy before changing files)."""
+    from ciw.demo.generator import generate
+
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, customers=TEST_CUSTOMERS, seed=7)
+    return out
+
+
+@pytest.fixture
+def demo_copy(demo_data: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the demo data."""
+    target = tmp_path / "demo"
+    shutil.copytree(demo_data, target)
+    return target
+
+
+@pytest.fixture
+def api_server(demo_copy: Path):
+    from ciw.demo.servers import DemoApiServer
+
+    with DemoApiServer(demo_copy, token="test-token", page_size=50) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fast_http_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt's HTTP client: few, quick retries so fault tests stay fast."""
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "4")
+    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.05")
+    monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
