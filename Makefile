@@ -33,8 +33,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
 
+# server paths: everything marked `server`, plus the loader and dbt suites re-run against the
+# PostgreSQL named by $$CIW_TEST_DSN (set by .ci/run)
 test-server: $(STAMP)
-	$(BIN)/python -m pytest -m server $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "server or serverpath" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ciw ingestion tests bench

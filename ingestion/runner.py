@@ -6,6 +6,7 @@ Fast path by default: the sources yield Arrow (shop) or typed rows, and the load
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,18 @@ from dlt.common.runtime.collector import Collector, LogCollector, NullCollector
 from ingestion.quarantine import QUARANTINE_TABLE
 
 SOURCE_NAMES = ("shop", "pos", "helpdesk", "web", "esp")
+
+# Arrow items (the shop's fast path) get dlt's load id too: staging models and the run summary
+# read it. Set as environment defaults so .dlt/config.toml or the caller can still override.
+DLT_DEFAULTS = {
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    "DATA_WRITER__BUFFER_MAX_ITEMS": "50000",
+    "DATA_WRITER__FILE_MAX_ITEMS": "500000",
+    # the load files are local and short-lived: gzip costs more CPU than COPY itself
+    "DATA_WRITER__DISABLE_COMPRESSION": "true",
+}
+for _key, _value in DLT_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)
 
 
 @dataclass

@@ -96,3 +96,40 @@ def _fast_http_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.05")
     monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "2")
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+
+
+@pytest.fixture
+def mariadb_shop_url(demo_copy: Path) -> Iterator[str]:
+    """The demo shop database copied into a fresh MariaDB database ($CIW_TEST_MARIADB_URL,
+    e.g. mysql+pymysql://root@127.0.0.1:3306)."""
+    import sqlalchemy as sa
+
+    base = os.environ.get("CIW_TEST_MARIADB_URL")
+    if not base:
+        pytest.skip("CIW_TEST_MARIADB_URL is not set (the server tests run from .ci/run)")
+    name = f"ciw_shop_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"create database {name}"))
+    url = f"{base.rstrip('/')}/{name}"
+    source = sa.create_engine(f"sqlite:///{demo_copy / 'shop.sqlite'}")
+    target = sa.create_engine(url)
+    meta = sa.MetaData()
+    meta.reflect(source)
+    for table in meta.tables.values():
+        for column in table.columns:  # MariaDB needs lengths on indexed text columns
+            if isinstance(column.type, sa.Text | sa.String) and not getattr(column.type, "length", None):
+                column.type = sa.String(255)
+    meta.create_all(target)
+    with source.connect() as src, target.begin() as dst:
+        for table in meta.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(table.select())]
+            if rows:
+                dst.execute(table.insert(), rows)
+    try:
+        yield url
+    finally:
+        target.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"drop database if exists {name}"))
+        admin.dispose()
