@@ -31,6 +31,8 @@ run: $(STAMP)
 	$(CIW) run --customers $(CUSTOMERS)
 
 test: $(STAMP)
+	$(BIN)/ruff check ciw ingestion tests bench
+	$(BIN)/ruff format --check ciw ingestion tests bench
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
 
 # server paths: everything marked `server`, plus the loader and dbt suites re-run against the

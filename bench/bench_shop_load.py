@@ -65,8 +65,18 @@ def make_shop(path: Path, n_orders: int, seed: int = 1) -> int:
             total += price * qty
             lines.append((line_id, order_id, rng.randint(1, 200), qty, price, 0, ts))
         orders.append(
-            (order_id, rng.randint(1, n_orders // 3 + 1), None, "web", "delivered", "GBP",
-             3.95, round(total + 3.95, 2), ts, ts)
+            (
+                order_id,
+                rng.randint(1, n_orders // 3 + 1),
+                None,
+                "web",
+                "delivered",
+                "GBP",
+                3.95,
+                round(total + 3.95, 2),
+                ts,
+                ts,
+            )
         )
         if len(orders) >= 100_000:
             db.executemany("insert into orders values (?,?,?,?,?,?,?,?,?,?)", orders)
@@ -119,9 +129,14 @@ def child_dlt(dsn: str, sqlite_path: str, pipelines_dir: str, backend: str) -> N
 
     wh = Warehouse(Dsn.parse(dsn))
     with wh.cursor() as cur:
-        cur.execute("drop schema if exists shop cascade; drop schema if exists shop_staging cascade")
-    source = shop_source(credentials=f"sqlite:///{sqlite_path}", table_names=["orders", "order_lines"],
-                          backend=backend)
+        cur.execute(
+            "drop schema if exists shop cascade; drop schema if exists shop_staging cascade"
+        )
+    source = shop_source(
+        credentials=f"sqlite:///{sqlite_path}",
+        table_names=["orders", "order_lines"],
+        backend=backend,
+    )
     started = time.monotonic()
     result = run_source("shop", source, wh, Path(pipelines_dir), raise_on_error=True)
     elapsed = time.monotonic() - started
@@ -134,8 +149,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--dsn", help="PostgreSQL DSN (default: a temporary embedded server)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
-    parser.add_argument("--backends", default="pyarrow,connectorx",
-                        help="sql_database backends to measure (comma-separated)")
+    parser.add_argument(
+        "--backends",
+        default="pyarrow,connectorx",
+        help="sql_database backends to measure (comma-separated)",
+    )
     args = parser.parse_args()
     if args.child:
         child_dlt(*args.child)
@@ -164,18 +182,32 @@ def main() -> None:
         env = dict(os.environ, RUNTIME__LOG_LEVEL="WARNING")
         for backend in args.backends.split(","):
             out = subprocess.run(
-                [sys.executable, __file__, "--child", dsn, str(work / "shop.sqlite"),
-                 str(work / f"pipelines_{backend}"), backend],
-                check=True, capture_output=True, text=True, env=env,
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    dsn,
+                    str(work / "shop.sqlite"),
+                    str(work / f"pipelines_{backend}"),
+                    backend,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
             )
             figures = json.loads(out.stdout.strip().splitlines()[-1])
             loaded = sum(figures["rows"].values())
             dlt_s = figures["seconds"]
-            print(f"dlt shop loader (sql_database backend={backend}, csv/COPY, merge): "
-                  f"{loaded:,} rows in {dlt_s:.1f}s = {loaded / dlt_s:,.0f} rows/s, "
-                  f"peak RSS {figures['peak_rss_mb']:,.0f} MB")
-            print(f"  dlt / raw COPY throughput: {(loaded / dlt_s) / (total_rows / copy_s):.0%} "
-                  "(target >= 50%); peak memory target < 1024 MB")
+            print(
+                f"dlt shop loader (sql_database backend={backend}, csv/COPY, merge): "
+                f"{loaded:,} rows in {dlt_s:.1f}s = {loaded / dlt_s:,.0f} rows/s, "
+                f"peak RSS {figures['peak_rss_mb']:,.0f} MB"
+            )
+            print(
+                f"  dlt / raw COPY throughput: {(loaded / dlt_s) / (total_rows / copy_s):.0%} "
+                "(target >= 50%); peak memory target < 1024 MB"
+            )
             if loaded != total_rows:
                 print(f"  WARNING: loaded {loaded:,} rows, expected {total_rows:,}")
     finally:

@@ -1,6 +1,6 @@
 """Thin entry point: load the esp source with its settings from .dlt/ or the environment.
 
-    python ingestion/esp_pipeline.py        (same as: ciw load esp)
+python ingestion/esp_pipeline.py        (same as: ciw load esp)
 """
 
 import sys

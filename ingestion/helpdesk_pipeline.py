@@ -1,6 +1,6 @@
 """Thin entry point: load the helpdesk source with its settings from .dlt/ or the environment.
 
-    python ingestion/helpdesk_pipeline.py        (same as: ciw load helpdesk)
+python ingestion/helpdesk_pipeline.py        (same as: ciw load helpdesk)
 """
 
 import sys

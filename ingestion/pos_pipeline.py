@@ -1,6 +1,6 @@
 """Thin entry point: load the pos source with its settings from .dlt/ or the environment.
 
-    python ingestion/pos_pipeline.py        (same as: ciw load pos)
+python ingestion/pos_pipeline.py        (same as: ciw load pos)
 """
 
 import sys

@@ -32,7 +32,6 @@ QUARANTINE_COLUMNS = {
 }
 
 
-
 class Quarantined(dict):
     """A malformed row on its way to ``_quarantine`` (see ``split_quarantine``)."""
 
@@ -196,9 +195,9 @@ class TableSpec:
             except RowError as exc:
                 problems.append(f"{name}: {exc}")
         for column in self.columns:
-            if column.required and out.get(column.name) is None:
-                if not any(p.startswith(f"{column.name}:") for p in problems):
-                    problems.append(f"{column.name}: required value is missing")
+            already = any(p.startswith(f"{column.name}:") for p in problems)
+            if column.required and out.get(column.name) is None and not already:
+                problems.append(f"{column.name}: required value is missing")
         if problems:
             raise RowError("; ".join(problems))
         return out
@@ -223,38 +222,85 @@ def quarantine_item(
     digest = hashlib.sha256(
         "\x1f".join([target_table, location or "", payload, reason]).encode()
     ).hexdigest()[:32]
-    return Quarantined({
-        "quarantine_id": digest,
-        "source_name": source_name,
-        "target_table": target_table,
-        "source_location": location,
-        "record_key": record_key,
-        "reason": reason,
-        "raw_payload": payload,
-        "quarantined_at": dt.datetime.now(dt.UTC),
-    })
+    return Quarantined(
+        {
+            "quarantine_id": digest,
+            "source_name": source_name,
+            "target_table": target_table,
+            "source_location": location,
+            "record_key": record_key,
+            "reason": reason,
+            "raw_payload": payload,
+            "quarantined_at": dt.datetime.now(dt.UTC),
+        }
+    )
 
 
-def split_quarantine(parent: Any, table: str, **hints: Any) -> list[Any]:
+Splitter = Callable[[Any], tuple[Any, list["Quarantined"]]]
+
+
+def split_marked(items: Any) -> tuple[Any, list[Quarantined]]:
+    """Splitter for readers that already yield ``Quarantined`` rows among the valid ones."""
+    if isinstance(items, Quarantined):
+        return None, [items]
+    if isinstance(items, list):
+        good = [item for item in items if not isinstance(item, Quarantined)]
+        return good or None, [item for item in items if isinstance(item, Quarantined)]
+    return items, []
+
+
+def row_splitter(spec: TableSpec, location: str | None = None) -> Splitter:
+    """Splitter validating dict rows against ``spec`` (for resources with a row cursor, whose
+    incremental step must only ever see the rows as the source sent them)."""
+
+    def split(items: Any) -> tuple[Any, list[Quarantined]]:
+        rows = items if isinstance(items, list) else [items]
+        good: list[dict[str, Any]] = []
+        bad: list[Quarantined] = []
+        for row in rows:
+            if not isinstance(row, Mapping):
+                bad.append(
+                    quarantine_item(
+                        spec.source_name, spec.table, row, "not a JSON object", location
+                    )
+                )
+                continue
+            try:
+                good.append(spec.clean(row))
+            except RowError as exc:
+                bad.append(
+                    quarantine_item(
+                        spec.source_name,
+                        spec.table,
+                        dict(row),
+                        str(exc),
+                        location,
+                        spec.record_key(row),
+                    )
+                )
+        return good or None, bad
+
+    return split
+
+
+def split_quarantine(
+    parent: Any, table: str, splitter: Splitter = split_marked, **hints: Any
+) -> list[Any]:
     """Fork a reading resource into the table it loads and the source's ``_quarantine`` table.
 
-    ``parent`` yields valid rows (lists of dicts or Arrow tables) and ``Quarantined`` rows; it
-    is not loaded itself (``selected=False``) but feeds two transformers: ``table`` with
-    ``hints`` (primary key, write disposition, columns) and ``<table>__quarantine``, which
-    writes to ``_quarantine`` (insert-only merge on ``quarantine_id``).
+    ``parent`` is not loaded itself (``selected=False``) but feeds two transformers that apply
+    ``splitter`` (item -> valid part, malformed rows): ``table`` with ``hints`` (primary key,
+    write disposition, columns) and ``<table>__quarantine``, which writes to ``_quarantine``
+    (insert-only merge on ``quarantine_id``). Splitting after the parent keeps dlt's
+    incremental cursor on the parent working on the rows exactly as the source sent them.
     """
     parent.selected = False
 
     @dlt.transformer(name=table, standalone=True)
     def valid_rows(items: Any) -> Iterator[Any]:
-        if isinstance(items, Quarantined):
-            return
-        if isinstance(items, list):
-            kept = [item for item in items if not isinstance(item, Quarantined)]
-            if kept:
-                yield kept
-            return
-        yield items
+        good, _ = splitter(items)
+        if good is not None:
+            yield good
 
     @dlt.transformer(
         name=f"{table}__quarantine",
@@ -265,12 +311,9 @@ def split_quarantine(parent: Any, table: str, **hints: Any) -> list[Any]:
         standalone=True,
     )
     def quarantined_rows(items: Any) -> Iterator[Any]:
-        if isinstance(items, Quarantined):
-            yield items
-        elif isinstance(items, list):
-            bad = [item for item in items if isinstance(item, Quarantined)]
-            if bad:
-                yield bad
+        _, bad = splitter(items)
+        if bad:
+            yield bad
 
     good = parent | valid_rows()
     good.apply_hints(**hints)
@@ -297,23 +340,6 @@ def validate_rows(
         yield batch
 
 
-def validating_map(spec: TableSpec, location: str | None = None):
-    """A dlt yield-map (``resource.add_yield_map``) validating each row against ``spec``."""
-
-    def _validate(row: Any) -> Iterator[Any]:
-        if not isinstance(row, Mapping):
-            yield quarantine_item(spec.source_name, spec.table, row, "not a JSON object", location)
-            return
-        try:
-            yield spec.clean(row)
-        except RowError as exc:
-            yield quarantine_item(
-                spec.source_name, spec.table, dict(row), str(exc), location, spec.record_key(row)
-            )
-
-    return _validate
-
-
 def parse_jsonl(
     spec: TableSpec, lines: Iterable[str | bytes], location: str | None = None
 ) -> Iterator[Any]:
@@ -327,16 +353,26 @@ def parse_jsonl(
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                bad.append(quarantine_item(
-                    spec.source_name, spec.table, text.rstrip("\n"),
-                    f"invalid JSON at line {number}: {exc.msg}", location,
-                ))
+                bad.append(
+                    quarantine_item(
+                        spec.source_name,
+                        spec.table,
+                        text.rstrip("\n"),
+                        f"invalid JSON at line {number}: {exc.msg}",
+                        location,
+                    )
+                )
                 continue
             if not isinstance(obj, dict):
-                bad.append(quarantine_item(
-                    spec.source_name, spec.table, text.rstrip("\n"),
-                    f"line {number} is not a JSON object", location,
-                ))
+                bad.append(
+                    quarantine_item(
+                        spec.source_name,
+                        spec.table,
+                        text.rstrip("\n"),
+                        f"line {number} is not a JSON object",
+                        location,
+                    )
+                )
                 continue
             yield obj
 

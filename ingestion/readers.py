@@ -30,10 +30,16 @@ def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator
                 raw = {k: v for k, v in row.items() if k != "__extra__" and v != "__missing__"}
                 if "__extra__" in row:
                     raw["__extra__"] = row["__extra__"]
-                bad.append(quarantine_item(
-                    spec.source_name, spec.table, raw,
-                    f"line {line}: wrong number of fields", location, spec.record_key(raw),
-                ))
+                bad.append(
+                    quarantine_item(
+                        spec.source_name,
+                        spec.table,
+                        raw,
+                        f"line {line}: wrong number of fields",
+                        location,
+                        spec.record_key(raw),
+                    )
+                )
                 continue
             yield row
 

@@ -109,10 +109,11 @@ def run_source(
     finally:
         result.duration_s = time.monotonic() - started
     after = _columns(warehouse, source_name)
-    if load_ids:
-        for table in sorted(after):
-            if table.startswith("_dlt") or table == QUARANTINE_TABLE:
-                continue
+    for table in sorted(after):
+        if table.startswith("_dlt") or table == QUARANTINE_TABLE:
+            continue
+        result.rows[table] = 0
+        if load_ids:
             result.rows[table] = warehouse.query(
                 f'select count(*) from "{source_name}"."{table}" where _dlt_load_id = any(%s)',
                 (load_ids,),

@@ -1,6 +1,6 @@
 """Thin entry point: load the shop source with its settings from .dlt/ or the environment.
 
-    python ingestion/shop_pipeline.py        (same as: ciw load shop)
+python ingestion/shop_pipeline.py        (same as: ciw load shop)
 """
 
 import sys

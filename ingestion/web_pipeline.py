@@ -1,6 +1,6 @@
 """Thin entry point: load the web source with its settings from .dlt/ or the environment.
 
-    python ingestion/web_pipeline.py        (same as: ciw load web)
+python ingestion/web_pipeline.py        (same as: ciw load web)
 """
 
 import sys

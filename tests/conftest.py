@@ -118,7 +118,9 @@ def mariadb_shop_url(demo_copy: Path) -> Iterator[str]:
     meta.reflect(source)
     for table in meta.tables.values():
         for column in table.columns:  # MariaDB needs lengths on indexed text columns
-            if isinstance(column.type, sa.Text | sa.String) and not getattr(column.type, "length", None):
+            if isinstance(column.type, sa.Text | sa.String) and not getattr(
+                column.type, "length", None
+            ):
                 column.type = sa.String(255)
     meta.create_all(target)
     with source.connect() as src, target.begin() as dst:

@@ -33,7 +33,9 @@ def quarantined(warehouse, schema: str, target: str) -> int:
 
 
 def load(name, source, warehouse, tmp_path: Path, raise_on_error=False):
-    return run_source(name, source, warehouse, tmp_path / "pipelines", raise_on_error=raise_on_error)
+    return run_source(
+        name, source, warehouse, tmp_path / "pipelines", raise_on_error=raise_on_error
+    )
 
 
 def csv_data_lines(folder: Path) -> int:
@@ -93,7 +95,8 @@ def test_shop_first_load_reload_and_incremental(warehouse, demo_copy, tmp_path):
     assert third.rows["order_lines"] == 0
     assert count(warehouse, "shop.orders") == src_counts["orders"]
     status = warehouse.query(
-        "select order_status from shop.orders where order_id = (select min(order_id) from shop.orders)"
+        "select order_status from shop.orders "
+        "where order_id = (select min(order_id) from shop.orders)"
     )
     assert status == [("cancelled",)]
 
@@ -108,11 +111,15 @@ def test_shop_resumes_after_a_crash_between_normalize_and_load(warehouse, demo_c
 
     result = load("shop", shop(demo_copy, table_names=["orders", "products"]), warehouse, tmp_path)
     assert result.ok, result.error
-    n_orders = sqlite3.connect(demo_copy / "shop.sqlite").execute(
-        "select count(*) from orders"
-    ).fetchone()[0]
-    assert count(warehouse, "shop.orders") == n_orders == distinct(
-        warehouse, "shop.orders", "order_id"
+    n_orders = (
+        sqlite3.connect(demo_copy / "shop.sqlite")
+        .execute("select count(*) from orders")
+        .fetchone()[0]
+    )
+    assert (
+        count(warehouse, "shop.orders")
+        == n_orders
+        == distinct(warehouse, "shop.orders", "order_id")
     )
     assert count(warehouse, "shop.products") > 0
 
@@ -199,9 +206,7 @@ def test_pos_malformed_csv_line_is_quarantined_not_fatal(warehouse, tmp_path):
 
 def test_web_events_load_quarantine_and_reload(warehouse, demo_copy, tmp_path):
     web_dir = demo_copy / "web"
-    lines = sum(
-        1 for p in (web_dir / "events").glob("*.jsonl") for ln in p.open() if ln.strip()
-    )
+    lines = sum(1 for p in (web_dir / "events").glob("*.jsonl") for ln in p.open() if ln.strip())
     result = load("web", web_source(bucket_url=str(web_dir)), warehouse, tmp_path)
     assert result.ok, result.error
     loaded, bad = count(warehouse, "web.events"), quarantined(warehouse, "web", "events")
@@ -212,9 +217,20 @@ def test_web_events_load_quarantine_and_reload(warehouse, demo_copy, tmp_path):
 
     newest = sorted((web_dir / "events").glob("*.jsonl"))[-1]
     with newest.open("a", encoding="utf-8") as f:  # the file grows: re-read, no duplicates
-        f.write(json.dumps({"event_id": "late-1", "event_type": "page_view", "cookie_id": "c",
-                            "account_id": None, "page_url": "/", "product_sku": None,
-                            "occurred_at": "2020-01-01T00:00:00Z"}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event_id": "late-1",
+                    "event_type": "page_view",
+                    "cookie_id": "c",
+                    "account_id": None,
+                    "page_url": "/",
+                    "product_sku": None,
+                    "occurred_at": "2020-01-01T00:00:00Z",
+                }
+            )
+            + "\n"
+        )
     again = load("web", web_source(bucket_url=str(web_dir)), warehouse, tmp_path)
     assert again.ok, again.error
     assert again.rows["events"] == 1
@@ -237,7 +253,10 @@ def test_helpdesk_load_incremental_and_quarantine(warehouse, api_server, demo_co
     tickets = _tickets(demo_copy)
     result = load("helpdesk", helpdesk(api_server), warehouse, tmp_path)
     assert result.ok, result.error
-    loaded, bad = count(warehouse, "helpdesk.tickets"), quarantined(warehouse, "helpdesk", "tickets")
+    loaded, bad = (
+        count(warehouse, "helpdesk.tickets"),
+        quarantined(warehouse, "helpdesk", "tickets"),
+    )
     assert bad >= 1 and loaded + bad == len(tickets)
     assert loaded == distinct(warehouse, "helpdesk.tickets", "ticket_id")
 
@@ -292,7 +311,10 @@ def test_helpdesk_dies_mid_run_then_next_run_resumes(warehouse, api_server, demo
     api_server.clear_faults()
     resumed = load("helpdesk", helpdesk(api_server), warehouse, tmp_path)
     assert resumed.ok, resumed.error
-    loaded, bad = count(warehouse, "helpdesk.tickets"), quarantined(warehouse, "helpdesk", "tickets")
+    loaded, bad = (
+        count(warehouse, "helpdesk.tickets"),
+        quarantined(warehouse, "helpdesk", "tickets"),
+    )
     assert loaded + bad == len(tickets)
     assert loaded == distinct(warehouse, "helpdesk.tickets", "ticket_id")
 
@@ -318,7 +340,10 @@ def test_esp_contacts_and_events(warehouse, api_server, demo_copy, tmp_path):
     assert count(warehouse, "esp.contacts") + quarantined(warehouse, "esp", "contacts") == len(
         contacts
     )
-    loaded_events, bad_events = count(warehouse, "esp.events"), quarantined(warehouse, "esp", "events")
+    loaded_events, bad_events = (
+        count(warehouse, "esp.events"),
+        quarantined(warehouse, "esp", "events"),
+    )
     assert bad_events >= 1 and loaded_events + bad_events == len(events)
     assert loaded_events == distinct(warehouse, "esp.events", "event_id")
 
@@ -327,12 +352,16 @@ def test_esp_contacts_and_events(warehouse, api_server, demo_copy, tmp_path):
     assert count(warehouse, "esp.events") == loaded_events  # append + cursor: no duplicates
 
     last = max((e for e in events if e.get("event_id")), key=lambda e: e["occurred_at"])
-    api_server.upsert("events", [dict(last, event_id="new-evt-1", occurred_at="2099-01-01T00:00:00Z")])
+    api_server.upsert(
+        "events", [dict(last, event_id="new-evt-1", occurred_at="2099-01-01T00:00:00Z")]
+    )
     third = load("esp", esp(api_server), warehouse, tmp_path)
     assert third.ok and third.rows["events"] == 1
 
 
-def test_esp_dies_mid_run_then_resumes_without_duplicates(warehouse, api_server, demo_copy, tmp_path):
+def test_esp_dies_mid_run_then_resumes_without_duplicates(
+    warehouse, api_server, demo_copy, tmp_path
+):
     events = json.loads((demo_copy / "esp" / "events.json").read_text())
     api_server.inject_fault("/esp/v1/events", status=0, times=50, after_requests=1)
     failed = load("esp", esp(api_server), warehouse, tmp_path)
@@ -353,9 +382,10 @@ def test_shop_loads_from_mariadb(warehouse, demo_copy, tmp_path, mariadb_shop_ur
     assert result.ok, result.error
     db = sqlite3.connect(demo_copy / "shop.sqlite")
     for table in ("accounts", "orders", "products", "marketing_preferences"):
-        assert count(warehouse, f"shop.{table}") == db.execute(
-            f"select count(*) from {table}"
-        ).fetchone()[0], table
+        assert (
+            count(warehouse, f"shop.{table}")
+            == db.execute(f"select count(*) from {table}").fetchone()[0]
+        ), table
     bad = db.execute("select count(*) from order_lines where order_id is null").fetchone()[0]
     assert quarantined(warehouse, "shop", "order_lines") == bad
     again = load("shop", shop_source(credentials=mariadb_shop_url), warehouse, tmp_path)

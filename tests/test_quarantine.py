@@ -59,7 +59,9 @@ def test_clean_types_values_and_blanks():
     assert row["happened_at"] == dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
     assert row["born_on"] == dt.date(1985, 2, 3)
     assert row["is_ok"] is True
-    assert SPEC.clean({"thing_id": "a", "happened_at": "2026-01-05", "amount": ""})["amount"] is None
+    assert (
+        SPEC.clean({"thing_id": "a", "happened_at": "2026-01-05", "amount": ""})["amount"] is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +72,10 @@ def test_clean_types_values_and_blanks():
         ({"thing_id": "x", "happened_at": "2026-13-45T99:00:00Z"}, "happened_at: not a timestamp"),
         ({"thing_id": "x", "happened_at": "2026-01-01", "amount": "abc"}, "amount: not a number"),
         ({"thing_id": "x", "happened_at": "2026-01-01", "count": "1.5"}, "count: not an integer"),
-        ({"thing_id": "x", "happened_at": "2026-01-01", "born_on": "31/02/1985"}, "born_on: not a date"),
+        (
+            {"thing_id": "x", "happened_at": "2026-01-01", "born_on": "31/02/1985"},
+            "born_on: not a date",
+        ),
         ({"thing_id": "x", "happened_at": "2026-01-01", "amount": "NaN"}, "amount: not a finite"),
         ({"thing_id": "x", "happened_at": "2026-01-01", "count": True}, "count: not an integer"),
     ],
@@ -87,7 +92,9 @@ def test_unknown_columns_pass_through_for_schema_drift():
 
 def test_naive_and_offset_timestamps_become_utc():
     assert parse_timestamp("2026-01-01 10:00:00") == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
-    assert parse_timestamp("2026-01-01T12:00:00+02:00") == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    assert parse_timestamp("2026-01-01T12:00:00+02:00") == dt.datetime(
+        2026, 1, 1, 10, tzinfo=dt.UTC
+    )
 
 
 def test_validate_rows_splits_good_and_bad_and_loses_nothing():

@@ -10,7 +10,11 @@ from ciw.warehouse import Dsn, WarehouseError
 def test_tcp_dsn_round_trip():
     dsn = Dsn.parse("postgresql://alice:s%40cret@db.example:6543/wh")
     assert (dsn.user, dsn.password, dsn.host, dsn.port, dsn.database) == (
-        "alice", "s@cret", "db.example", 6543, "wh",
+        "alice",
+        "s@cret",
+        "db.example",
+        6543,
+        "wh",
     )
     assert Dsn.parse(dsn.url()) == dsn
     assert "s@cret" not in dsn.redacted()

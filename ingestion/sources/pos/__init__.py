@@ -18,6 +18,9 @@ from ingestion.sources.pos.settings import POS_TABLES
 def pos_source(bucket_url: str = dlt.config.value):
     for spec, glob, disposition in POS_TABLES.values():
         yield from file_drop_resource(
-            bucket_url, glob, spec, csv_reader,
+            bucket_url,
+            glob,
+            spec,
+            csv_reader,
             INSERT_ONLY if disposition == "insert-only" else MERGE,
         )

@@ -6,39 +6,54 @@ from ingestion.quarantine import Column, TableSpec
 
 SOURCE = "pos"
 
-TRANSACTIONS = TableSpec(SOURCE, "transactions", [
-    Column("transaction_id", "text", required=True),
-    Column("store_id", "text", required=True),
-    Column("transaction_type", "text", required=True),
-    Column("loyalty_card_id", "text"),
-    Column("card_token_hash", "text"),
-    Column("payment_method", "text"),
-    Column("total_amount", "decimal", required=True),
-    Column("transacted_at", "timestamp", required=True),
-], primary_key=["transaction_id"])
+TRANSACTIONS = TableSpec(
+    SOURCE,
+    "transactions",
+    [
+        Column("transaction_id", "text", required=True),
+        Column("store_id", "text", required=True),
+        Column("transaction_type", "text", required=True),
+        Column("loyalty_card_id", "text"),
+        Column("card_token_hash", "text"),
+        Column("payment_method", "text"),
+        Column("total_amount", "decimal", required=True),
+        Column("transacted_at", "timestamp", required=True),
+    ],
+    primary_key=["transaction_id"],
+)
 
-TRANSACTION_LINES = TableSpec(SOURCE, "transaction_lines", [
-    Column("transaction_line_id", "text", required=True),
-    Column("transaction_id", "text", required=True),
-    Column("sku", "text", required=True),
-    Column("quantity", "bigint", required=True),
-    Column("unit_price", "decimal", required=True),
-    Column("discount_amount", "decimal"),
-], primary_key=["transaction_line_id"])
+TRANSACTION_LINES = TableSpec(
+    SOURCE,
+    "transaction_lines",
+    [
+        Column("transaction_line_id", "text", required=True),
+        Column("transaction_id", "text", required=True),
+        Column("sku", "text", required=True),
+        Column("quantity", "bigint", required=True),
+        Column("unit_price", "decimal", required=True),
+        Column("discount_amount", "decimal"),
+    ],
+    primary_key=["transaction_line_id"],
+)
 
-LOYALTY_SIGNUPS = TableSpec(SOURCE, "loyalty_signups", [
-    Column("loyalty_card_id", "text", required=True),
-    Column("first_name", "text"),
-    Column("last_name", "text"),
-    Column("date_of_birth", "date"),
-    Column("email", "text"),
-    Column("phone", "text"),
-    Column("address_line1", "text"),
-    Column("city", "text"),
-    Column("postcode", "text"),
-    Column("store_id", "text"),
-    Column("signed_up_at", "timestamp", required=True),
-], primary_key=["loyalty_card_id"])
+LOYALTY_SIGNUPS = TableSpec(
+    SOURCE,
+    "loyalty_signups",
+    [
+        Column("loyalty_card_id", "text", required=True),
+        Column("first_name", "text"),
+        Column("last_name", "text"),
+        Column("date_of_birth", "date"),
+        Column("email", "text"),
+        Column("phone", "text"),
+        Column("address_line1", "text"),
+        Column("city", "text"),
+        Column("postcode", "text"),
+        Column("store_id", "text"),
+        Column("signed_up_at", "timestamp", required=True),
+    ],
+    primary_key=["loyalty_card_id"],
+)
 
 # table spec, glob under the bucket, write disposition
 POS_TABLES = {

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
 from ingestion.quarantine import split_quarantine
-from ingestion.sources.shop.helpers import split_malformed
+from ingestion.sources.shop.helpers import arrow_splitter
 from ingestion.sources.shop.settings import DEFAULT_CHUNK_SIZE, SHOP_TABLES
 
 
@@ -36,7 +36,7 @@ def shop_source(
         resource = sql_table(
             credentials=engine,
             table=name,
-            incremental=dlt.sources.incremental(table.cursor, on_cursor_value_missing="include"),
+            incremental=dlt.sources.incremental(table.cursor),
             chunk_size=chunk_size,
             backend=backend,
             reflection_level="full",
@@ -44,10 +44,10 @@ def shop_source(
             write_disposition="merge",
             primary_key=list(table.primary_key),
         )
-        resource.add_yield_map(split_malformed(table))
         yield from split_quarantine(
             resource.with_name(f"read_{name}"),
             name,
+            arrow_splitter(table),
             primary_key=list(table.primary_key),
             write_disposition="merge",
         )

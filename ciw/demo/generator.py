@@ -1,0 +1,1116 @@
+"""Deterministic demo source systems: a web shop database, store POS CSV drops, a helpdesk
+API's tickets, web analytics JSONL drops and an email service provider's contacts and events,
+plus a ground-truth file mapping every person-bearing record to the real person behind it.
+
+Same arguments, byte-identical output: only ``random.Random(seed)`` is used.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from random import Random
+
+FIRST_NAMES = [
+    "William",
+    "Robert",
+    "Elizabeth",
+    "Katherine",
+    "Margaret",
+    "James",
+    "Michael",
+    "Jonathan",
+    "Alexander",
+    "Christopher",
+    "Thomas",
+    "Richard",
+    "Edward",
+    "Joseph",
+    "Daniel",
+    "Samuel",
+    "Rebecca",
+    "Jennifer",
+    "Susan",
+    "Patricia",
+    "Nicholas",
+    "Matthew",
+    "Andrew",
+    "Anthony",
+    "Deborah",
+    "Victoria",
+    "Catherine",
+    "Stephen",
+    "Benjamin",
+    "Charlotte",
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Noah",
+    "Oliver",
+    "George",
+    "Harry",
+    "Jack",
+    "Leo",
+    "Freya",
+    "Grace",
+    "Emily",
+    "Sophie",
+    "Lucy",
+    "Hannah",
+    "Zoë",
+    "José",
+    "Renée",
+    "Siân",
+    "Chloé",
+    "Aoife",
+    "Niamh",
+    "Priya",
+    "Mohammed",
+    "Fatima",
+    "Arjun",
+    "Wei",
+    "Mei",
+    "Kwame",
+    "Amara",
+    "Lukas",
+    "Anja",
+    "Mateo",
+]
+LAST_NAMES = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Thomas",
+    "Johnson",
+    "Roberts",
+    "Robinson",
+    "Thompson",
+    "Wright",
+    "Walker",
+    "White",
+    "Edwards",
+    "Hughes",
+    "Green",
+    "Hall",
+    "Lewis",
+    "Harris",
+    "Clarke",
+    "Patel",
+    "Jackson",
+    "Wood",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+    "Morris",
+    "Moore",
+    "Clark",
+    "Lee",
+    "King",
+    "Baker",
+    "Harrison",
+    "Morgan",
+    "Allen",
+    "James",
+    "Scott",
+    "Phillips",
+    "Watson",
+    "Davis",
+    "Parker",
+    "O'Brien",
+    "Smith-Jones",
+    "McDonald",
+    "Khan",
+    "Ahmed",
+    "Singh",
+    "Nowak",
+    "García",
+    "Müller",
+    "Ó Súilleabháin",
+    "Fitzgerald",
+    "Okafor",
+    "Chen",
+    "Nguyen",
+    "Kowalski",
+    "D'Souza",
+]
+NICKNAMES = {
+    "William": ["Bill", "Will", "Liam"],
+    "Robert": ["Bob", "Rob"],
+    "Elizabeth": ["Liz", "Beth", "Lizzie"],
+    "Katherine": ["Kate", "Kathy"],
+    "Margaret": ["Maggie", "Peggy"],
+    "James": ["Jim", "Jamie"],
+    "Michael": ["Mike"],
+    "Jonathan": ["Jon"],
+    "Alexander": ["Alex"],
+    "Christopher": ["Chris"],
+    "Thomas": ["Tom"],
+    "Richard": ["Rick"],
+    "Edward": ["Ed", "Ted"],
+    "Joseph": ["Joe"],
+    "Daniel": ["Dan"],
+    "Samuel": ["Sam"],
+    "Rebecca": ["Becky"],
+    "Jennifer": ["Jen"],
+    "Susan": ["Sue"],
+    "Patricia": ["Pat"],
+    "Nicholas": ["Nick"],
+    "Matthew": ["Matt"],
+    "Andrew": ["Andy"],
+    "Anthony": ["Tony"],
+    "Deborah": ["Debbie"],
+    "Victoria": ["Vicky"],
+    "Catherine": ["Cathy", "Kate"],
+    "Stephen": ["Steve"],
+    "Benjamin": ["Ben"],
+    "Charlotte": ["Lottie", "Charlie"],
+}
+ACCENTS = str.maketrans("ëéèêáàâäíïîóöôúüûñçÓÁÉÍÚ", "eeeeaaaaiiiooouuuncOAEIU")
+STREETS = [
+    ("High", "Street"),
+    ("Station", "Road"),
+    ("Church", "Lane"),
+    ("Park", "Avenue"),
+    ("Victoria", "Road"),
+    ("Green", "Lane"),
+    ("Manor", "Road"),
+    ("Kings", "Road"),
+    ("Queens", "Avenue"),
+    ("Mill", "Lane"),
+    ("Grange", "Road"),
+    ("New", "Street"),
+    ("Albert", "Street"),
+    ("London", "Road"),
+    ("West", "Street"),
+    ("Windsor", "Close"),
+]
+STREET_ABBREVIATIONS = {"Street": "St", "Road": "Rd", "Avenue": "Ave", "Lane": "Ln", "Close": "Cl"}
+CITIES = [
+    ("London", "SW1A"),
+    ("London", "E14"),
+    ("Manchester", "M1"),
+    ("Leeds", "LS1"),
+    ("Bristol", "BS1"),
+    ("Birmingham", "B1"),
+    ("Glasgow", "G1"),
+    ("Cardiff", "CF10"),
+    ("Edinburgh", "EH1"),
+    ("Liverpool", "L1"),
+    ("Norwich", "NR1"),
+    ("York", "YO1"),
+]
+DOMAINS = [
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "yahoo.co.uk",
+    "btinternet.com",
+    "icloud.com",
+    "hotmail.co.uk",
+]
+JUNK_EMAILS = ["test@test.com", "noemail@noemail.com", "n/a", "none", ""]
+JUNK_PHONES = ["0000000000", "07000000000", "n/a", ""]
+CATEGORIES = [
+    "Outdoor",
+    "Kitchen",
+    "Garden",
+    "Toys",
+    "Books",
+    "Beauty",
+    "Electronics",
+    "Fashion",
+    "Home",
+    "Sports",
+]
+SUBJECTS = {
+    "enquiry": [
+        "Question about {p}",
+        "Is {p} in stock?",
+        "Delivery options for {p}",
+        "Size guide for {p}",
+        "Warranty on {p}",
+    ],
+    "complaint": [
+        "{p} arrived damaged",
+        "Late delivery",
+        "Refund not received",
+        "Wrong item sent instead of {p}",
+        "Rude staff in store",
+        "{p} stopped working",
+    ],
+}
+STORES = [f"S{i:02d}" for i in range(1, 13)]
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class GenerateResult:
+    out_dir: Path
+    counts: dict[str, int]
+
+
+@dataclass
+class Person:
+    person_id: str
+    first_name: str
+    last_name: str
+    birth_date: dt.date
+    emails: list[str]
+    phone: str
+    street: tuple[int, str, str]
+    city: str
+    postcode: str
+    household_id: str
+    cookies: list[str]
+    cards: list[str]
+    is_prospect: bool = False
+    is_serial_complainer: bool = False
+    uses_junk: bool = False
+    account_ids: list[int] = field(default_factory=list)
+    loyalty_card_id: str | None = None
+    family_email: str | None = None
+
+
+def _ts(seconds: float) -> str:
+    return (EPOCH + dt.timedelta(seconds=int(seconds))).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _iso(seconds: float) -> str:
+    return (EPOCH + dt.timedelta(seconds=int(seconds))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _week(seconds: float) -> str:
+    day = (EPOCH + dt.timedelta(seconds=int(seconds))).date()
+    return (day - dt.timedelta(days=day.weekday())).isoformat()
+
+
+class _Noise:
+    """How a person's details look when typed into one record."""
+
+    def __init__(self, rng: Random) -> None:
+        self.rng = rng
+
+    def typo(self, text: str) -> str:
+        if len(text) < 4:
+            return text
+        i = self.rng.randrange(1, len(text) - 1)
+        kind = self.rng.random()
+        if kind < 0.33:
+            return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+        if kind < 0.66:
+            return text[:i] + text[i + 1 :]
+        return text[:i] + self.rng.choice("aeiourstn") + text[i + 1 :]
+
+    def name(self, person: Person) -> tuple[str, str]:
+        rng = self.rng
+        first, last = person.first_name, person.last_name
+        if first in NICKNAMES and rng.random() < 0.15:
+            first = rng.choice(NICKNAMES[first])
+        if rng.random() < 0.05:
+            first = self.typo(first)
+        elif rng.random() < 0.04:
+            last = self.typo(last)
+        if rng.random() < 0.3:
+            first, last = first.translate(ACCENTS), last.translate(ACCENTS)
+        case = rng.random()
+        if case < 0.06:
+            first, last = first.upper(), last.upper()
+        elif case < 0.12:
+            first, last = first.lower(), last.lower()
+        if rng.random() < 0.05:
+            first, last = f" {first} ", f"{last}  "
+        if rng.random() < 0.02:
+            first, last = last, first
+        return first, last
+
+    def email(self, person: Person, index: int = 0) -> str:
+        rng = self.rng
+        if person.uses_junk and rng.random() < 0.5:
+            return rng.choice(JUNK_EMAILS)
+        if person.family_email and rng.random() < 0.5:
+            return person.family_email
+        email = person.emails[min(index, len(person.emails) - 1)]
+        local, domain = email.split("@")
+        if domain in ("gmail.com", "googlemail.com"):
+            roll = rng.random()
+            if roll < 0.15:
+                local = local.replace(".", "")
+            elif roll < 0.25:
+                local = f"{local}+shop"
+            elif roll < 0.3:
+                domain = "googlemail.com" if domain == "gmail.com" else "gmail.com"
+        if rng.random() < 0.08:
+            local = local.upper() if rng.random() < 0.5 else local.capitalize()
+        return f"{local}@{domain}"
+
+    def phone(self, person: Person) -> str:
+        rng = self.rng
+        if person.uses_junk and rng.random() < 0.5:
+            return rng.choice(JUNK_PHONES)
+        national = person.phone  # 07700900123
+        body = national[1:]
+        return rng.choice(
+            [
+                f"{national[:5]} {national[5:]}",
+                f"+44 {body[:4]} {body[4:]}",
+                f"+44{body}",
+                f"44{body}",
+                f"0044 {body[:4]} {body[4:]}",
+                f"({national[:5]}) {national[5:8]}-{national[8:]}",
+                national,
+            ]
+        )
+
+    def address(self, person: Person) -> str:
+        number, street, kind = person.street
+        if self.rng.random() < 0.4:
+            kind = STREET_ABBREVIATIONS.get(kind, kind)
+        line = f"{number} {street} {kind}"
+        return line.lower() if self.rng.random() < 0.1 else line
+
+    def postcode(self, person: Person) -> str:
+        roll = self.rng.random()
+        if roll < 0.15:
+            return person.postcode.replace(" ", "").lower()
+        if roll < 0.25:
+            return person.postcode.replace(" ", "")
+        return person.postcode
+
+
+def _people(rng: Random, customers: int) -> list[Person]:
+    persons: list[Person] = []
+    household = 0
+    while len(persons) < customers:
+        household += 1
+        size = 1 if rng.random() < 0.75 else rng.randint(2, 4)
+        last = rng.choice(LAST_NAMES)
+        city, district = rng.choice(CITIES)
+        letters = "ABDEFGHJLNPQRSTUWXYZ"
+        postcode = f"{district} {rng.randint(1, 9)}{rng.choice(letters)}{rng.choice(letters)}"
+        street = (rng.randint(1, 220), *rng.choice(STREETS))
+        family_email = None
+        if size > 1 and rng.random() < 0.12:
+            family = last.translate(ACCENTS).lower().replace(" ", "").replace("'", "")
+            family_email = f"the{family}s{household}@{rng.choice(DOMAINS)}"
+        for member in range(size):
+            if len(persons) >= customers:
+                break
+            n = len(persons) + 1
+            first = rng.choice(FIRST_NAMES)
+            member_last = last if member == 0 or rng.random() < 0.8 else rng.choice(LAST_NAMES)
+            ascii_first = first.translate(ACCENTS).lower()
+            ascii_last = member_last.translate(ACCENTS).lower().replace(" ", "").replace("'", "")
+            emails = [f"{ascii_first}.{ascii_last}{n}@{rng.choice(DOMAINS)}"]
+            if rng.random() < 0.3:
+                emails.append(
+                    f"{ascii_first[0]}{ascii_last}{rng.randint(1, 99)}.{n}@{rng.choice(DOMAINS)}"
+                )
+            person = Person(
+                person_id=f"P{n:06d}",
+                first_name=first,
+                last_name=member_last,
+                birth_date=dt.date(1940, 1, 1) + dt.timedelta(days=rng.randint(0, 365 * 64)),
+                emails=emails,
+                phone=f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}",
+                street=street,
+                city=city,
+                postcode=postcode,
+                household_id=f"H{household:06d}",
+                cookies=[f"ck_{n}_{c}_{rng.randint(1000, 9999)}" for c in range(rng.randint(1, 3))],
+                cards=[
+                    hashlib.sha256(f"card-{n}-{c}".encode()).hexdigest()
+                    for c in range(rng.randint(0, 2))
+                ],
+                family_email=family_email if member < 2 else None,
+            )
+            person.is_prospect = rng.random() < 0.08
+            person.is_serial_complainer = not person.is_prospect and rng.random() < 0.01
+            person.uses_junk = rng.random() < 0.02
+            persons.append(person)
+    return persons
+
+
+class _Writer:
+    """Collects rows per table / file in memory, then writes them in one pass."""
+
+    def __init__(self) -> None:
+        self.shop: dict[str, list[tuple]] = {
+            k: []
+            for k in (
+                "products",
+                "accounts",
+                "guest_checkouts",
+                "orders",
+                "order_lines",
+                "returns",
+                "marketing_preferences",
+            )
+        }
+        self.pos: dict[str, dict[str, list[list]]] = {
+            "transactions": {},
+            "transaction_lines": {},
+            "loyalty_signups": {},
+        }
+        self.web: dict[str, list[str]] = {}
+        self.tickets: list[dict] = []
+        self.contacts: list[dict] = []
+        self.esp_events: list[dict] = []
+        self.truth: list[tuple[str, str, str, str]] = []
+
+    def pos_row(self, table: str, week: str, row: list) -> None:
+        self.pos[table].setdefault(week, []).append(row)
+
+
+SHOP_DDL = """
+create table products (product_id INTEGER PRIMARY KEY, sku TEXT NOT NULL, product_name TEXT,
+  category TEXT, unit_cost NUMERIC, unit_price NUMERIC, updated_at DATETIME);
+create table accounts (account_id INTEGER PRIMARY KEY, email TEXT, first_name TEXT, last_name TEXT,
+  phone TEXT, date_of_birth DATE, address_line1 TEXT, city TEXT, postcode TEXT, country_code TEXT,
+  created_at DATETIME, updated_at DATETIME);
+create table guest_checkouts (guest_checkout_id INTEGER PRIMARY KEY, email TEXT, first_name TEXT,
+  last_name TEXT, phone TEXT, address_line1 TEXT, city TEXT, postcode TEXT, country_code TEXT,
+  created_at DATETIME, updated_at DATETIME);
+create table orders (order_id INTEGER PRIMARY KEY, account_id INTEGER, guest_checkout_id INTEGER,
+  sales_channel TEXT, order_status TEXT, currency TEXT, shipping_amount NUMERIC,
+  total_amount NUMERIC, ordered_at DATETIME, updated_at DATETIME);
+create table order_lines (order_line_id INTEGER PRIMARY KEY, order_id INTEGER, product_id INTEGER,
+  quantity INTEGER, unit_price NUMERIC, discount_amount NUMERIC, updated_at DATETIME);
+create table returns (return_id INTEGER PRIMARY KEY, order_id INTEGER, order_line_id INTEGER,
+  quantity INTEGER, refund_amount NUMERIC, reason TEXT, return_status TEXT, returned_at DATETIME,
+  refunded_at DATETIME, updated_at DATETIME);
+create table marketing_preferences (account_id INTEGER NOT NULL, channel TEXT NOT NULL,
+  is_opted_in INTEGER, updated_at DATETIME, PRIMARY KEY (account_id, channel));
+"""
+
+POS_HEADERS = {
+    "transactions": [
+        "transaction_id",
+        "store_id",
+        "transaction_type",
+        "loyalty_card_id",
+        "card_token_hash",
+        "payment_method",
+        "total_amount",
+        "transacted_at",
+    ],
+    "transaction_lines": [
+        "transaction_line_id",
+        "transaction_id",
+        "sku",
+        "quantity",
+        "unit_price",
+        "discount_amount",
+    ],
+    "loyalty_signups": [
+        "loyalty_card_id",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "email",
+        "phone",
+        "address_line1",
+        "city",
+        "postcode",
+        "store_id",
+        "signed_up_at",
+    ],
+}
+
+
+class _Generator:
+    def __init__(self, rng: Random, as_of: dt.date, days: int, bad_row_rate: float) -> None:
+        self.rng = rng
+        self.noise = _Noise(rng)
+        self.end = (dt.datetime.combine(as_of, dt.time(), dt.UTC) - EPOCH).total_seconds()
+        self.start = self.end - days * 86400
+        self.bad_row_rate = bad_row_rate
+        self.w = _Writer()
+        self.ids = {
+            k: 0
+            for k in (
+                "account",
+                "guest",
+                "order",
+                "line",
+                "return",
+                "txn",
+                "tline",
+                "card",
+                "ticket",
+                "event",
+                "contact",
+                "esp_event",
+            )
+        }
+        self.products: list[tuple[int, str, str, float, float]] = []
+
+    def next_id(self, kind: str) -> int:
+        self.ids[kind] += 1
+        return self.ids[kind]
+
+    def bad(self) -> bool:
+        return self.rng.random() < self.bad_row_rate
+
+    def truth(self, system: str, table: str, record_id: object, person: Person) -> None:
+        self.w.truth.append((system, table, str(record_id), person.person_id))
+
+    # ------------------------------------------------------------------ catalogue
+    def make_products(self) -> None:
+        for pid in range(1, 201):
+            category = CATEGORIES[(pid - 1) % len(CATEGORIES)]
+            price = round(self.rng.uniform(4, 180), 2)
+            cost = round(price * self.rng.uniform(0.35, 0.7), 2)
+            sku = f"SKU-{pid:05d}"
+            self.products.append((pid, sku, category, cost, price))
+            self.w.shop["products"].append(
+                (pid, sku, f"{category} item {pid}", category, cost, price, _ts(self.start))
+            )
+
+    # ------------------------------------------------------------------ identities
+    def account_for(self, person: Person, at: float) -> int:
+        if person.account_ids and not (len(person.account_ids) == 1 and self.rng.random() < 0.03):
+            return person.account_ids[0]
+        account_id = self.next_id("account")
+        first, last = self.noise.name(person)
+        email_index = len(person.account_ids)
+        email = self.noise.email(person, email_index)
+        if person.account_ids and self.rng.random() < 0.5:  # duplicate: same email, other case
+            email = person.emails[0].upper()
+        row = (
+            account_id,
+            email,
+            first,
+            last,
+            self.noise.phone(person) if self.rng.random() < 0.8 else None,
+            person.birth_date.isoformat() if self.rng.random() < 0.6 else None,
+            self.noise.address(person) if self.rng.random() < 0.85 else None,
+            person.city,
+            self.noise.postcode(person),
+            "GB",
+            _ts(at),
+            _ts(at),
+        )
+        self.w.shop["accounts"].append(row)
+        self.truth("shop", "accounts", account_id, person)
+        person.account_ids.append(account_id)
+        for channel, rate in (("email", 0.6), ("sms", 0.25), ("post", 0.1)):
+            self.w.shop["marketing_preferences"].append(
+                (account_id, channel, int(self.rng.random() < rate), _ts(at))
+            )
+        return account_id
+
+    def guest_for(self, person: Person, at: float) -> int:
+        gid = self.next_id("guest")
+        first, last = self.noise.name(person)
+        self.w.shop["guest_checkouts"].append(
+            (
+                gid,
+                self.noise.email(person),
+                first,
+                last,
+                self.noise.phone(person),
+                self.noise.address(person),
+                person.city,
+                self.noise.postcode(person),
+                "GB",
+                _ts(at),
+                _ts(at),
+            )
+        )
+        self.truth("shop", "guest_checkouts", gid, person)
+        return gid
+
+    def loyalty_for(self, person: Person, at: float, store: str) -> str:
+        if person.loyalty_card_id:
+            return person.loyalty_card_id
+        card = f"LC{self.next_id('card'):07d}"
+        person.loyalty_card_id = card
+        first, last = self.noise.name(person)
+        row = [
+            card,
+            first,
+            last,
+            person.birth_date.isoformat(),
+            self.noise.email(person) if self.rng.random() < 0.4 else "",
+            self.noise.phone(person),
+            self.noise.address(person),
+            person.city,
+            self.noise.postcode(person),
+            store,
+            _iso(at),
+        ]
+        if self.bad():
+            row[3] = self.rng.choice(["31/02/1985", "unknown"])
+        self.w.pos_row("loyalty_signups", _week(at), row)
+        self.truth("pos", "loyalty_signups", card, person)
+        return card
+
+    # ------------------------------------------------------------------ purchases
+    def basket(self) -> list[tuple[int, str, int, float, float]]:
+        lines = []
+        for _ in range(self.rng.choice((1, 1, 2, 2, 3, 4))):
+            pid, sku, _, _, price = self.rng.choice(self.products)
+            discount = round(price * 0.1, 2) if self.rng.random() < 0.1 else 0.0
+            lines.append((pid, sku, self.rng.choice((1, 1, 1, 2, 3)), price, discount))
+        return lines
+
+    def web_or_phone_order(self, person: Person, at: float, channel: str) -> None:
+        order_id = self.next_id("order")
+        if channel == "phone" or self.rng.random() < 0.8:
+            account_id, guest_id = self.account_for(person, at), None
+        else:
+            account_id, guest_id = None, self.guest_for(person, at)
+        age_days = (self.end - at) / 86400
+        status = "delivered" if age_days > 14 else self.rng.choice(("placed", "shipped"))
+        if self.rng.random() < 0.03:
+            status = "cancelled"
+        total = 0.0
+        for pid, _, qty, price, discount in self.basket():
+            line_id = self.next_id("line")
+            total += qty * price - discount
+            order_ref: int | None = order_id
+            if self.bad():
+                order_ref = None
+            self.w.shop["order_lines"].append(
+                (line_id, order_ref, pid, qty, price, discount, _ts(at))
+            )
+            if status == "delivered" and self.rng.random() < 0.08:
+                rid = self.next_id("return")
+                returned = min(at + self.rng.randint(3, 30) * 86400, self.end - 3600)
+                refunded = returned + 3 * 86400 if returned + 3 * 86400 < self.end else None
+                self.w.shop["returns"].append(
+                    (
+                        rid,
+                        order_id,
+                        line_id,
+                        qty,
+                        round(qty * price - discount, 2),
+                        self.rng.choice(
+                            ("damaged", "wrong size", "not as described", "changed mind")
+                        ),
+                        "refunded" if refunded else "requested",
+                        _ts(returned),
+                        _ts(refunded) if refunded else None,
+                        _ts(refunded or returned),
+                    )
+                )
+        shipping = 0.0 if total > 50 else 3.95
+        updated = min(at + (2 * 86400 if status in ("shipped", "delivered") else 0), self.end - 1)
+        self.w.shop["orders"].append(
+            (
+                order_id,
+                account_id,
+                guest_id,
+                channel,
+                status,
+                "GBP",
+                shipping,
+                round(total + shipping, 2),
+                _ts(at),
+                _ts(updated),
+            )
+        )
+        self.truth("shop", "orders", order_id, person)
+
+    def store_sale(self, person: Person, at: float) -> None:
+        store = self.rng.choice(STORES)
+        card = self.loyalty_for(person, at, store) if self.rng.random() < 0.6 else None
+        if person.loyalty_card_id and card is None and self.rng.random() < 0.7:
+            card = person.loyalty_card_id
+        pays_card = person.cards and self.rng.random() < 0.75
+        token = self.rng.choice(person.cards) if pays_card else ""
+        lines = self.basket()
+        self._pos_transaction(person, at, store, "sale", card, token, lines)
+        if self.rng.random() < 0.05 and at + 7 * 86400 < self.end:
+            pid, sku, qty, price, discount = lines[0]
+            self._pos_transaction(
+                person,
+                at + self.rng.randint(1, 20) * 86400,
+                store,
+                "return",
+                card,
+                token,
+                [(pid, sku, -qty, price, 0.0)],
+            )
+
+    def _pos_transaction(self, person, at, store, kind, card, token, lines) -> None:
+        txn_id = f"{store}-{self.next_id('txn'):07d}"
+        total = round(sum(q * p - d for _, _, q, p, d in lines), 2)
+        file_at = at
+        if self.rng.random() < 0.02:  # late: arrives in a later week's drop
+            file_at = min(at + self.rng.randint(1, 3) * 7 * 86400, self.end - 1)
+        week = _week(file_at)
+        row = [
+            txn_id,
+            store,
+            kind,
+            card or "",
+            token,
+            "card" if token else self.rng.choice(("cash", "cash", "voucher")),
+            f"{total:.2f}",
+            _iso(at),
+        ]
+        if self.bad():
+            roll = self.rng.random()
+            if roll < 0.4:
+                row[7] = self.rng.choice(("2026-13-45T99:00:00Z", "not a date"))
+            elif roll < 0.7:
+                row[6] = "abc"
+            else:
+                row[0] = ""
+        self.w.pos_row("transactions", week, row)
+        self.truth("pos", "transactions", txn_id, person)
+        for _, sku, qty, price, discount in lines:
+            self.w.pos_row(
+                "transaction_lines",
+                week,
+                [
+                    f"{txn_id}-{self.next_id('tline')}",
+                    txn_id,
+                    sku,
+                    qty,
+                    f"{price:.2f}",
+                    f"{discount:.2f}",
+                ],
+            )
+
+    # ------------------------------------------------------------------ contacts
+    def ticket(self, person: Person, at: float, contact_type: str, anonymous: bool = False) -> None:
+        ticket_id = self.next_id("ticket")
+        _, sku, category, _, _ = self.rng.choice(self.products)
+        channel = self.rng.choice(("phone", "phone", "email", "chat", "store"))
+        first, last = self.noise.name(person)
+        roll = self.rng.random()
+        name = f"{last}, {first}" if roll < 0.1 else (first if roll < 0.15 else f"{first} {last}")
+        minutes = round(self.rng.uniform(2, 12 if contact_type == "enquiry" else 35), 1)
+        solved = at + self.rng.randint(1, 72) * 3600
+        status = "open" if solved > self.end else self.rng.choice(("solved", "closed"))
+        updated = min(solved, self.end - 60) if status != "open" else at
+        record = {
+            "ticket_id": ticket_id,
+            "contact_type": contact_type,
+            "channel": channel,
+            "status": status,
+            "subject": self.rng.choice(SUBJECTS[contact_type]).format(p=sku),
+            "product_sku": sku if self.rng.random() < 0.8 else None,
+            "product_category": category,
+            "handle_minutes": minutes,
+            "requester_name": name,
+            "requester_email": None
+            if channel == "phone" and self.rng.random() < 0.5
+            else self.noise.email(person),
+            "requester_phone": self.noise.phone(person) if channel in ("phone", "store") else None,
+            "created_at": _iso(at),
+            "updated_at": _iso(updated),
+            "solved_at": _iso(solved) if status != "open" else None,
+        }
+        if self.bad():
+            roll = self.rng.random()
+            if roll < 0.34:
+                record["ticket_id"] = None
+            elif roll < 0.67:
+                record["handle_minutes"] = "ten"
+            else:
+                record["created_at"] = "yesterday"
+        self.w.tickets.append(record)
+        if record["ticket_id"] is not None:
+            self.truth("helpdesk", "tickets", ticket_id, person)
+
+    def web_session(self, person: Person, at: float, login: bool) -> None:
+        cookie = self.rng.choice(person.cookies)
+        account = person.account_ids[0] if login and person.account_ids else None
+        week = _week(at)
+        lines = self.w.web.setdefault(week, [])
+        for step in range(self.rng.randint(1, 6)):
+            event_id = f"ev{self.next_id('event'):09d}"
+            ts = at + step * 45
+            if step == 0 and account:
+                kind, sku = "login", None
+            else:
+                _, sku, _, _, _ = self.rng.choice(self.products)
+                kind = self.rng.choice(
+                    ("page_view", "product_view", "product_view", "add_to_cart", "search")
+                )
+            record = {
+                "event_id": event_id,
+                "event_type": kind,
+                "cookie_id": cookie,
+                "account_id": account,
+                "page_url": f"/products/{sku}" if sku else "/account",
+                "product_sku": sku if kind in ("product_view", "add_to_cart") else None,
+                "occurred_at": _iso(ts),
+            }
+            if self.bad():
+                roll = self.rng.random()
+                if roll < 0.34:
+                    lines.append(json.dumps(record)[:-25])
+                    continue
+                if roll < 0.67:
+                    record.pop("event_id")
+                else:
+                    record["occurred_at"] = "yesterday"
+            lines.append(json.dumps(record))
+            self.truth("web", "events", event_id, person)
+
+    def esp_contact(self, person: Person, at: float) -> None:
+        contact_id = f"c_{self.next_id('contact'):06d}"
+        email = self.noise.email(person)
+        if "@" not in email:
+            return
+        first, last = self.noise.name(person)
+        status = "subscribed"
+        t = at
+        events = []
+        for month in range(int((self.end - at) // (30 * 86400))):
+            send_at = at + (month + 1) * 30 * 86400 - self.rng.randint(0, 86400)
+            campaign = f"cmp_{int(send_at // (30 * 86400))}"
+            events.append(("send", send_at, campaign, None))
+            if self.rng.random() < 0.01:
+                events.append(("bounce", send_at + 60, campaign, None))
+                status = "bounced"
+                t = send_at + 60
+                break
+            if self.rng.random() < 0.3:
+                events.append(("open", send_at + 3600, campaign, None))
+                if self.rng.random() < 0.3:
+                    _, sku, _, _, _ = self.rng.choice(self.products)
+                    events.append(("click", send_at + 3700, campaign, f"/products/{sku}"))
+            if self.rng.random() < 0.02:
+                events.append(("unsubscribe", send_at + 4000, campaign, None))
+                status = "unsubscribed"
+                t = send_at + 4000
+                break
+        self.w.contacts.append(
+            {
+                "contact_id": contact_id,
+                "email": email,
+                "first_name": first or None,
+                "last_name": last or None,
+                "status": status,
+                "created_at": _iso(at),
+                "updated_at": _iso(t),
+            }
+        )
+        self.truth("esp", "contacts", contact_id, person)
+        for kind, ts, campaign, url in events:
+            event_id = f"esp{self.next_id('esp_event'):09d}"
+            record = {
+                "event_id": event_id,
+                "event_type": kind,
+                "contact_id": contact_id,
+                "email": email,
+                "campaign_id": campaign,
+                "campaign_name": f"Newsletter {campaign[4:]}",
+                "url": url,
+                "occurred_at": _iso(ts),
+            }
+            if self.bad():
+                if self.rng.random() < 0.5:
+                    record["event_id"] = None
+                else:
+                    record["contact_id"] = None
+            self.w.esp_events.append(record)
+
+    # ------------------------------------------------------------------ a life
+    def live(self, person: Person) -> None:
+        rng = self.rng
+        span = self.end - self.start
+        first_at = self.start + rng.random() * span * 0.95
+        if person.is_prospect:
+            for _ in range(rng.randint(1, 3)):
+                self.ticket(person, first_at + rng.random() * (self.end - first_at), "enquiry")
+            if rng.random() < 0.5:
+                self.esp_contact(person, first_at)
+            for _ in range(rng.randint(0, 3)):
+                self.web_session(person, first_at + rng.random() * (self.end - first_at), False)
+            return
+        channel = rng.choices(("web", "store", "phone"), weights=(50, 38, 12))[0]
+        purchases = min(1 + int(rng.expovariate(0.45)), 15)
+        at = first_at
+        for _ in range(purchases):
+            if at >= self.end - 3600:
+                break
+            if channel == "store":
+                self.store_sale(person, at)
+            else:
+                self.web_or_phone_order(person, at, channel)
+            if rng.random() < 0.3:
+                channel = rng.choice(("web", "store", "phone"))
+            at += rng.expovariate(1 / (60 * 86400)) + 3600
+        if rng.random() < 0.3:  # enquiry before the first purchase
+            self.ticket(person, max(first_at - rng.randint(1, 20) * 86400, self.start), "enquiry")
+        if rng.random() < 0.25:
+            self.ticket(person, first_at + rng.random() * (self.end - first_at), "enquiry")
+        complaints = rng.randint(5, 15) if person.is_serial_complainer else int(rng.random() < 0.1)
+        for _ in range(complaints):
+            self.ticket(person, first_at + rng.random() * (self.end - first_at), "complaint")
+        if person.account_ids or rng.random() < 0.3:
+            for _ in range(rng.randint(1, 8)):
+                when = first_at + rng.random() * (self.end - first_at)
+                self.web_session(person, when, bool(person.account_ids) and rng.random() < 0.6)
+        if rng.random() < 0.45:
+            self.esp_contact(person, first_at + 86400)
+
+    def force_bad_rows(self) -> None:
+        """At least one malformed row per table whenever bad rows are asked for."""
+        if self.bad_row_rate <= 0:
+            return
+        shop_lines = self.w.shop["order_lines"]
+        if shop_lines and not any(line[1] is None for line in shop_lines):
+            shop_lines[0] = (shop_lines[0][0], None, *shop_lines[0][2:])
+        for table, column, value in (
+            ("transactions", 7, "not a date"),
+            ("loyalty_signups", 3, "31/02/1985"),
+        ):
+            weeks = self.w.pos[table]
+            rows = [r for week in sorted(weeks) for r in weeks[week]]
+            bad_values = ("not a date", "2026-13-45T99:00:00Z", "abc", "", "31/02/1985", "unknown")
+            if rows and not any(
+                r[column] in bad_values or r[0] == "" or r[6] == "abc" for r in rows
+            ):
+                rows[0][column] = value
+        if self.w.web:
+            week = sorted(self.w.web)[0]
+            if not any(not line.endswith("}") for line in self.w.web[week]):
+                self.w.web[week].append('{"event_id": "broken-line", "event_type": ')
+        if self.w.tickets and not any(
+            t["ticket_id"] is None or t["handle_minutes"] == "ten" or t["created_at"] == "yesterday"
+            for t in self.w.tickets
+        ):
+            self.w.tickets[0]["handle_minutes"] = "ten"
+        if self.w.esp_events and all(e["event_id"] and e["contact_id"] for e in self.w.esp_events):
+            self.w.esp_events[0]["event_id"] = None
+
+
+def _write(out: Path, gen: _Generator, meta: dict) -> dict[str, int]:
+    w = gen.w
+    counts: dict[str, int] = {}
+    db_path = out / "shop.sqlite"
+    db = sqlite3.connect(db_path)
+    db.executescript(SHOP_DDL)
+    for table, rows in w.shop.items():
+        if rows:
+            marks = ",".join("?" * len(rows[0]))
+            db.executemany(f"insert into {table} values ({marks})", rows)
+        db.execute(f"create index if not exists {table}_updated_at on {table} (updated_at)")
+        counts[f"shop.{table}"] = len(rows)
+    db.commit()
+    db.close()
+    for table, weeks in w.pos.items():
+        folder = out / "pos" / table
+        folder.mkdir(parents=True)
+        for week in sorted(weeks):
+            with (folder / f"{table}_{week}.csv").open("w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(POS_HEADERS[table])
+                writer.writerows(weeks[week])
+        counts[f"pos.{table}"] = sum(len(rows) for rows in weeks.values())
+    folder = out / "web" / "events"
+    folder.mkdir(parents=True)
+    for week in sorted(w.web):
+        (folder / f"events_{week}.jsonl").write_text(
+            "\n".join(w.web[week]) + "\n", encoding="utf-8"
+        )
+    counts["web.events"] = sum(len(lines) for lines in w.web.values())
+    (out / "helpdesk").mkdir()
+    (out / "helpdesk" / "tickets.json").write_text(
+        json.dumps(w.tickets, indent=0), encoding="utf-8"
+    )
+    counts["helpdesk.tickets"] = len(w.tickets)
+    (out / "esp").mkdir()
+    (out / "esp" / "contacts.json").write_text(json.dumps(w.contacts, indent=0), encoding="utf-8")
+    (out / "esp" / "events.json").write_text(json.dumps(w.esp_events, indent=0), encoding="utf-8")
+    counts["esp.contacts"] = len(w.contacts)
+    counts["esp.events"] = len(w.esp_events)
+    (out / "truth").mkdir()
+    with (out / "truth" / "identity_truth.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["source_system", "source_table", "source_record_id", "person_id"])
+        writer.writerows(w.truth)
+    counts["truth.identity_truth"] = len(w.truth)
+    meta["counts"] = counts
+    (out / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+    return counts
+
+
+def generate(
+    out_dir: Path,
+    customers: int = 10_000,
+    seed: int = 42,
+    as_of: dt.date = dt.date(2026, 11, 1),
+    days: int = 730,
+    bad_row_rate: float = 0.002,
+    progress: Callable[[str], None] | None = None,
+) -> GenerateResult:
+    """Write the demo source systems for ``customers`` real persons into ``out_dir``."""
+    if customers < 1:
+        raise ValueError("customers must be at least 1")
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    rng = Random(seed)
+    gen = _Generator(rng, as_of, days, bad_row_rate)
+    gen.make_products()
+    persons = _people(rng, customers)
+    for index, person in enumerate(persons, start=1):
+        gen.live(person)
+        if progress and index % 10_000 == 0:
+            progress(f"{index:,} / {customers:,} persons")
+    gen.force_bad_rows()
+    with (out / "persons.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(
+            [
+                "person_id",
+                "first_name",
+                "last_name",
+                "date_of_birth",
+                "email",
+                "phone",
+                "postcode",
+                "household_id",
+                "is_prospect",
+                "is_serial_complainer",
+            ]
+        )
+        for p in persons:
+            writer.writerow(
+                [
+                    p.person_id,
+                    p.first_name,
+                    p.last_name,
+                    p.birth_date.isoformat(),
+                    p.emails[0],
+                    p.phone,
+                    p.postcode,
+                    p.household_id,
+                    int(p.is_prospect),
+                    int(p.is_serial_complainer),
+                ]
+            )
+    meta = {
+        "seed": seed,
+        "customers": customers,
+        "as_of": as_of.isoformat(),
+        "days": days,
+        "bad_row_rate": bad_row_rate,
+    }
+    counts = _write(out, gen, meta)
+    (out / "persons.csv").rename(out / "truth" / "persons.csv")
+    return GenerateResult(out_dir=out, counts=counts)

@@ -1,0 +1,232 @@
+"""Local demo REST APIs for the helpdesk and the email service provider (loopback only).
+
+Paginated, bearer-token protected, with ``updated_since`` / ``since`` cursors, and a fault
+injector (HTTP errors, 429 with Retry-After, slow answers, dropped connections) for tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+KINDS = {
+    # kind: (file, id field, cursor field)
+    "tickets": ("helpdesk/tickets.json", "ticket_id", "updated_at"),
+    "contacts": ("esp/contacts.json", "contact_id", "updated_at"),
+    "events": ("esp/events.json", "event_id", "occurred_at"),
+}
+
+
+def _parse_ts(value: Any) -> dt.datetime:
+    text = str(value).strip().replace("Z", "+00:00").replace(" ", "T", 1)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class _Fault:
+    path_prefix: str
+    status: int
+    times: int
+    retry_after: int | None
+    delay: float
+    skip: int
+
+
+class DemoApiServer:
+    """Threaded HTTP server serving the demo data of ``data_dir``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = "demo-token",
+        page_size: int = 100,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.token = token
+        self.page_size = page_size
+        self._lock = threading.Lock()
+        self._records: dict[str, dict[str, dict]] = {}
+        for kind, (rel, id_field, _) in KINDS.items():
+            path = self.data_dir / rel
+            rows = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+            store: dict[str, dict] = {}
+            for index, row in enumerate(rows):
+                key = row.get(id_field)
+                store[f"{key}" if key is not None else f"__noid_{index}"] = row
+            self._records[kind] = store
+        self._faults: list[_Fault] = []
+        self.request_log: list[tuple[str, str, int]] = []
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ control
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> DemoApiServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> DemoApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def upsert(self, kind: str, records: list[dict]) -> None:
+        _, id_field, _ = KINDS[kind]
+        with self._lock:
+            for row in records:
+                self._records[kind][str(row.get(id_field))] = row
+
+    def inject_fault(
+        self,
+        path_prefix: str,
+        status: int = 500,
+        times: int = 1,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        after_requests: int = 0,
+    ) -> None:
+        """The next ``times`` matching requests (after ``after_requests`` good ones) fail with
+        ``status``; ``status=0`` drops the connection; ``delay`` answers late."""
+        with self._lock:
+            self._faults.append(
+                _Fault(path_prefix, status, times, retry_after, delay, after_requests)
+            )
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    # ------------------------------------------------------------------ serving
+    def _take_fault(self, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if not path.startswith(fault.path_prefix) or fault.times <= 0:
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
+                fault.times -= 1
+                return fault
+        return None
+
+    def _page(self, kind: str, query: dict[str, list[str]], cursor_param: str) -> tuple[list, int]:
+        _, id_field, cursor_field = KINDS[kind]
+        since_name = "since" if kind == "events" else "updated_since"
+        since = query.get(since_name, [None])[0]
+        since_ts = _parse_ts(since) if since else None
+        with self._lock:
+            rows = list(self._records[kind].values())
+        if since_ts is not None:
+            rows = [r for r in rows if _parse_ts(r.get(cursor_field)) >= since_ts]
+        rows.sort(key=lambda r: (_parse_ts(r.get(cursor_field)), str(r.get(id_field))))
+        return rows, len(rows)
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                return
+
+            def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+                server.request_log.append(("GET", self.path, status))
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                fault = server._take_fault(parts.path)
+                if fault is not None:
+                    if fault.delay:
+                        time.sleep(fault.delay)
+                    if fault.status == 0:
+                        server.request_log.append(("GET", self.path, 0))
+                        self.close_connection = True
+                        self.connection.close()
+                        return
+                    if fault.status != 200:
+                        headers = (
+                            {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                        )
+                        self._send(fault.status, {"error": "injected fault"}, headers)
+                        return
+                if self.headers.get("Authorization") != f"Bearer {server.token}":
+                    self._send(401, {"error": "missing or invalid bearer token"})
+                    return
+                query = parse_qs(parts.query)
+                base = f"{server.url}{parts.path}"
+                if parts.path.rstrip("/") == "/helpdesk/api/v2/tickets":
+                    rows, total = server._page("tickets", query, "page")
+                    page = max(int(query.get("page", ["1"])[0]), 1)
+                    size = int(query.get("per_page", [server.page_size])[0])
+                    chunk = rows[(page - 1) * size : page * size]
+                    next_page = None
+                    if page * size < total:
+                        params = {k: v[0] for k, v in query.items()}
+                        params["page"] = str(page + 1)
+                        next_page = f"{base}?{urlencode(params)}"
+                    self._send(
+                        200,
+                        {"tickets": chunk, "page": page, "next_page": next_page, "count": total},
+                    )
+                    return
+                for kind in ("contacts", "events"):
+                    if parts.path.rstrip("/") == f"/esp/v1/{kind}":
+                        rows, total = server._page(kind, query, "cursor")
+                        offset = int(query.get("cursor", ["0"])[0] or 0)
+                        size = int(query.get("limit", [server.page_size])[0])
+                        chunk = rows[offset : offset + size]
+                        nxt = str(offset + size) if offset + size < total else None
+                        self._send(200, {"data": chunk, "next_cursor": nxt})
+                        return
+                self._send(404, {"error": f"no such endpoint {parts.path}"})
+
+        return Handler
+
+
+def main() -> None:  # pragma: no cover - manual use
+    parser = argparse.ArgumentParser(description="serve the demo helpdesk and ESP APIs")
+    parser.add_argument("--data", default=".warehouse/demo")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--token", default="demo-token")
+    args = parser.parse_args()
+    with DemoApiServer(Path(args.data), port=args.port, token=args.token):
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,30 @@
+{#- Normalised email: trimmed, lower case; for providers whose rule is that dots in the local
+    part are ignored (gmail/googlemail) the dots go; "+tags" go for providers with
+    sub-addressing; googlemail.com becomes gmail.com. Anything that is not shaped like an
+    email becomes null. -#}
+{% macro normalize_email(column) -%}
+    {{ return(adapter.dispatch('normalize_email', 'customer_intelligence')(column)) }}
+{%- endmacro %}
+
+{% macro default__normalize_email(column) -%}
+    case
+        when lower(btrim({{ column }})) ~ '^[^@\s]+@[^@\s]+\.[a-z]{2,}$'
+            then
+                (
+                    case
+                        when split_part(lower(btrim({{ column }})), '@', 2) in ({{ "'" ~ var('email_dot_insensitive_domains') | join("', '") ~ "'" }})
+                            then replace(
+                                split_part(split_part(lower(btrim({{ column }})), '@', 1), '+', 1), '.', ''
+                            )
+                        when split_part(lower(btrim({{ column }})), '@', 2) in ({{ "'" ~ var('email_plus_tag_domains') | join("', '") ~ "'" }})
+                            then split_part(split_part(lower(btrim({{ column }})), '@', 1), '+', 1)
+                        else split_part(lower(btrim({{ column }})), '@', 1)
+                    end
+                )
+                || '@'
+                || case split_part(lower(btrim({{ column }})), '@', 2)
+                    when 'googlemail.com' then 'gmail.com'
+                    else split_part(lower(btrim({{ column }})), '@', 2)
+                end
+    end
+{%- endmacro %}

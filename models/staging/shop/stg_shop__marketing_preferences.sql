@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'marketing_preferences') }}
+
+),
+
+renamed as (
+
+    select
+        account_id || ':' || lower(channel) as marketing_preference_id,
+        account_id,
+        lower(channel) as consent_channel,
+        is_opted_in::integer = 1 as is_opted_in,
+        updated_at::timestamptz as updated_at,
+        {{ dlt_loaded_at() }} as loaded_at
+
+    from source
+
+)
+
+select * from renamed
