@@ -17,7 +17,7 @@ from rich.table import Table
 from ciw.config import Paths
 from ciw.warehouse import DSN_ENV, EmbeddedPostgres, Warehouse, WarehouseError, resolve_warehouse
 
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, highlight=False)
 
 DEMO_TOKEN = "demo-token"

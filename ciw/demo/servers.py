@@ -7,6 +7,7 @@ injector (HTTP errors, 429 with Retry-After, slow answers, dropped connections) 
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime as dt
 import json
 import threading
@@ -68,6 +69,7 @@ class DemoApiServer:
                 key = row.get(id_field)
                 store[f"{key}" if key is not None else f"__noid_{index}"] = row
             self._records[kind] = store
+        self._sorted: dict[str, tuple[list[dict], list[dt.datetime]]] = {}
         self._faults: list[_Fault] = []
         self.request_log: list[tuple[str, str, int]] = []
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
@@ -100,6 +102,7 @@ class DemoApiServer:
         with self._lock:
             for row in records:
                 self._records[kind][str(row.get(id_field))] = row
+            self._sorted.pop(kind, None)
 
     def inject_fault(
         self,
@@ -140,10 +143,17 @@ class DemoApiServer:
         since = query.get(since_name, [None])[0]
         since_ts = _parse_ts(since) if since else None
         with self._lock:
-            rows = list(self._records[kind].values())
+            cached = self._sorted.get(kind)
+            if cached is None:
+                ordered = sorted(
+                    self._records[kind].values(),
+                    key=lambda r: (_parse_ts(r.get(cursor_field)), str(r.get(id_field))),
+                )
+                cached = (ordered, [_parse_ts(r.get(cursor_field)) for r in ordered])
+                self._sorted[kind] = cached
+        rows, keys = cached
         if since_ts is not None:
-            rows = [r for r in rows if _parse_ts(r.get(cursor_field)) >= since_ts]
-        rows.sort(key=lambda r: (_parse_ts(r.get(cursor_field)), str(r.get(id_field))))
+            rows = rows[bisect.bisect_left(keys, since_ts) :]
         return rows, len(rows)
 
     def _handler_class(self):

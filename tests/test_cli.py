@@ -1,0 +1,57 @@
+"""The CLI end to end at a small scale: run, idempotent re-run, summary, lock, bad input."""
+
+from __future__ import annotations
+
+import fcntl
+
+import pytest
+
+from ciw import cli
+
+
+@pytest.fixture
+def ciw_env(monkeypatch, tmp_path, warehouse):
+    monkeypatch.setenv("CIW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
+    return warehouse
+
+
+def test_run_loads_all_sources_then_rerun_adds_nothing(ciw_env, capsys):
+    assert cli.main(["run", "--customers", "150", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "load summary" in out and "quarantined" in out
+    for schema, table in (
+        ("shop", "orders"),
+        ("pos", "transactions"),
+        ("helpdesk", "tickets"),
+        ("web", "events"),
+        ("esp", "events"),
+    ):
+        assert ciw_env.query(f"select count(*) from {schema}.{table}")[0][0] > 0
+    before = ciw_env.query("select count(*) from web.events")[0][0]
+    assert cli.main(["run", "--customers", "150", "--quiet"]) == 0
+    assert ciw_env.query("select count(*) from web.events")[0][0] == before
+    assert cli.main(["quarantine"]) == 0
+    assert "required value is missing" in capsys.readouterr().out
+
+
+def test_overlapping_run_is_refused(ciw_env, tmp_path, capsys):
+    lock = tmp_path / "home" / "run.lock"
+    lock.parent.mkdir(parents=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        assert cli.main(["run", "--customers", "50", "--quiet"]) == 2
+    assert "another ciw run" in capsys.readouterr().err
+
+
+def test_unknown_source_and_bad_dsn_are_clear_errors(ciw_env, capsys, monkeypatch):
+    assert cli.main(["load", "nosuch"]) == 2
+    assert "unknown source" in capsys.readouterr().err
+    monkeypatch.setenv("CIW_DSN", "mysql://nope")
+    assert cli.main(["load", "--demo"]) == 2
+
+
+def test_configured_sources_come_from_dlt_config(ciw_env, demo_data, monkeypatch, capsys):
+    monkeypatch.setenv("SOURCES__POS__BUCKET_URL", str(demo_data / "pos"))
+    assert cli.main(["load", "pos", "--quiet"]) == 0
+    assert ciw_env.query("select count(*) from pos.transactions")[0][0] > 0
