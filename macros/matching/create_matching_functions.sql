@@ -1,0 +1,58 @@
+{#- Functions the matched layer uses, in plain PL/pgSQL (built into every PostgreSQL; no
+    contrib extension such as fuzzystrmatch or pg_trgm is needed). Installed by on-run-start
+    into the target schema. -#}
+{% macro create_matching_functions() -%}
+create schema if not exists {{ target.schema }};
+
+create or replace function {{ target.schema }}.levenshtein_distance(a text, b text)
+returns integer
+language plpgsql
+immutable
+parallel safe
+as $$
+declare
+    la integer := length(a);
+    lb integer := length(b);
+    previous integer[];
+    current integer[];
+    i integer;
+    j integer;
+    cost integer;
+begin
+    if a is null or b is null then
+        return null;
+    end if;
+    if la = 0 then return lb; end if;
+    if lb = 0 then return la; end if;
+    previous := array(select generate_series(0, lb));
+    for i in 1..la loop
+        current := array[i];
+        for j in 1..lb loop
+            cost := case when substr(a, i, 1) = substr(b, j, 1) then 0 else 1 end;
+            current := current || least(
+                current[j] + 1, previous[j + 1] + 1, previous[j] + cost
+            );
+        end loop;
+        previous := current;
+    end loop;
+    return previous[lb + 1];
+end;
+$$;
+
+create or replace function {{ target.schema }}.name_similarity(a text, b text)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+    select case
+        when a is null or b is null or a = '' or b = '' then null
+        when a = b then 1.0
+        else round(
+            1.0 - {{ target.schema }}.levenshtein_distance(a, b)::numeric
+                / greatest(length(a), length(b)),
+            4
+        )
+    end
+$$;
+{%- endmacro %}

@@ -1,0 +1,92 @@
+{#- The audit trail of customer ids: every merge (an id retired into an older one) and split
+    (records moved off an id that lives on) with the rules and evidence of the links that
+    caused it. Appended once per run that changed anything. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='customer_change_id',
+    incremental_strategy='delete+insert',
+) }}
+
+with
+
+assignments as (
+
+    select
+        record_key,
+        customer_id,
+        previous_customer_id,
+        changed_in_invocation_id,
+        assigned_at
+    from {{ ref('int_customer_ids_assigned') }}
+
+),
+
+links as (
+
+    select
+        left_record_key,
+        right_record_key,
+        match_rule,
+        evidence
+    from {{ ref('int_identity_links_unioned') }}
+
+),
+
+moved as (
+
+    select *
+    from assignments
+    where
+        changed_in_invocation_id = '{{ invocation_id }}'
+        and previous_customer_id is not null
+
+),
+
+still_alive as (
+
+    select distinct customer_id
+    from assignments
+
+),
+
+link_evidence as (
+
+    select
+        moved.previous_customer_id,
+        moved.customer_id,
+        string_agg(distinct links.match_rule, ', ') as match_rules,
+        left(string_agg(distinct links.evidence, '; '), 2000) as evidence
+    from moved
+    inner join links
+        on moved.record_key in (links.left_record_key, links.right_record_key)
+    group by moved.previous_customer_id, moved.customer_id
+
+),
+
+changes as (
+
+    select
+        md5(
+            '{{ invocation_id }}' || ':' || moved.previous_customer_id || ':' || moved.customer_id
+        ) as customer_change_id,
+        moved.customer_id,
+        moved.previous_customer_id,
+        case
+            when still_alive.customer_id is null then 'merge'
+            else 'split'
+        end as change_type,
+        max(link_evidence.match_rules) as match_rules,
+        max(link_evidence.evidence) as evidence,
+        count(*) as moved_record_count,
+        max(moved.assigned_at) as changed_at
+    from moved
+    left join still_alive on moved.previous_customer_id = still_alive.customer_id
+    left join link_evidence
+        on
+            moved.previous_customer_id = link_evidence.previous_customer_id
+            and moved.customer_id = link_evidence.customer_id
+    group by moved.customer_id, moved.previous_customer_id, still_alive.customer_id
+
+)
+
+select * from changes

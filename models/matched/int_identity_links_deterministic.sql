@@ -1,0 +1,133 @@
+{#- Pairs of records sharing a strong identifier. Issued identifiers (account, loyalty card:
+    var('match_unguarded_identifiers')) link outright; shared-able ones (email, phone, card)
+    link only when first and last names are compatible, and never through an identifier held
+    by more than var('max_people_per_identifier') distinct first names (families, shop phones). -#}
+with
+
+identifiers as (
+
+    select
+        record_key,
+        identifier_type,
+        identifier_value
+    from {{ ref('int_identifiers_unpivoted') }}
+    where identifier_type in ('{{ var("match_deterministic_identifiers") | join("', '") }}')
+
+),
+
+records as (
+
+    select
+        record_key,
+        first_name_canonical,
+        last_name_normalized
+    from {{ ref('int_identity_records_unioned') }}
+
+),
+
+identifier_spread as (
+
+    select
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        count(*) as record_count,
+        count(distinct records.first_name_canonical) as first_name_count
+    from identifiers
+    inner join records on identifiers.record_key = records.record_key
+    group by identifiers.identifier_type, identifiers.identifier_value
+
+),
+
+usable_identifiers as (
+
+    select
+        identifier_type,
+        identifier_value
+    from identifier_spread
+    where
+        record_count between 2 and {{ var('max_records_per_customer') }}
+        and (
+            identifier_type in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
+            or first_name_count <= {{ var('max_people_per_identifier') }}
+        )
+
+),
+
+candidate_pairs as (
+
+    select
+        left_side.record_key as left_record_key,
+        right_side.record_key as right_record_key,
+        left_side.identifier_type,
+        left_side.identifier_value
+    from identifiers as left_side
+    inner join usable_identifiers
+        on
+            left_side.identifier_type = usable_identifiers.identifier_type
+            and left_side.identifier_value = usable_identifiers.identifier_value
+    inner join identifiers as right_side
+        on
+            left_side.identifier_type = right_side.identifier_type
+            and left_side.identifier_value = right_side.identifier_value
+            and left_side.record_key < right_side.record_key
+
+),
+
+scored as (
+
+    select
+        candidate_pairs.*,
+        {{ target.schema }}.name_similarity(
+            left_records.first_name_canonical, right_records.first_name_canonical
+        ) as first_name_similarity,
+        {{ target.schema }}.name_similarity(
+            left_records.last_name_normalized, right_records.last_name_normalized
+        ) as last_name_similarity,
+        least(
+            {{ target.schema }}.name_similarity(
+                left_records.first_name_canonical, right_records.last_name_normalized
+            ),
+            {{ target.schema }}.name_similarity(
+                left_records.last_name_normalized, right_records.first_name_canonical
+            )
+        ) as swapped_name_similarity
+    from candidate_pairs
+    inner join records as left_records
+        on candidate_pairs.left_record_key = left_records.record_key
+    inner join records as right_records
+        on candidate_pairs.right_record_key = right_records.record_key
+
+),
+
+links as (
+
+    select
+        left_record_key,
+        right_record_key,
+        'same_' || identifier_type as match_rule,
+        identifier_type || '=' || identifier_value as evidence,
+        case
+            when identifier_type in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
+                then 1.0
+            else coalesce(least(first_name_similarity, last_name_similarity), 0.95)
+        end::numeric(6, 4) as match_score
+    from scored
+    where
+        identifier_type in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
+        or (
+            coalesce(first_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
+            and coalesce(last_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
+        )
+        or swapped_name_similarity >= {{ var('fuzzy_name_threshold') }}
+
+),
+
+best_per_pair as (
+
+    select distinct on (left_record_key, right_record_key) *
+    from links
+    order by left_record_key, right_record_key, match_score desc, match_rule
+
+)
+
+select * from best_per_pair

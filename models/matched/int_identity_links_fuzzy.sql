@@ -1,0 +1,129 @@
+{#- Probable links between records without a shared strong identifier. Blocking keeps the
+    cost near-linear: only records sharing a block key (birth date + postcode, birth date +
+    last-name prefix, birth date + first name, postcode + address) are compared. Names are
+    compared with typos (edit distance), nicknames folded and first/last swapped. Households
+    (same address, same last name) do not merge: both names must be similar and birth dates
+    must agree where both are known. -#}
+with
+
+records as (
+
+    select
+        record_key,
+        first_name_canonical,
+        last_name_normalized,
+        address_normalized,
+        postcode,
+        birth_date
+    from {{ ref('int_identity_records_unioned') }}
+    where first_name_canonical is not null and last_name_normalized is not null
+
+),
+
+block_keys as (
+
+    select record_key, 'dob_postcode:' || birth_date || ':' || postcode as block_key
+    from records
+    where birth_date is not null and postcode is not null
+
+    union
+
+    select record_key, 'dob_last:' || birth_date || ':' || left(last_name_normalized, 3) as block_key
+    from records
+    where birth_date is not null
+
+    union
+
+    select record_key, 'dob_last_as_first:' || birth_date || ':' || left(first_name_canonical, 3)
+        as block_key
+    from records
+    where birth_date is not null
+
+    union
+
+    select record_key, 'dob_first:' || birth_date || ':' || left(first_name_canonical, 2)
+        as block_key
+    from records
+    where birth_date is not null
+
+    union
+
+    select record_key, 'address:' || postcode || ':' || address_normalized as block_key
+    from records
+    where postcode is not null and address_normalized is not null
+
+),
+
+candidate_pairs as (
+
+    select distinct
+        left_keys.record_key as left_record_key,
+        right_keys.record_key as right_record_key
+    from block_keys as left_keys
+    inner join block_keys as right_keys
+        on
+            left_keys.block_key = right_keys.block_key
+            and left_keys.record_key < right_keys.record_key
+
+),
+
+compared as (
+
+    select
+        candidate_pairs.left_record_key,
+        candidate_pairs.right_record_key,
+        left_records.birth_date = right_records.birth_date as is_same_birth_date,
+        left_records.birth_date is null or right_records.birth_date is null as is_birth_date_missing,
+        left_records.address_normalized = right_records.address_normalized
+        and left_records.postcode = right_records.postcode as is_same_address,
+        greatest(
+            least(
+                {{ target.schema }}.name_similarity(
+                    left_records.first_name_canonical, right_records.first_name_canonical
+                ),
+                {{ target.schema }}.name_similarity(
+                    left_records.last_name_normalized, right_records.last_name_normalized
+                )
+            ),
+            least(
+                {{ target.schema }}.name_similarity(
+                    left_records.first_name_canonical, right_records.last_name_normalized
+                ),
+                {{ target.schema }}.name_similarity(
+                    left_records.last_name_normalized, right_records.first_name_canonical
+                )
+            )
+        ) as name_score
+    from candidate_pairs
+    inner join records as left_records
+        on candidate_pairs.left_record_key = left_records.record_key
+    inner join records as right_records
+        on candidate_pairs.right_record_key = right_records.record_key
+
+),
+
+links as (
+
+    select
+        left_record_key,
+        right_record_key,
+        case
+            when is_same_birth_date then 'fuzzy_name_birth_date'
+            else 'fuzzy_name_address'
+        end as match_rule,
+        'name_score=' || name_score
+        || case when is_same_birth_date then ', same birth date' else ', same address' end
+            as evidence,
+        name_score::numeric(6, 4) as match_score
+    from compared
+    where
+        (is_same_birth_date and name_score >= {{ var('fuzzy_name_threshold') }})
+        or (
+            is_birth_date_missing
+            and is_same_address
+            and name_score >= {{ var('fuzzy_name_threshold_without_birth_date') }}
+        )
+
+)
+
+select * from links
