@@ -231,7 +231,45 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
         warehouse = open_warehouse(args, paths)
         names = _source_list(args.sources)
         results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
-        return report(results, warehouse, time.monotonic() - started)
+        status = report(results, warehouse, time.monotonic() - started)
+        if args.skip_build:
+            return status
+        if status != 0:
+            console.print("[red]not building the models: a source failed to load[/]")
+            return status
+        return build_models(warehouse, paths)
+
+
+def build_models(warehouse: Warehouse, paths: Paths, extra: Sequence[str] = ()) -> int:
+    """``dbt build`` (seeds, models, tests) and a summary of its results."""
+    from ciw.dbt import run_dbt
+
+    err_console.print("[bold]building[/] the models (dbt build) ...")
+    started = time.monotonic()
+    result = run_dbt(["build", *extra], warehouse, paths)
+    table = Table(title=f"dbt build ({time.monotonic() - started:.1f}s)")
+    table.add_column("resource")
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    for key, count in sorted(result.counts.items()):
+        kind, status = key.split(":", 1)
+        table.add_row(kind, status, f"{count:,}")
+    console.print(table)
+    for failure in result.failures:
+        console.print(f"  [yellow]{failure}[/]")
+    if not result.ok:
+        console.print("[red]dbt build failed[/]: see the lines above and logs/dbt.log")
+        return 1
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace, paths: Paths) -> int:
+    """Any dbt command against the resolved warehouse: ``ciw dbt -- test --select x``."""
+    from ciw.dbt import run_dbt
+
+    warehouse = open_warehouse(args, paths)
+    dbt_args = [a for a in args.dbt_args if a != "--"]
+    return run_dbt(dbt_args or ["build"], warehouse, paths).returncode
 
 
 def cmd_load(args: argparse.Namespace, paths: Paths) -> int:
@@ -330,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"warehouse PostgreSQL DSN (default ${DSN_ENV}; unset = embedded PostgreSQL)",
         )
 
-    run = sub.add_parser("run", help="main job: demo sources -> load -> summary")
+    run = sub.add_parser("run", help="main job: demo sources -> load -> dbt build -> summary")
     add_dsn(run)
     run.add_argument("--customers", type=int, default=10_000, help="demo scale (persons)")
     run.add_argument("--seed", type=int, default=42, help="demo generator seed")
@@ -340,7 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--sources", help="comma-separated subset of sources to load")
     run.add_argument("--quiet", action="store_true", help="no periodic progress lines")
+    run.add_argument("--skip-build", action="store_true", help="load only, no dbt build")
     run.set_defaults(func=cmd_run)
+
+    dbt = sub.add_parser("dbt", help="run dbt against the warehouse (default: build)")
+    add_dsn(dbt)
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="arguments for dbt")
+    dbt.set_defaults(func=cmd_dbt)
 
     load = sub.add_parser("load", help="load sources (configured in .dlt/ or the environment)")
     add_dsn(load)

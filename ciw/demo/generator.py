@@ -256,6 +256,7 @@ SUBJECTS = {
 }
 STORES = [f"S{i:02d}" for i in range(1, 13)]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+OUTPUTS = ("shop.sqlite", "pos", "web", "helpdesk", "esp", "truth", "manifest.json")
 
 
 @dataclass
@@ -273,6 +274,7 @@ class Person:
     emails: list[str]
     phone: str
     street: tuple[int, str, str]
+    flat: int | None
     city: str
     postcode: str
     household_id: str
@@ -281,6 +283,7 @@ class Person:
     is_prospect: bool = False
     is_serial_complainer: bool = False
     uses_junk: bool = False
+    has_duplicate_account: bool = False
     account_ids: list[int] = field(default_factory=list)
     loyalty_card_id: str | None = None
     family_email: str | None = None
@@ -322,9 +325,10 @@ class _Noise:
         if first in NICKNAMES and rng.random() < 0.15:
             first = rng.choice(NICKNAMES[first])
         if rng.random() < 0.05:
-            first = self.typo(first)
-        elif rng.random() < 0.04:
-            last = self.typo(last)
+            if rng.random() < 0.5:
+                first = self.typo(first)
+            else:
+                last = self.typo(last)
         if rng.random() < 0.3:
             first, last = first.translate(ACCENTS), last.translate(ACCENTS)
         case = rng.random()
@@ -332,16 +336,21 @@ class _Noise:
             first, last = first.upper(), last.upper()
         elif case < 0.12:
             first, last = first.lower(), last.lower()
-        if rng.random() < 0.05:
+        roll = rng.random()
+        if roll < 0.04:
             first, last = f" {first} ", f"{last}  "
+        elif roll < 0.06:
+            first, last = f"{first}.", f"{last},"
+        elif roll < 0.08:
+            last = last.replace("'", "").replace("-", " ") if rng.random() < 0.5 else f"{last}."
         if rng.random() < 0.02:
             first, last = last, first
         return first, last
 
     def email(self, person: Person, index: int = 0) -> str:
         rng = self.rng
-        if person.uses_junk and rng.random() < 0.5:
-            return rng.choice(JUNK_EMAILS)
+        if person.uses_junk and rng.random() < 0.6:
+            return rng.choices(JUNK_EMAILS, weights=(4, 3, 1, 1, 1))[0]
         if person.family_email and rng.random() < 0.5:
             return person.family_email
         email = person.emails[min(index, len(person.emails) - 1)]
@@ -360,8 +369,8 @@ class _Noise:
 
     def phone(self, person: Person) -> str:
         rng = self.rng
-        if person.uses_junk and rng.random() < 0.5:
-            return rng.choice(JUNK_PHONES)
+        if person.uses_junk and rng.random() < 0.6:
+            return rng.choices(JUNK_PHONES, weights=(3, 3, 1, 1))[0]
         national = person.phone  # 07700900123
         body = national[1:]
         return rng.choice(
@@ -377,11 +386,21 @@ class _Noise:
         )
 
     def address(self, person: Person) -> str:
+        rng = self.rng
         number, street, kind = person.street
-        if self.rng.random() < 0.4:
+        if rng.random() < 0.4:
             kind = STREET_ABBREVIATIONS.get(kind, kind)
         line = f"{number} {street} {kind}"
-        return line.lower() if self.rng.random() < 0.1 else line
+        if person.flat is not None:
+            line = f"Flat {person.flat}{rng.choice((', ', ' ', ', '))}{line}"
+        roll = rng.random()
+        if roll < 0.08:
+            return line.lower()
+        if roll < 0.12:
+            return line.upper()
+        if roll < 0.15:
+            return f"{line}  "
+        return line
 
     def postcode(self, person: Person) -> str:
         roll = self.rng.random()
@@ -392,48 +411,88 @@ class _Noise:
         return person.postcode
 
 
+def _ascii(text: str) -> str:
+    return text.translate(ACCENTS).lower().replace(" ", "").replace("'", "").replace("-", "")
+
+
+def _personal_emails(rng: Random, first: str, last: str, taken: set[str]) -> list[str]:
+    """One or two unique personal addresses, in the shapes people really pick."""
+    f, la = _ascii(first), _ascii(last)
+    emails: list[str] = []
+    while len(emails) < (2 if rng.random() < 0.3 else 1):
+        shape = rng.random()
+        if shape < 0.35:
+            local = f"{f}.{la}"
+        elif shape < 0.55:
+            local = f"{f}{la}{rng.randint(1, 99)}"
+        elif shape < 0.75:
+            local = f"{f[0]}{la}{rng.randint(1, 999)}"
+        elif shape < 0.9:
+            local = f"{f}.{la}{rng.randint(1940, 2005)}"
+        else:
+            local = f"{f}_{la[:3]}{rng.randint(1, 9999)}"
+        email = f"{local}@{rng.choice(DOMAINS)}"
+        if email not in taken:
+            taken.add(email)
+            emails.append(email)
+    return emails
+
+
+def _ensure(rng: Random, persons: list[Person], attr: str, minimum: int, ok) -> None:
+    """Small populations still get a few of each hard case (deterministically)."""
+    have = sum(getattr(p, attr) for p in persons)
+    candidates = [p for p in persons if not getattr(p, attr) and ok(p)]
+    for person in rng.sample(candidates, max(0, min(minimum - have, len(candidates)))):
+        setattr(person, attr, True)
+
+
 def _people(rng: Random, customers: int) -> list[Person]:
     persons: list[Person] = []
+    taken_emails: set[str] = set()
+    taken_phones: set[str] = set()
     household = 0
+    letters = "ABDEFGHJLNPQRSTUWXYZ"
     while len(persons) < customers:
         household += 1
-        size = 1 if rng.random() < 0.75 else rng.randint(2, 4)
+        # ~10% of households hold 2-4 persons, so ~25% of persons share an address
+        size = 1 if rng.random() < 0.9 else rng.randint(2, 4)
         last = rng.choice(LAST_NAMES)
         city, district = rng.choice(CITIES)
-        letters = "ABDEFGHJLNPQRSTUWXYZ"
         postcode = f"{district} {rng.randint(1, 9)}{rng.choice(letters)}{rng.choice(letters)}"
         street = (rng.randint(1, 220), *rng.choice(STREETS))
+        flat = rng.randint(1, 24) if rng.random() < 0.2 else None
         family_email = None
-        if size > 1 and rng.random() < 0.12:
-            family = last.translate(ACCENTS).lower().replace(" ", "").replace("'", "")
-            family_email = f"the{family}s{household}@{rng.choice(DOMAINS)}"
+        if size > 1 and rng.random() < 0.3:  # ~3% of households
+            family_email = f"the{_ascii(last)}s{rng.randint(1, 999)}@{rng.choice(DOMAINS)}"
+            if family_email in taken_emails:
+                family_email = None
+            else:
+                taken_emails.add(family_email)
         for member in range(size):
             if len(persons) >= customers:
                 break
             n = len(persons) + 1
             first = rng.choice(FIRST_NAMES)
             member_last = last if member == 0 or rng.random() < 0.8 else rng.choice(LAST_NAMES)
-            ascii_first = first.translate(ACCENTS).lower()
-            ascii_last = member_last.translate(ACCENTS).lower().replace(" ", "").replace("'", "")
-            emails = [f"{ascii_first}.{ascii_last}{n}@{rng.choice(DOMAINS)}"]
-            if rng.random() < 0.3:
-                emails.append(
-                    f"{ascii_first[0]}{ascii_last}{rng.randint(1, 99)}.{n}@{rng.choice(DOMAINS)}"
-                )
+            phone = f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}"
+            while phone in taken_phones:
+                phone = f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}"
+            taken_phones.add(phone)
             person = Person(
                 person_id=f"P{n:06d}",
                 first_name=first,
                 last_name=member_last,
                 birth_date=dt.date(1940, 1, 1) + dt.timedelta(days=rng.randint(0, 365 * 64)),
-                emails=emails,
-                phone=f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}",
+                emails=_personal_emails(rng, first, member_last, taken_emails),
+                phone=phone,
                 street=street,
+                flat=flat,
                 city=city,
                 postcode=postcode,
                 household_id=f"H{household:06d}",
-                cookies=[f"ck_{n}_{c}_{rng.randint(1000, 9999)}" for c in range(rng.randint(1, 3))],
+                cookies=[f"ck_{rng.getrandbits(64):016x}" for _ in range(rng.randint(1, 3))],
                 cards=[
-                    hashlib.sha256(f"card-{n}-{c}".encode()).hexdigest()
+                    hashlib.sha256(f"card|{n}|{c}|{rng.getrandbits(32)}".encode()).hexdigest()
                     for c in range(rng.randint(0, 2))
                 ],
                 family_email=family_email if member < 2 else None,
@@ -441,7 +500,16 @@ def _people(rng: Random, customers: int) -> list[Person]:
             person.is_prospect = rng.random() < 0.08
             person.is_serial_complainer = not person.is_prospect and rng.random() < 0.01
             person.uses_junk = rng.random() < 0.02
+            person.has_duplicate_account = not person.is_prospect and rng.random() < 0.05
             persons.append(person)
+    buyer = lambda p: not p.is_prospect  # noqa: E731
+    _ensure(rng, persons, "is_prospect", min(3, customers // 10), lambda p: True)
+    for person in persons:  # a prospect never buys
+        if person.is_prospect:
+            person.is_serial_complainer = person.has_duplicate_account = False
+    _ensure(rng, persons, "is_serial_complainer", min(2, customers // 50), buyer)
+    _ensure(rng, persons, "uses_junk", min(8, customers // 20), lambda p: True)
+    _ensure(rng, persons, "has_duplicate_account", min(3, customers // 20), buyer)
     return persons
 
 
@@ -559,6 +627,10 @@ class _Generator:
         }
         self.products: list[tuple[int, str, str, float, float]] = []
 
+    def clamp(self, seconds: float) -> float:
+        """Keep a timestamp inside [as_of - days, as_of)."""
+        return min(max(seconds, self.start), self.end - 1)
+
     def next_id(self, kind: str) -> int:
         self.ids[kind] += 1
         return self.ids[kind]
@@ -582,15 +654,22 @@ class _Generator:
             )
 
     # ------------------------------------------------------------------ identities
-    def account_for(self, person: Person, at: float) -> int:
-        if person.account_ids and not (len(person.account_ids) == 1 and self.rng.random() < 0.03):
+    def account_for(self, person: Person, at: float, new: bool = False) -> int:
+        """The person's shop account (a duplicate one sometimes), opened at ``at`` if new."""
+        if person.account_ids and not new:
+            if len(person.account_ids) > 1 and self.rng.random() < 0.4:
+                return person.account_ids[1]
             return person.account_ids[0]
         account_id = self.next_id("account")
         first, last = self.noise.name(person)
-        email_index = len(person.account_ids)
-        email = self.noise.email(person, email_index)
-        if person.account_ids and self.rng.random() < 0.5:  # duplicate: same email, other case
-            email = person.emails[0].upper()
+        email = self.noise.email(person)
+        if person.account_ids:  # a duplicate: another address, or the same one in other case
+            if len(person.emails) > 1 and self.rng.random() < 0.5:
+                email = person.emails[1]
+            elif self.rng.random() < 0.5:
+                email = person.emails[0].upper()
+            else:
+                email = person.emails[0].capitalize()
         row = (
             account_id,
             email,
@@ -655,9 +734,13 @@ class _Generator:
             _iso(at),
         ]
         if self.bad():
-            row[3] = self.rng.choice(["31/02/1985", "unknown"])
+            if self.rng.random() < 0.7:
+                row[3] = self.rng.choice(["31/02/1985", "unknown"])
+            else:
+                row[0] = ""
         self.w.pos_row("loyalty_signups", _week(at), row)
-        self.truth("pos", "loyalty_signups", card, person)
+        if row[0]:
+            self.truth("pos", "loyalty_signups", card, person)
         return card
 
     # ------------------------------------------------------------------ purchases
@@ -669,9 +752,14 @@ class _Generator:
             lines.append((pid, sku, self.rng.choice((1, 1, 1, 2, 3)), price, discount))
         return lines
 
-    def web_or_phone_order(self, person: Person, at: float, channel: str) -> None:
+    def web_or_phone_order(
+        self, person: Person, at: float, channel: str, account_id: int | None = None
+    ) -> None:
         order_id = self.next_id("order")
-        if channel == "phone" or self.rng.random() < 0.8:
+        guest_id: int | None = None
+        if account_id is not None:
+            pass
+        elif channel == "phone" or self.rng.random() < 0.8:
             account_id, guest_id = self.account_for(person, at), None
         else:
             account_id, guest_id = None, self.guest_for(person, at)
@@ -740,7 +828,7 @@ class _Generator:
             pid, sku, qty, price, discount = lines[0]
             self._pos_transaction(
                 person,
-                at + self.rng.randint(1, 20) * 86400,
+                self.clamp(at + self.rng.randint(1, 20) * 86400),
                 store,
                 "return",
                 card,
@@ -774,7 +862,8 @@ class _Generator:
             else:
                 row[0] = ""
         self.w.pos_row("transactions", week, row)
-        self.truth("pos", "transactions", txn_id, person)
+        if row[0]:
+            self.truth("pos", "transactions", txn_id, person)
         for _, sku, qty, price, discount in lines:
             self.w.pos_row(
                 "transaction_lines",
@@ -798,9 +887,16 @@ class _Generator:
         roll = self.rng.random()
         name = f"{last}, {first}" if roll < 0.1 else (first if roll < 0.15 else f"{first} {last}")
         minutes = round(self.rng.uniform(2, 12 if contact_type == "enquiry" else 35), 1)
+        at = self.clamp(at)
         solved = at + self.rng.randint(1, 72) * 3600
-        status = "open" if solved > self.end else self.rng.choice(("solved", "closed"))
-        updated = min(solved, self.end - 60) if status != "open" else at
+        if solved >= self.end:
+            status = self.rng.choice(("open", "pending"))
+        else:
+            status = self.rng.choices(("solved", "closed", "pending"), weights=(6, 3, 1))[0]
+        if status == "pending":
+            updated = min(at + self.rng.randint(1, 48) * 3600, self.end - 1)
+        else:
+            updated = solved if status != "open" else at
         record = {
             "ticket_id": ticket_id,
             "contact_type": contact_type,
@@ -817,7 +913,7 @@ class _Generator:
             "requester_phone": self.noise.phone(person) if channel in ("phone", "store") else None,
             "created_at": _iso(at),
             "updated_at": _iso(updated),
-            "solved_at": _iso(solved) if status != "open" else None,
+            "solved_at": _iso(solved) if status in ("solved", "closed") else None,
         }
         if self.bad():
             roll = self.rng.random()
@@ -832,38 +928,47 @@ class _Generator:
             self.truth("helpdesk", "tickets", ticket_id, person)
 
     def web_session(self, person: Person, at: float, login: bool) -> None:
-        cookie = self.rng.choice(person.cookies)
-        account = person.account_ids[0] if login and person.account_ids else None
-        week = _week(at)
-        lines = self.w.web.setdefault(week, [])
-        for step in range(self.rng.randint(1, 6)):
+        rng = self.rng
+        cookie = rng.choice(person.cookies)
+        account = rng.choice(person.account_ids) if login and person.account_ids else None
+        steps = rng.randint(1, 6)
+        login_step = rng.randrange(min(steps, 3)) if account else -1
+        current: int | None = None
+        for step in range(steps):
             event_id = f"ev{self.next_id('event'):09d}"
-            ts = at + step * 45
-            if step == 0 and account:
-                kind, sku = "login", None
+            ts = self.clamp(at + step * rng.randint(10, 90))
+            if step == login_step:
+                kind, sku, current = "login", None, account
             else:
-                _, sku, _, _, _ = self.rng.choice(self.products)
-                kind = self.rng.choice(
+                _, sku, _, _, _ = rng.choice(self.products)
+                kind = rng.choice(
                     ("page_view", "product_view", "product_view", "add_to_cart", "search")
                 )
+            url = {
+                "login": "/account/login",
+                "search": f"/search?q={sku.lower() if sku else ''}",
+                "page_view": rng.choice(("/", "/offers", "/delivery", "/basket")),
+            }.get(kind, f"/products/{sku}")
             record = {
                 "event_id": event_id,
                 "event_type": kind,
                 "cookie_id": cookie,
-                "account_id": account,
-                "page_url": f"/products/{sku}" if sku else "/account",
+                "account_id": current,
+                "page_url": url,
                 "product_sku": sku if kind in ("product_view", "add_to_cart") else None,
                 "occurred_at": _iso(ts),
             }
+            lines = self.w.web.setdefault(_week(ts), [])
             if self.bad():
-                roll = self.rng.random()
+                roll = rng.random()
                 if roll < 0.34:
-                    lines.append(json.dumps(record)[:-25])
+                    lines.append(json.dumps(record)[: -rng.randint(5, 40)])
                     continue
                 if roll < 0.67:
                     record.pop("event_id")
-                else:
-                    record["occurred_at"] = "yesterday"
+                    lines.append(json.dumps(record))
+                    continue
+                record["occurred_at"] = "yesterday"
             lines.append(json.dumps(record))
             self.truth("web", "events", event_id, person)
 
@@ -889,7 +994,8 @@ class _Generator:
                 events.append(("open", send_at + 3600, campaign, None))
                 if self.rng.random() < 0.3:
                     _, sku, _, _, _ = self.rng.choice(self.products)
-                    events.append(("click", send_at + 3700, campaign, f"/products/{sku}"))
+                    url = f"https://shop.example.co.uk/products/{sku}?utm_campaign={campaign}"
+                    events.append(("click", send_at + 3700, campaign, url))
             if self.rng.random() < 0.02:
                 events.append(("unsubscribe", send_at + 4000, campaign, None))
                 status = "unsubscribed"
@@ -902,8 +1008,8 @@ class _Generator:
                 "first_name": first or None,
                 "last_name": last or None,
                 "status": status,
-                "created_at": _iso(at),
-                "updated_at": _iso(t),
+                "created_at": _iso(self.clamp(at)),
+                "updated_at": _iso(self.clamp(t)),
             }
         )
         self.truth("esp", "contacts", contact_id, person)
@@ -917,7 +1023,7 @@ class _Generator:
                 "campaign_id": campaign,
                 "campaign_name": f"Newsletter {campaign[4:]}",
                 "url": url,
-                "occurred_at": _iso(ts),
+                "occurred_at": _iso(self.clamp(ts)),
             }
             if self.bad():
                 if self.rng.random() < 0.5:
@@ -963,41 +1069,96 @@ class _Generator:
             for _ in range(rng.randint(1, 8)):
                 when = first_at + rng.random() * (self.end - first_at)
                 self.web_session(person, when, bool(person.account_ids) and rng.random() < 0.6)
+        if person.has_duplicate_account:  # forgot the password, or another address
+            if not person.account_ids:
+                self.account_for(person, first_at)
+            dup_at = first_at + rng.random() * (self.end - first_at) * 0.8
+            duplicate = self.account_for(person, dup_at, new=True)
+            if rng.random() < 0.7:
+                self.web_or_phone_order(person, dup_at + 600, "web", account_id=duplicate)
         if rng.random() < 0.45:
-            self.esp_contact(person, first_at + 86400)
+            self.esp_contact(person, min(first_at + 86400, self.end - 86400))
 
     def force_bad_rows(self) -> None:
-        """At least one malformed row per table whenever bad rows are asked for."""
+        """At least one malformed row of every kind whenever bad rows are asked for (small
+        demos too). Rows are spoilt in place; a record that loses its id leaves the truth."""
         if self.bad_row_rate <= 0:
             return
-        shop_lines = self.w.shop["order_lines"]
+        rng, w = self.rng, self.w
+        lost: set[tuple[str, str]] = set()
+
+        shop_lines = w.shop["order_lines"]
         if shop_lines and not any(line[1] is None for line in shop_lines):
-            shop_lines[0] = (shop_lines[0][0], None, *shop_lines[0][2:])
-        for table, column, value in (
-            ("transactions", 7, "not a date"),
-            ("loyalty_signups", 3, "31/02/1985"),
+            i = rng.randrange(len(shop_lines))
+            shop_lines[i] = (shop_lines[i][0], None, *shop_lines[i][2:])
+
+        def spoil(rows: list[list], column: int, values: tuple[str, ...], truth: str) -> None:
+            for value in values:
+                if rows and not any(r[column] == value for r in rows):
+                    row = rows[rng.randrange(len(rows))]
+                    if value == "" and row[column]:
+                        lost.add((truth, row[column]))
+                    row[column] = value
+
+        txns = [r for week in sorted(w.pos["transactions"]) for r in w.pos["transactions"][week]]
+        spoil(txns, 7, ("not a date", "2026-13-45T99:00:00Z"), "transactions")
+        spoil(txns, 6, ("abc",), "transactions")
+        spoil(txns, 0, ("",), "transactions")
+        signups = [
+            r for week in sorted(w.pos["loyalty_signups"]) for r in w.pos["loyalty_signups"][week]
+        ]
+        spoil(signups, 3, ("31/02/1985", "unknown"), "loyalty_signups")
+        spoil(signups, 0, ("",), "loyalty_signups")
+
+        if w.web:
+            lines = [(week, i) for week in sorted(w.web) for i in range(len(w.web[week]))]
+            everything = "\n".join(line for week in sorted(w.web) for line in w.web[week])
+            wanted = []
+            if not any(not line.endswith("}") for week in w.web for line in w.web[week]):
+                wanted.append("truncated")
+            if '"occurred_at": "yesterday"' not in everything:
+                wanted.append("yesterday")
+            if not any('"event_id"' not in line for week in w.web for line in w.web[week]):
+                wanted.append("no_id")
+            for kind in wanted:
+                week, i = lines[rng.randrange(len(lines))]
+                line = w.web[week][i]
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if kind == "truncated":
+                    w.web[week][i] = line[: -rng.randint(5, 40)]
+                elif kind == "yesterday":
+                    record["occurred_at"] = "yesterday"
+                    w.web[week][i] = json.dumps(record)
+                else:
+                    record.pop("event_id", None)
+                    w.web[week][i] = json.dumps(record)
+                if kind != "yesterday" and "event_id" in record:
+                    lost.add(("events", record["event_id"]))
+
+        tickets = w.tickets
+        for field_name, value in (
+            ("ticket_id", None),
+            ("handle_minutes", "ten"),
+            ("created_at", "yesterday"),
         ):
-            weeks = self.w.pos[table]
-            rows = [r for week in sorted(weeks) for r in weeks[week]]
-            bad_values = ("not a date", "2026-13-45T99:00:00Z", "abc", "", "31/02/1985", "unknown")
-            if rows and not any(
-                r[column] in bad_values or r[0] == "" or r[6] == "abc" for r in rows
-            ):
-                rows[0][column] = value
-        if self.w.web:
-            week = sorted(self.w.web)[0]
-            if not any(not line.endswith("}") for line in self.w.web[week]):
-                self.w.web[week].append('{"event_id": "broken-line", "event_type": ')
-        if self.w.tickets and not any(
-            t["ticket_id"] is None or t["handle_minutes"] == "ten" or t["created_at"] == "yesterday"
-            for t in self.w.tickets
-        ):
-            self.w.tickets[0]["handle_minutes"] = "ten"
-        if self.w.esp_events and all(e["event_id"] and e["contact_id"] for e in self.w.esp_events):
-            self.w.esp_events[0]["event_id"] = None
+            if tickets and not any(t[field_name] == value for t in tickets):
+                ticket = tickets[rng.randrange(len(tickets))]
+                if field_name == "ticket_id" and ticket["ticket_id"] is not None:
+                    lost.add(("tickets", str(ticket["ticket_id"])))
+                ticket[field_name] = value
+
+        for field_name in ("event_id", "contact_id"):
+            if w.esp_events and all(e[field_name] for e in w.esp_events):
+                w.esp_events[rng.randrange(len(w.esp_events))][field_name] = None
+
+        if lost:
+            w.truth = [row for row in w.truth if (row[1], row[2]) not in lost]
 
 
-def _write(out: Path, gen: _Generator, meta: dict) -> dict[str, int]:
+def _write(out: Path, gen: _Generator, meta: dict, persons: int) -> dict[str, int]:
     w = gen.w
     counts: dict[str, int] = {}
     db_path = out / "shop.sqlite"
@@ -1037,12 +1198,12 @@ def _write(out: Path, gen: _Generator, meta: dict) -> dict[str, int]:
     (out / "esp" / "events.json").write_text(json.dumps(w.esp_events, indent=0), encoding="utf-8")
     counts["esp.contacts"] = len(w.contacts)
     counts["esp.events"] = len(w.esp_events)
-    (out / "truth").mkdir()
     with (out / "truth" / "identity_truth.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["source_system", "source_table", "source_record_id", "person_id"])
         writer.writerows(w.truth)
     counts["truth.identity_truth"] = len(w.truth)
+    counts["truth.persons"] = persons
     meta["counts"] = counts
     (out / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
     return counts
@@ -1060,20 +1221,31 @@ def generate(
     """Write the demo source systems for ``customers`` real persons into ``out_dir``."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    if not 0 <= bad_row_rate < 1:
+        raise ValueError("bad_row_rate must be in [0, 1)")
     out = Path(out_dir)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:  # only what we write: other files in out_dir are left alone
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
     rng = Random(seed)
     gen = _Generator(rng, as_of, days, bad_row_rate)
     gen.make_products()
     persons = _people(rng, customers)
+    if progress:
+        progress(f"{customers:,} persons generated")
     for index, person in enumerate(persons, start=1):
         gen.live(person)
         if progress and index % 10_000 == 0:
-            progress(f"{index:,} / {customers:,} persons")
+            progress(f"{index:,} / {customers:,} persons lived their lives")
     gen.force_bad_rows()
-    with (out / "persons.csv").open("w", newline="", encoding="utf-8") as f:
+    (out / "truth").mkdir()
+    with (out / "truth" / "persons.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(
             [
@@ -1111,6 +1283,7 @@ def generate(
         "days": days,
         "bad_row_rate": bad_row_rate,
     }
-    counts = _write(out, gen, meta)
-    (out / "persons.csv").rename(out / "truth" / "persons.csv")
+    counts = _write(out, gen, meta, len(persons))
+    if progress:
+        progress(f"wrote {sum(counts.values()):,} records to {out}")
     return GenerateResult(out_dir=out, counts=counts)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import datetime as dt
 import json
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -26,13 +29,36 @@ KINDS = {
 }
 
 
-def _parse_ts(value: Any) -> dt.datetime:
+MIN_TS = dt.datetime.min.replace(tzinfo=dt.UTC)
+MAX_PAGE_SIZE = 10_000
+
+
+class BadRequest(ValueError):
+    """A query parameter the API cannot use (answered with HTTP 400)."""
+
+
+def _parse_ts(value: Any, strict: bool = False) -> dt.datetime:
     text = str(value).strip().replace("Z", "+00:00").replace(" ", "T", 1)
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
+        if strict:
+            raise BadRequest(f"not an ISO timestamp: {value!r}") from None
+        return MIN_TS
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int, minimum: int) -> int:
+    raw = query.get(name, [None])[0]
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}")
+    return value
 
 
 @dataclass
@@ -83,12 +109,21 @@ class DemoApiServer:
         return f"http://{host}:{port}"
 
     def start(self) -> DemoApiServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},  # quick stop()
+                name="demo-api",
+                daemon=True,
+            )
+            self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
         self._httpd.server_close()
 
     def __enter__(self) -> DemoApiServer:
@@ -98,10 +133,15 @@ class DemoApiServer:
         self.stop()
 
     def upsert(self, kind: str, records: list[dict]) -> None:
+        """Replace records by id (``ticket_id`` / ``contact_id`` / ``event_id``) or add them."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         _, id_field, _ = KINDS[kind]
         with self._lock:
+            store = self._records[kind]
             for row in records:
-                self._records[kind][str(row.get(id_field))] = row
+                key = row.get(id_field)
+                store[str(key) if key is not None else f"__noid_{len(store)}_{id(row)}"] = row
             self._sorted.pop(kind, None)
 
     def inject_fault(
@@ -137,11 +177,15 @@ class DemoApiServer:
                 return fault
         return None
 
-    def _page(self, kind: str, query: dict[str, list[str]], cursor_param: str) -> tuple[list, int]:
+    def _log(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self.request_log.append((method, path, status))
+
+    def _page(self, kind: str, query: dict[str, list[str]]) -> tuple[list, int]:
         _, id_field, cursor_field = KINDS[kind]
         since_name = "since" if kind == "events" else "updated_since"
         since = query.get(since_name, [None])[0]
-        since_ts = _parse_ts(since) if since else None
+        since_ts = _parse_ts(since, strict=True) if since else None
         with self._lock:
             cached = self._sorted.get(kind)
             if cached is None:
@@ -166,26 +210,40 @@ class DemoApiServer:
                 return
 
             def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
+                server._log(self.command, self.path, status)
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-                server.request_log.append(("GET", self.path, status))
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                    self.close_connection = True
+
+            def _drop(self) -> None:
+                server._log(self.command, self.path, 0)
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                self.connection.close()
 
             def do_GET(self) -> None:  # noqa: N802
+                try:
+                    self._get()
+                except BadRequest as exc:
+                    self._send(400, {"error": str(exc)})
+
+            def _get(self) -> None:
                 parts = urlsplit(self.path)
                 fault = server._take_fault(parts.path)
                 if fault is not None:
                     if fault.delay:
                         time.sleep(fault.delay)
                     if fault.status == 0:
-                        server.request_log.append(("GET", self.path, 0))
-                        self.close_connection = True
-                        self.connection.close()
+                        self._drop()
                         return
                     if fault.status != 200:
                         headers = (
@@ -199,9 +257,9 @@ class DemoApiServer:
                 query = parse_qs(parts.query)
                 base = f"{server.url}{parts.path}"
                 if parts.path.rstrip("/") == "/helpdesk/api/v2/tickets":
-                    rows, total = server._page("tickets", query, "page")
-                    page = max(int(query.get("page", ["1"])[0]), 1)
-                    size = int(query.get("per_page", [server.page_size])[0])
+                    rows, total = server._page("tickets", query)
+                    page = _int_param(query, "page", 1, 1)
+                    size = min(_int_param(query, "per_page", server.page_size, 1), MAX_PAGE_SIZE)
                     chunk = rows[(page - 1) * size : page * size]
                     next_page = None
                     if page * size < total:
@@ -215,9 +273,9 @@ class DemoApiServer:
                     return
                 for kind in ("contacts", "events"):
                     if parts.path.rstrip("/") == f"/esp/v1/{kind}":
-                        rows, total = server._page(kind, query, "cursor")
-                        offset = int(query.get("cursor", ["0"])[0] or 0)
-                        size = int(query.get("limit", [server.page_size])[0])
+                        rows, total = server._page(kind, query)
+                        offset = _int_param(query, "cursor", 0, 0)
+                        size = min(_int_param(query, "limit", server.page_size, 1), MAX_PAGE_SIZE)
                         chunk = rows[offset : offset + size]
                         nxt = str(offset + size) if offset + size < total else None
                         self._send(200, {"data": chunk, "next_cursor": nxt})
@@ -227,16 +285,31 @@ class DemoApiServer:
         return Handler
 
 
-def main() -> None:  # pragma: no cover - manual use
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual use
+    """``python -m ciw.demo.servers --data DIR --port 8765``: serve until Ctrl-C."""
     parser = argparse.ArgumentParser(description="serve the demo helpdesk and ESP APIs")
-    parser.add_argument("--data", default=".warehouse/demo")
+    parser.add_argument("--data", default=".warehouse/demo", help="generated demo data folder")
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token", default="demo-token")
-    args = parser.parse_args()
-    with DemoApiServer(Path(args.data), port=args.port, token=args.token):
-        while True:
-            time.sleep(3600)
+    parser.add_argument("--page-size", type=int, default=100)
+    args = parser.parse_args(argv)
+    server = DemoApiServer(
+        Path(args.data),
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        page_size=args.page_size,
+    )
+    with server:
+        sys.stderr.write(f"serving the demo helpdesk and ESP APIs on {server.url} (Ctrl-C stops)\n")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

@@ -53,7 +53,7 @@ usable_identifiers as (
 
 ),
 
-candidate_pairs as (
+candidate_pairs as materialized (
 
     select
         left_side.record_key as left_record_key,
@@ -73,7 +73,7 @@ candidate_pairs as (
 
 ),
 
-scored as (
+scored as materialized (
 
     select
         candidate_pairs.*,

@@ -67,38 +67,46 @@ candidate_pairs as (
 
 ),
 
-compared as (
+pairs_with_names as materialized (
 
     select
         candidate_pairs.left_record_key,
         candidate_pairs.right_record_key,
+        left_records.first_name_canonical as left_first_name,
+        left_records.last_name_normalized as left_last_name,
+        right_records.first_name_canonical as right_first_name,
+        right_records.last_name_normalized as right_last_name,
         left_records.birth_date = right_records.birth_date as is_same_birth_date,
         left_records.birth_date is null or right_records.birth_date is null as is_birth_date_missing,
         left_records.address_normalized = right_records.address_normalized
-        and left_records.postcode = right_records.postcode as is_same_address,
-        greatest(
-            least(
-                {{ target.schema }}.name_similarity(
-                    left_records.first_name_canonical, right_records.first_name_canonical
-                ),
-                {{ target.schema }}.name_similarity(
-                    left_records.last_name_normalized, right_records.last_name_normalized
-                )
-            ),
-            least(
-                {{ target.schema }}.name_similarity(
-                    left_records.first_name_canonical, right_records.last_name_normalized
-                ),
-                {{ target.schema }}.name_similarity(
-                    left_records.last_name_normalized, right_records.first_name_canonical
-                )
-            )
-        ) as name_score
+        and left_records.postcode = right_records.postcode as is_same_address
     from candidate_pairs
     inner join records as left_records
         on candidate_pairs.left_record_key = left_records.record_key
     inner join records as right_records
         on candidate_pairs.right_record_key = right_records.record_key
+
+),
+
+compared as materialized (
+
+    select
+        left_record_key,
+        right_record_key,
+        is_same_birth_date,
+        is_birth_date_missing,
+        is_same_address,
+        greatest(
+            least(
+                {{ target.schema }}.name_similarity(left_first_name, right_first_name),
+                {{ target.schema }}.name_similarity(left_last_name, right_last_name)
+            ),
+            least(
+                {{ target.schema }}.name_similarity(left_first_name, right_last_name),
+                {{ target.schema }}.name_similarity(left_last_name, right_first_name)
+            )
+        ) as name_score
+    from pairs_with_names
 
 ),
 

@@ -1,0 +1,69 @@
+{#- Public: which customer every source record belongs to, and by which rule. -#}
+with
+
+assignments as (
+
+    select
+        record_key,
+        customer_id
+    from {{ ref('int_customer_ids_assigned') }}
+
+),
+
+records as (
+
+    select
+        record_key,
+        source_system,
+        source_table,
+        source_record_id
+    from {{ ref('int_identity_records_clustered') }}
+
+),
+
+links as (
+
+    select
+        left_record_key,
+        right_record_key,
+        match_rule,
+        match_score
+    from {{ ref('int_identity_links_unioned') }}
+
+),
+
+link_ends as (
+
+    select left_record_key as record_key, match_rule, match_score from links
+    union all
+    select right_record_key as record_key, match_rule, match_score from links
+
+),
+
+strongest_link as (
+
+    select distinct on (record_key)
+        record_key,
+        match_rule,
+        match_score
+    from link_ends
+    order by record_key, match_rule like 'fuzzy%', match_score desc, match_rule
+
+),
+
+mapped as (
+
+    select
+        records.source_system,
+        records.source_table,
+        records.source_record_id,
+        assignments.customer_id,
+        coalesce(strongest_link.match_rule, 'singleton') as matched_by_rule,
+        coalesce(strongest_link.match_score, 1.0)::numeric(6, 4) as match_score
+    from records
+    inner join assignments on records.record_key = assignments.record_key
+    left join strongest_link on records.record_key = strongest_link.record_key
+
+)
+
+select * from mapped
