@@ -4,7 +4,9 @@
 {% macro create_matching_functions() -%}
 create schema if not exists {{ target.schema }};
 
-create or replace function {{ target.schema }}.levenshtein_distance(a text, b text)
+-- optimal string alignment distance: insertions, deletions, substitutions and transpositions
+-- of adjacent characters (the commonest typing slip, "stephne" for "stephen") each cost 1
+create or replace function {{ target.schema }}.edit_distance(a text, b text)
 returns integer
 language plpgsql
 immutable
@@ -13,11 +15,13 @@ as $$
 declare
     la integer := length(a);
     lb integer := length(b);
+    two_back integer[];
     previous integer[];
     current integer[];
     i integer;
     j integer;
     cost integer;
+    best integer;
 begin
     if a is null or b is null then
         return null;
@@ -25,14 +29,20 @@ begin
     if la = 0 then return lb; end if;
     if lb = 0 then return la; end if;
     previous := array(select generate_series(0, lb));
+    two_back := previous;
     for i in 1..la loop
         current := array[i];
         for j in 1..lb loop
             cost := case when substr(a, i, 1) = substr(b, j, 1) then 0 else 1 end;
-            current := current || least(
-                current[j] + 1, previous[j + 1] + 1, previous[j] + cost
-            );
+            best := least(current[j] + 1, previous[j + 1] + 1, previous[j] + cost);
+            if i > 1 and j > 1
+                and substr(a, i, 1) = substr(b, j - 1, 1)
+                and substr(a, i - 1, 1) = substr(b, j, 1) then
+                best := least(best, two_back[j - 1] + 1);
+            end if;
+            current := current || best;
         end loop;
+        two_back := previous;
         previous := current;
     end loop;
     return previous[lb + 1];
@@ -49,7 +59,7 @@ as $$
         when a is null or b is null or a = '' or b = '' then null
         when a = b then 1.0
         else round(
-            1.0 - {{ target.schema }}.levenshtein_distance(a, b)::numeric
+            1.0 - {{ target.schema }}.edit_distance(a, b)::numeric
                 / greatest(length(a), length(b)),
             4
         )

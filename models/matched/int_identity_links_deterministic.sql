@@ -20,7 +20,8 @@ records as (
     select
         record_key,
         first_name_canonical,
-        last_name_normalized
+        last_name_normalized,
+        last_name_canonical
     from {{ ref('int_identity_records_unioned') }}
 
 ),
@@ -85,10 +86,10 @@ scored as materialized (
         ) as last_name_similarity,
         least(
             {{ target.schema }}.name_similarity(
-                left_records.first_name_canonical, right_records.last_name_normalized
+                left_records.first_name_canonical, right_records.last_name_canonical
             ),
             {{ target.schema }}.name_similarity(
-                left_records.last_name_normalized, right_records.first_name_canonical
+                left_records.last_name_canonical, right_records.first_name_canonical
             )
         ) as swapped_name_similarity
     from candidate_pairs

@@ -2,8 +2,9 @@
     cost near-linear: only records sharing a block key (birth date + postcode, birth date +
     last-name prefix, birth date + first name, postcode + address) are compared. Names are
     compared with typos (edit distance), nicknames folded and first/last swapped. Households
-    (same address, same last name) do not merge: both names must be similar and birth dates
-    must agree where both are known. -#}
+    (same address, same last name) do not merge: both names must be similar, birth dates must
+    agree where both are known, and without a birth date the two records must not carry a
+    different email or phone (two people of the same name at one address). -#}
 with
 
 records as (
@@ -12,8 +13,11 @@ records as (
         record_key,
         first_name_canonical,
         last_name_normalized,
+        last_name_canonical,
         address_normalized,
         postcode,
+        email_normalized,
+        phone_e164,
         birth_date
     from {{ ref('int_identity_records_unioned') }}
     where first_name_canonical is not null and last_name_normalized is not null
@@ -76,10 +80,14 @@ pairs_with_names as materialized (
         left_records.last_name_normalized as left_last_name,
         right_records.first_name_canonical as right_first_name,
         right_records.last_name_normalized as right_last_name,
+        left_records.last_name_canonical as left_last_name_canonical,
+        right_records.last_name_canonical as right_last_name_canonical,
         left_records.birth_date = right_records.birth_date as is_same_birth_date,
         left_records.birth_date is null or right_records.birth_date is null as is_birth_date_missing,
         left_records.address_normalized = right_records.address_normalized
-        and left_records.postcode = right_records.postcode as is_same_address
+        and left_records.postcode = right_records.postcode as is_same_address,
+        left_records.email_normalized <> right_records.email_normalized
+        or left_records.phone_e164 <> right_records.phone_e164 as has_conflicting_contact
     from candidate_pairs
     inner join records as left_records
         on candidate_pairs.left_record_key = left_records.record_key
@@ -96,14 +104,15 @@ compared as materialized (
         is_same_birth_date,
         is_birth_date_missing,
         is_same_address,
+        coalesce(has_conflicting_contact, false) as has_conflicting_contact,
         greatest(
             least(
                 {{ target.schema }}.name_similarity(left_first_name, right_first_name),
                 {{ target.schema }}.name_similarity(left_last_name, right_last_name)
             ),
             least(
-                {{ target.schema }}.name_similarity(left_first_name, right_last_name),
-                {{ target.schema }}.name_similarity(left_last_name, right_first_name)
+                {{ target.schema }}.name_similarity(left_first_name, right_last_name_canonical),
+                {{ target.schema }}.name_similarity(left_last_name_canonical, right_first_name)
             )
         ) as name_score
     from pairs_with_names
@@ -129,6 +138,7 @@ links as (
         or (
             is_birth_date_missing
             and is_same_address
+            and not has_conflicting_contact
             and name_score >= {{ var('fuzzy_name_threshold_without_birth_date') }}
         )
 

@@ -250,6 +250,8 @@ canonicalised as (
         coalesce(nicknames.canonical_name, split_part(unioned.first_name_normalized, ' ', 1))
             as first_name_canonical,
         unioned.last_name_normalized,
+        coalesce(last_nicknames.canonical_name, unioned.last_name_normalized)
+            as last_name_canonical,
         unioned.email_normalized,
         unioned.phone_e164,
         unioned.address_normalized,
@@ -259,6 +261,9 @@ canonicalised as (
     from unioned
     left join nicknames
         on split_part(unioned.first_name_normalized, ' ', 1) = nicknames.nickname
+    -- a first name typed in the last-name field still folds its nickname (swapped fields)
+    left join nicknames as last_nicknames
+        on unioned.last_name_normalized = last_nicknames.nickname
 
 )
 
