@@ -1,6 +1,6 @@
 {#- Probable links between records without a shared strong identifier. Blocking keeps the
     cost near-linear: only records sharing a block key (birth date + postcode, birth date +
-    last-name prefix, birth date + first name, postcode + address) are compared. Names are
+    a name prefix, postcode + address) are compared. Names are
     compared with typos (edit distance), nicknames folded and first/last swapped. Households
     (same address, same last name) do not merge: both names must be similar, birth dates must
     agree where both are known, and without a birth date the two records must not carry a
@@ -32,20 +32,16 @@ block_keys as (
 
     union
 
-    select record_key, 'dob_last:' || birth_date || ':' || left(last_name_normalized, 3) as block_key
-    from records
-    where birth_date is not null
-
-    union
-
-    select record_key, 'dob_last_as_first:' || birth_date || ':' || left(first_name_canonical, 3)
+    -- birth date + first three letters of either name: catches typos in one name and swapped
+    -- first / last names, since both records emit a key for each of their names
+    select record_key, 'dob_name:' || birth_date || ':' || left(last_name_normalized, 3)
         as block_key
     from records
     where birth_date is not null
 
     union
 
-    select record_key, 'dob_first:' || birth_date || ':' || left(first_name_canonical, 2)
+    select record_key, 'dob_name:' || birth_date || ':' || left(first_name_canonical, 3)
         as block_key
     from records
     where birth_date is not null

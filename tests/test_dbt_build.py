@@ -1,0 +1,103 @@
+"""The whole pipeline on a small demo: load, dbt build (models + tests), identity resolution
+invariants, and stable customer ids when new records merge two existing customers."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ciw import cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.serverpath]
+
+
+@pytest.fixture
+def built(monkeypatch, tmp_path, warehouse):
+    home = tmp_path / "home"
+    monkeypatch.setenv("CIW_HOME", str(home))
+    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
+    assert cli.main(["run", "--customers", "250", "--quiet"]) == 0
+    return warehouse, home
+
+
+def _identity(warehouse) -> dict[tuple[str, str, str], int]:
+    rows = warehouse.query(
+        "select source_system, source_table, source_record_id, customer_id from marts.identity_map"
+    )
+    return {(s, t, r): c for s, t, r, c in rows}
+
+
+def test_build_produces_consistent_identity_map_and_golden_records(built):
+    warehouse, _ = built
+    identity = _identity(warehouse)
+    records = warehouse.query("select count(*) from matched.int_identity_records_unioned")[0][0]
+    assert len(identity) == records > 0
+    customers = warehouse.query(
+        "select count(*), count(distinct customer_id) from marts.dim_customers"
+    )
+    assert customers[0][0] == customers[0][1] == len(set(identity.values()))
+    rules = {
+        r for (r,) in warehouse.query("select distinct matched_by_rule from marts.identity_map")
+    }
+    assert {"same_account", "same_email", "singleton"} <= rules
+    # junk identifiers never link anybody
+    junk = warehouse.query(
+        "select count(*) from matched.int_identity_links_deterministic "
+        "where evidence in ('email=test@test.com', 'phone=+440000000000', 'email=n/a')"
+    )
+    assert junk == [(0,)]
+
+
+def _add_account(db: sqlite3.Connection, account_id: int, email: str, phone: str) -> None:
+    db.execute(
+        "insert into accounts (account_id, email, first_name, last_name, phone, created_at, "
+        "updated_at) values (?, ?, 'Testy', 'Mergeson', ?, '2030-01-01 00:00:00', "
+        "'2030-01-01 00:00:00')",
+        (account_id, email, phone),
+    )
+
+
+def test_new_record_merges_two_customers_older_id_survives(built):
+    warehouse, home = built
+    shop_db = sqlite3.connect(Path(home) / "demo" / "shop.sqlite")
+    _add_account(shop_db, 900001, "testy.one@example.org", "07700 900001")
+    _add_account(shop_db, 900002, "testy.two@example.org", "07700 900002")
+    shop_db.commit()
+    assert cli.main(["run", "--customers", "250", "--quiet"]) == 0
+    before = _identity(warehouse)
+    first = before[("shop", "accounts", "900001")]
+    second = before[("shop", "accounts", "900002")]
+    assert first != second
+
+    # a guest checkout carrying the first account's email and the second one's phone
+    shop_db.execute(
+        "insert into guest_checkouts (guest_checkout_id, email, first_name, last_name, phone, "
+        "created_at, updated_at) values (900003, 'TESTY.ONE@example.org', 'testy', 'mergeson', "
+        "'+44 7700 900002', '2030-01-02 00:00:00', '2030-01-02 00:00:00')"
+    )
+    shop_db.commit()
+    assert cli.main(["run", "--customers", "250", "--quiet"]) == 0
+    after = _identity(warehouse)
+    survivor = min(first, second)
+    for key in (
+        ("shop", "accounts", "900001"),
+        ("shop", "accounts", "900002"),
+        ("shop", "guest_checkouts", "900003"),
+    ):
+        assert after[key] == survivor
+    unrelated = {k: v for k, v in before.items() if v not in (first, second)}
+    assert all(after[k] == v for k, v in unrelated.items()), "unrelated customers changed id"
+    changes = warehouse.query(
+        "select customer_id, previous_customer_id, change_type, match_rules, evidence "
+        "from matched.int_customer_id_changes"
+    )
+    assert len(changes) == 1
+    customer_id, previous, change_type, rules, evidence = changes[0]
+    assert (customer_id, previous, change_type) == (survivor, max(first, second), "merge")
+    assert "same_" in rules and ("900002" in evidence or "testy" in evidence)
+    retired = warehouse.query(
+        "select count(*) from marts.dim_customers where customer_id = %s", (max(first, second),)
+    )
+    assert retired == [(0,)]
