@@ -81,7 +81,7 @@ ranked_claims as (
         claims.claimed_customer_id,
         row_number() over (
             partition by claims.claimed_customer_id
-            order by claim_strength.record_count desc nulls last, claims.cluster_key
+            order by claim_strength.record_count desc nulls last, claims.cluster_key asc
         ) as claim_rank
     from claims
     left join claim_strength

@@ -70,31 +70,46 @@ card_loyalty_cards as (
 
 identifiers as (
 
-    select record_key, 'email' as identifier_type, email_normalized as identifier_value
+    select
+        record_key,
+        'email' as identifier_type,
+        email_normalized as identifier_value
     from records
     where email_normalized is not null
 
     union all
 
-    select record_key, 'phone' as identifier_type, phone_e164 as identifier_value
+    select
+        record_key,
+        'phone' as identifier_type,
+        phone_e164 as identifier_value
     from records
     where phone_e164 is not null
 
     union all
 
-    select record_key, 'account' as identifier_type, source_record_id as identifier_value
+    select
+        record_key,
+        'account' as identifier_type,
+        source_record_id as identifier_value
     from records
     where source_system = 'shop' and source_table = 'accounts'
 
     union all
 
-    select record_key, 'loyalty_card' as identifier_type, source_record_id as identifier_value
+    select
+        record_key,
+        'loyalty_card' as identifier_type,
+        source_record_id as identifier_value
     from records
     where source_system = 'pos' and source_table = 'loyalty_signups'
 
     union all
 
-    select record_key, 'card_token' as identifier_type, source_record_id as identifier_value
+    select
+        record_key,
+        'card_token' as identifier_type,
+        source_record_id as identifier_value
     from records
     where source_system = 'pos' and source_table = 'card_tokens'
 

@@ -127,7 +127,7 @@ best_per_pair as (
 
     select distinct on (left_record_key, right_record_key) *
     from links
-    order by left_record_key, right_record_key, match_score desc, match_rule
+    order by left_record_key asc, right_record_key asc, match_score desc, match_rule asc
 
 )
 

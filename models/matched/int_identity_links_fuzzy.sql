@@ -26,7 +26,9 @@ records as (
 
 block_keys as (
 
-    select record_key, 'dob_postcode:' || birth_date || ':' || postcode as block_key
+    select
+        record_key,
+        'dob_postcode:' || birth_date || ':' || postcode as block_key
     from records
     where birth_date is not null and postcode is not null
 
@@ -34,21 +36,27 @@ block_keys as (
 
     -- birth date + first three letters of either name: catches typos in one name and swapped
     -- first / last names, since both records emit a key for each of their names
-    select record_key, 'dob_name:' || birth_date || ':' || left(last_name_normalized, 3)
-        as block_key
+    select
+        record_key,
+        'dob_name:' || birth_date || ':' || left(last_name_normalized, 3)
+            as block_key
     from records
     where birth_date is not null
 
     union
 
-    select record_key, 'dob_name:' || birth_date || ':' || left(first_name_canonical, 3)
-        as block_key
+    select
+        record_key,
+        'dob_name:' || birth_date || ':' || left(first_name_canonical, 3)
+            as block_key
     from records
     where birth_date is not null
 
     union
 
-    select record_key, 'address:' || postcode || ':' || address_normalized as block_key
+    select
+        record_key,
+        'address:' || postcode || ':' || address_normalized as block_key
     from records
     where postcode is not null and address_normalized is not null
 
@@ -120,14 +128,14 @@ links as (
     select
         left_record_key,
         right_record_key,
+        name_score::numeric(6, 4) as match_score,
         case
             when is_same_birth_date then 'fuzzy_name_birth_date'
             else 'fuzzy_name_address'
         end as match_rule,
         'name_score=' || name_score
         || case when is_same_birth_date then ', same birth date' else ', same address' end
-            as evidence,
-        name_score::numeric(6, 4) as match_score
+            as evidence
     from compared
     where
         (is_same_birth_date and name_score >= {{ var('fuzzy_name_threshold') }})

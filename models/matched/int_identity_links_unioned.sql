@@ -27,9 +27,15 @@ fuzzy_links as (
 
 unioned as (
 
-    select *, 1 as rule_rank from deterministic_links
+    select
+        *,
+        1 as rule_rank
+    from deterministic_links
     union all
-    select *, 2 as rule_rank from fuzzy_links
+    select
+        *,
+        2 as rule_rank
+    from fuzzy_links
 
 ),
 
@@ -42,7 +48,7 @@ best_per_pair as (
         evidence,
         match_score
     from unioned
-    order by left_record_key, right_record_key, rule_rank, match_score desc
+    order by left_record_key asc, right_record_key asc, rule_rank asc, match_score desc
 
 )
 

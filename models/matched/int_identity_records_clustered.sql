@@ -41,9 +41,9 @@ clustered as (
         records.source_system,
         records.source_table,
         records.source_record_id,
-        count(*) over (partition by labels.cluster_key) as cluster_record_count,
         records.birth_date,
-        records.record_updated_at
+        records.record_updated_at,
+        count(*) over (partition by labels.cluster_key) as cluster_record_count
     from records
     inner join labels on records.record_key = labels.record_key
 

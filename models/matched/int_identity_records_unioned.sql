@@ -241,23 +241,23 @@ nicknames as (
 canonicalised as (
 
     select
-        unioned.source_system || ':' || unioned.source_table || ':' || unioned.source_record_id
-            as record_key,
         unioned.source_system,
         unioned.source_table,
         unioned.source_record_id,
         unioned.first_name_normalized,
-        coalesce(nicknames.canonical_name, split_part(unioned.first_name_normalized, ' ', 1))
-            as first_name_canonical,
         unioned.last_name_normalized,
-        coalesce(last_nicknames.canonical_name, unioned.last_name_normalized)
-            as last_name_canonical,
         unioned.email_normalized,
         unioned.phone_e164,
         unioned.address_normalized,
         unioned.postcode,
         unioned.birth_date,
-        unioned.record_updated_at
+        unioned.record_updated_at,
+        unioned.source_system || ':' || unioned.source_table || ':' || unioned.source_record_id
+            as record_key,
+        coalesce(nicknames.canonical_name, split_part(unioned.first_name_normalized, ' ', 1))
+            as first_name_canonical,
+        coalesce(last_nicknames.canonical_name, unioned.last_name_normalized)
+            as last_name_canonical
     from unioned
     left join nicknames
         on split_part(unioned.first_name_normalized, ' ', 1) = nicknames.nickname

@@ -77,6 +77,6 @@ unioned as (
 )
 
 select
-    md5(review_reason || review_subject) as review_id,
-    *
+    *,
+    md5(review_reason || review_subject) as review_id
 from unioned

@@ -64,19 +64,28 @@ esp_contacts as (
 
 ),
 
+source_priorities as (
+
+    select *
+    from (
+        values
+        {%- for source, priority in var('survivorship_source_priority').items() %}
+            ('{{ source }}', {{ priority }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as priorities (source_key, source_priority)
+
+),
+
 prioritised as (
 
     select
         assignments.customer_id,
         records.*,
-        case records.source_system || '_' || records.source_table
-            {%- for source, priority in var('survivorship_source_priority').items() %}
-            when '{{ source }}' then {{ priority }}
-            {%- endfor %}
-            else 99
-        end as source_priority
+        coalesce(source_priorities.source_priority, 99) as source_priority
     from records
     inner join assignments on records.record_key = assignments.record_key
+    left join source_priorities
+        on records.source_system || '_' || records.source_table = source_priorities.source_key
 
 ),
 
@@ -84,18 +93,30 @@ golden as (
 
     select
         customer_id,
-        (array_agg(first_name_normalized order by source_priority, record_updated_at desc)
-            filter (where first_name_normalized is not null))[1] as first_name,
-        (array_agg(last_name_normalized order by source_priority, record_updated_at desc)
-            filter (where last_name_normalized is not null))[1] as last_name,
-        (array_agg(email_normalized order by source_priority, record_updated_at desc)
-            filter (where email_normalized is not null))[1] as email,
-        (array_agg(phone_e164 order by source_priority, record_updated_at desc)
-            filter (where phone_e164 is not null))[1] as phone,
-        (array_agg(address_normalized order by source_priority, record_updated_at desc)
-            filter (where address_normalized is not null))[1] as address_line,
-        (array_agg(postcode order by source_priority, record_updated_at desc)
-            filter (where postcode is not null))[1] as postcode,
+        (
+            array_agg(first_name_normalized order by source_priority asc, record_updated_at desc)
+            filter (where first_name_normalized is not null)
+        )[1] as first_name,
+        (
+            array_agg(last_name_normalized order by source_priority asc, record_updated_at desc)
+            filter (where last_name_normalized is not null)
+        )[1] as last_name,
+        (
+            array_agg(email_normalized order by source_priority asc, record_updated_at desc)
+            filter (where email_normalized is not null)
+        )[1] as email,
+        (
+            array_agg(phone_e164 order by source_priority asc, record_updated_at desc)
+            filter (where phone_e164 is not null)
+        )[1] as phone,
+        (
+            array_agg(address_normalized order by source_priority asc, record_updated_at desc)
+            filter (where address_normalized is not null)
+        )[1] as address_line,
+        (
+            array_agg(postcode order by source_priority asc, record_updated_at desc)
+            filter (where postcode is not null)
+        )[1] as postcode,
         string_agg(distinct source_system, ', ' order by source_system) as source_systems,
         count(*) as source_record_count,
         mode() within group (order by birth_date) as birth_date,
@@ -118,7 +139,7 @@ consent_statements as (
         on
             identity_map.source_system = 'shop'
             and identity_map.source_table = 'accounts'
-            and identity_map.source_record_id = marketing_preferences.account_id::text
+            and marketing_preferences.account_id::text = identity_map.source_record_id
 
     union all
 
@@ -132,7 +153,7 @@ consent_statements as (
         on
             identity_map.source_system = 'esp'
             and identity_map.source_table = 'contacts'
-            and identity_map.source_record_id = esp_contacts.contact_id
+            and esp_contacts.contact_id = identity_map.source_record_id
 
 ),
 
@@ -140,12 +161,18 @@ latest_consents as (
 
     select
         customer_id,
-        (array_agg(is_opted_in order by updated_at desc)
-            filter (where consent_channel = 'email'))[1] as is_email_consented,
-        (array_agg(is_opted_in order by updated_at desc)
-            filter (where consent_channel = 'sms'))[1] as is_sms_consented,
-        (array_agg(is_opted_in order by updated_at desc)
-            filter (where consent_channel = 'post'))[1] as is_post_consented
+        (
+            array_agg(is_opted_in order by updated_at desc)
+            filter (where consent_channel = 'email')
+        )[1] as is_email_consented,
+        (
+            array_agg(is_opted_in order by updated_at desc)
+            filter (where consent_channel = 'sms')
+        )[1] as is_sms_consented,
+        (
+            array_agg(is_opted_in order by updated_at desc)
+            filter (where consent_channel = 'post')
+        )[1] as is_post_consented
     from consent_statements
     group by customer_id
 

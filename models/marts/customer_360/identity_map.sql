@@ -34,9 +34,17 @@ links as (
 
 link_ends as (
 
-    select left_record_key as record_key, match_rule, match_score from links
+    select
+        left_record_key as record_key,
+        match_rule,
+        match_score
+    from links
     union all
-    select right_record_key as record_key, match_rule, match_score from links
+    select
+        right_record_key as record_key,
+        match_rule,
+        match_score
+    from links
 
 ),
 
@@ -47,7 +55,7 @@ strongest_link as (
         match_rule,
         match_score
     from link_ends
-    order by record_key, match_rule like 'fuzzy%', match_score desc, match_rule
+    order by record_key asc, match_rule like 'fuzzy%', match_score desc, match_rule asc
 
 ),
 
