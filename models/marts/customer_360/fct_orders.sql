@@ -124,7 +124,7 @@ shop_unified as (
     select
         'shop:' || shop_orders.order_id as order_key,
         shop_orders.order_id::text as source_order_id,
-        coalesce(accounts.customer_id, guests.customer_id) as customer_id,
+        coalesce(shop_accounts.customer_id, guest_checkouts.customer_id) as customer_id,
         shop_orders.sales_channel,
         shop_orders.order_status,
         coalesce(shop_line_totals.item_count, 0) as item_count,
@@ -137,16 +137,16 @@ shop_unified as (
     from shop_orders
     left join shop_line_totals on shop_orders.order_id = shop_line_totals.order_id
     left join shop_refunds on shop_orders.order_id = shop_refunds.order_id
-    left join identity_map as accounts
+    left join identity_map as shop_accounts
         on
-            accounts.source_system = 'shop'
-            and accounts.source_table = 'accounts'
-            and shop_orders.account_id::text = accounts.source_record_id
-    left join identity_map as guests
+            shop_accounts.source_system = 'shop'
+            and shop_accounts.source_table = 'accounts'
+            and shop_orders.account_id::text = shop_accounts.source_record_id
+    left join identity_map as guest_checkouts
         on
-            guests.source_system = 'shop'
-            and guests.source_table = 'guest_checkouts'
-            and shop_orders.guest_checkout_id::text = guests.source_record_id
+            guest_checkouts.source_system = 'shop'
+            and guest_checkouts.source_table = 'guest_checkouts'
+            and shop_orders.guest_checkout_id::text = guest_checkouts.source_record_id
 
 ),
 
