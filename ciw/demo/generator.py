@@ -432,10 +432,20 @@ def _personal_emails(rng: Random, first: str, last: str, taken: set[str]) -> lis
         else:
             local = f"{f}_{la[:3]}{rng.randint(1, 9999)}"
         email = f"{local}@{rng.choice(DOMAINS)}"
-        if email not in taken:
-            taken.add(email)
+        mailbox = _mailbox(email)
+        if mailbox not in taken:
+            taken.add(mailbox)
             emails.append(email)
     return emails
+
+
+def _mailbox(email: str) -> str:
+    """The mailbox an address reaches: gmail ignores dots and googlemail.com is gmail.com, so
+    two people can never hold chloe.singh@gmail.com and chloesingh@googlemail.com."""
+    local, _, domain = email.lower().partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.replace(".", "") + "@gmail.com"
+    return f"{local}@{domain}"
 
 
 def _ensure(rng: Random, persons: list[Person], attr: str, minimum: int, ok) -> None:
@@ -464,10 +474,10 @@ def _people(rng: Random, customers: int) -> list[Person]:
         family_email = None
         if size > 1 and rng.random() < 0.3:  # ~3% of households
             family_email = f"the{_ascii(last)}s{rng.randint(1, 999)}@{rng.choice(DOMAINS)}"
-            if family_email in taken_emails:
+            if _mailbox(family_email) in taken_emails:
                 family_email = None
             else:
-                taken_emails.add(family_email)
+                taken_emails.add(_mailbox(family_email))
         for member in range(size):
             if len(persons) >= customers:
                 break

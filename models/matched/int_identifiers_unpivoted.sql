@@ -116,24 +116,18 @@ identifiers as (
     union all
 
     select
-        records.record_key,
+        'pos:card_tokens:' || card_token_hash as record_key,
         'loyalty_card' as identifier_type,
-        card_loyalty_cards.loyalty_card_id as identifier_value
-    from records
-    inner join card_loyalty_cards
-        on records.source_record_id = card_loyalty_cards.card_token_hash
-    where records.source_system = 'pos' and records.source_table = 'card_tokens'
+        loyalty_card_id as identifier_value
+    from card_loyalty_cards
 
     union all
 
     select
-        records.record_key,
+        'web:cookies:' || cookie_id as record_key,
         'account' as identifier_type,
-        cookie_accounts.account_id::text as identifier_value
-    from records
-    inner join cookie_accounts
-        on records.source_record_id = cookie_accounts.cookie_id
-    where records.source_system = 'web' and records.source_table = 'cookies'
+        account_id::text as identifier_value
+    from cookie_accounts
 
 ),
 
