@@ -50,6 +50,26 @@ def test_build_produces_consistent_identity_map_and_golden_records(built):
     assert junk == [(0,)]
 
 
+def test_match_quality_against_ground_truth(built):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).absolute().parent.parent / "bench"))
+    from match_quality import derived_truth, score, truth_by_record
+
+    warehouse, home = built
+    truth_dir = Path(home) / "demo" / "truth"
+    truth = truth_by_record(truth_dir)
+    derived_truth(warehouse, truth)
+    records = warehouse.query(
+        "select source_system, source_table, source_record_id, customer_id from marts.identity_map"
+    )
+    result = score(records, truth, truth_dir / "persons.csv")
+    assert result["records_scored"] == len(records)
+    assert result["pairwise_precision"] >= 0.995, result
+    assert result["pairwise_recall"] >= 0.8, result
+    assert result["household_only_merges"] == 0, result
+
+
 def _add_account(db: sqlite3.Connection, account_id: int, email: str, phone: str) -> None:
     db.execute(
         "insert into accounts (account_id, email, first_name, last_name, phone, created_at, "

@@ -62,6 +62,22 @@ block_keys as (
 
 ),
 
+-- namesakes at one address with different birth dates (a father and son of the same name):
+-- there the address rule cannot tell them apart, so it does not apply
+ambiguous_namesakes as (
+
+    select
+        postcode,
+        address_normalized,
+        first_name_canonical,
+        last_name_normalized
+    from records
+    where postcode is not null and address_normalized is not null
+    group by postcode, address_normalized, first_name_canonical, last_name_normalized
+    having count(distinct birth_date) > 1
+
+),
+
 candidate_pairs as (
 
     select distinct
@@ -90,6 +106,7 @@ pairs_with_names as materialized (
         left_records.birth_date is null or right_records.birth_date is null as is_birth_date_missing,
         left_records.address_normalized = right_records.address_normalized
         and left_records.postcode = right_records.postcode as is_same_address,
+        ambiguous_namesakes.postcode is not null as is_ambiguous_namesake,
         left_records.email_normalized <> right_records.email_normalized
         or left_records.phone_e164 <> right_records.phone_e164 as has_conflicting_contact
     from candidate_pairs
@@ -97,6 +114,12 @@ pairs_with_names as materialized (
         on candidate_pairs.left_record_key = left_records.record_key
     inner join records as right_records
         on candidate_pairs.right_record_key = right_records.record_key
+    left join ambiguous_namesakes
+        on
+            left_records.postcode = ambiguous_namesakes.postcode
+            and left_records.address_normalized = ambiguous_namesakes.address_normalized
+            and left_records.first_name_canonical = ambiguous_namesakes.first_name_canonical
+            and left_records.last_name_normalized = ambiguous_namesakes.last_name_normalized
 
 ),
 
@@ -109,6 +132,7 @@ compared as materialized (
         is_birth_date_missing,
         is_same_address,
         coalesce(has_conflicting_contact, false) as has_conflicting_contact,
+        is_ambiguous_namesake,
         greatest(
             least(
                 {{ target.schema }}.name_similarity(left_first_name, right_first_name),
@@ -143,6 +167,7 @@ links as (
             is_birth_date_missing
             and is_same_address
             and not has_conflicting_contact
+            and not is_ambiguous_namesake
             and name_score >= {{ var('fuzzy_name_threshold_without_birth_date') }}
         )
 
