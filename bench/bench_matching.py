@@ -52,11 +52,12 @@ def main() -> None:
     parser.add_argument("--dsn", help="PostgreSQL DSN (default: a temporary embedded server)")
     args = parser.parse_args()
 
+    from match_quality import derived_truth, score, truth_by_record
+
     from ciw.cli import load_sources
     from ciw.config import Paths
     from ciw.demo.generator import generate
     from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
-    from match_quality import derived_truth, score, truth_by_record
 
     work = Path(tempfile.mkdtemp(prefix="ciw-bench-match-"))
     work.chmod(0o755)
@@ -73,16 +74,19 @@ def main() -> None:
         generate(paths.demo, customers=args.customers, seed=42)
         print(f"generate {args.customers:,} persons: {time.monotonic() - t:.1f}s")
         t = time.monotonic()
-        results = load_sources(warehouse, paths, ["shop", "pos", "helpdesk", "web", "esp"],
-                               paths.demo, quiet=True)
+        results = load_sources(
+            warehouse, paths, ["shop", "pos", "helpdesk", "web", "esp"], paths.demo, quiet=True
+        )
         rows = sum(sum(r.rows.values()) for r in results)
         print(f"load: {rows:,} rows in {time.monotonic() - t:.1f}s")
 
         full_s = timed_build(warehouse, paths, "full build")
         records = warehouse.query("select count(*) from matched.int_identity_records_unioned")[0][0]
         size = warehouse.query("select pg_size_pretty(pg_database_size(current_database()))")[0][0]
-        print(f"identity records: {records:,}; {records / full_s:,.0f} records/s end to end "
-              f"(whole dbt build); database size {size}")
+        print(
+            f"identity records: {records:,}; {records / full_s:,.0f} records/s end to end "
+            f"(whole dbt build); database size {size}"
+        )
 
         truth = truth_by_record(paths.demo / "truth")
         derived_truth(warehouse, truth)
@@ -90,7 +94,9 @@ def main() -> None:
             "select source_system, source_table, source_record_id, customer_id "
             "from marts.identity_map"
         )
-        print("match quality:", json.dumps(score(mapped, truth, paths.demo / "truth" / "persons.csv")))
+        print(
+            "match quality:", json.dumps(score(mapped, truth, paths.demo / "truth" / "persons.csv"))
+        )
 
         db = sqlite3.connect(paths.demo / "shop.sqlite")
         start = db.execute("select max(account_id) from accounts").fetchone()[0] + 1
