@@ -6,25 +6,36 @@ source as (
 
 ),
 
+names_cleaned as (
+
+    select
+        *,
+        -- stray punctuation around a typed name ("Daniel. Cooper,") is not a "Last, First"
+        nullif(regexp_replace(btrim(requester_name), '^[\s.,;]+|[\s.,;]+$', '', 'g'), '')
+            as requester_name_cleaned
+    from source
+
+),
+
 names_split as (
 
     select
         *,
         case
-            when requester_name like '%,%'
-                then btrim(split_part(requester_name, ',', 2))
-            when btrim(requester_name) !~ '\s'
-                then btrim(requester_name)
-            else btrim(regexp_replace(btrim(requester_name), '\s+\S+$', ''))
+            when requester_name_cleaned like '%,%'
+                then btrim(split_part(requester_name_cleaned, ',', 2))
+            when requester_name_cleaned !~ '\s'
+                then requester_name_cleaned
+            else btrim(regexp_replace(requester_name_cleaned, '\s+\S+$', ''))
         end as parsed_first_name,
         case
-            when requester_name like '%,%'
-                then btrim(split_part(requester_name, ',', 1))
-            when btrim(requester_name) !~ '\s'
+            when requester_name_cleaned like '%,%'
+                then btrim(split_part(requester_name_cleaned, ',', 1))
+            when requester_name_cleaned !~ '\s'
                 then null
-            else substring(btrim(requester_name) from '\S+$')
+            else substring(requester_name_cleaned from '\S+$')
         end as parsed_last_name
-    from source
+    from names_cleaned
 
 ),
 
