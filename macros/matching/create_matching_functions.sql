@@ -55,14 +55,32 @@ language sql
 immutable
 parallel safe
 as $$
+    -- spaces do not count: "o suilleabhain" and "osuilleabhain" are the same name
     select case
         when a is null or b is null or a = '' or b = '' then null
-        when a = b then 1.0
+        when replace(a, ' ', '') = replace(b, ' ', '') then 1.0
         else round(
-            1.0 - {{ target.schema }}.edit_distance(a, b)::numeric
-                / greatest(length(a), length(b)),
+            1.0 - {{ target.schema }}.edit_distance(replace(a, ' ', ''), replace(b, ' ', ''))::numeric
+                / greatest(length(replace(a, ' ', '')), length(replace(b, ' ', ''))),
             4
         )
     end
+$$;
+
+-- first names: the best of both readings of an ambiguous nickname on either side
+create or replace function {{ target.schema }}.first_name_similarity(
+    a text, a_alternative text, b text, b_alternative text
+)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+    select greatest(
+        {{ target.schema }}.name_similarity(a, b),
+        {{ target.schema }}.name_similarity(a_alternative, b),
+        {{ target.schema }}.name_similarity(a, b_alternative),
+        {{ target.schema }}.name_similarity(a_alternative, b_alternative)
+    )
 $$;
 {%- endmacro %}

@@ -20,6 +20,7 @@ records as (
     select
         record_key,
         first_name_canonical,
+        first_name_alternative,
         last_name_normalized,
         last_name_canonical
     from {{ ref('int_identity_records_unioned') }}
@@ -78,8 +79,9 @@ scored as materialized (
 
     select
         candidate_pairs.*,
-        {{ target.schema }}.name_similarity(
-            left_records.first_name_canonical, right_records.first_name_canonical
+        {{ target.schema }}.first_name_similarity(
+            left_records.first_name_canonical, left_records.first_name_alternative,
+            right_records.first_name_canonical, right_records.first_name_alternative
         ) as first_name_similarity,
         {{ target.schema }}.name_similarity(
             left_records.last_name_normalized, right_records.last_name_normalized

@@ -12,6 +12,7 @@ records as (
     select
         record_key,
         first_name_canonical,
+        first_name_alternative,
         last_name_normalized,
         last_name_canonical,
         address_normalized,
@@ -99,6 +100,8 @@ pairs_with_names as materialized (
         left_records.first_name_canonical as left_first_name,
         left_records.last_name_normalized as left_last_name,
         right_records.first_name_canonical as right_first_name,
+        left_records.first_name_alternative as left_first_name_alternative,
+        right_records.first_name_alternative as right_first_name_alternative,
         right_records.last_name_normalized as right_last_name,
         left_records.last_name_canonical as left_last_name_canonical,
         right_records.last_name_canonical as right_last_name_canonical,
@@ -135,7 +138,10 @@ compared as materialized (
         is_ambiguous_namesake,
         greatest(
             least(
-                {{ target.schema }}.name_similarity(left_first_name, right_first_name),
+                {{ target.schema }}.first_name_similarity(
+                    left_first_name, left_first_name_alternative,
+                    right_first_name, right_first_name_alternative
+                ),
                 {{ target.schema }}.name_similarity(left_last_name, right_last_name)
             ),
             least(

@@ -230,9 +230,11 @@ unioned as (
 
 nicknames as (
 
+    -- an ambiguous nickname (sam: samuel or samantha) keeps both readings
     select
         nickname,
-        min(canonical_name) as canonical_name
+        min(canonical_name) as canonical_name,
+        max(canonical_name) as alternative_canonical_name
     from {{ ref('nicknames') }}
     group by nickname
 
@@ -254,8 +256,9 @@ canonicalised as (
         unioned.record_updated_at,
         unioned.source_system || ':' || unioned.source_table || ':' || unioned.source_record_id
             as record_key,
-        coalesce(nicknames.canonical_name, split_part(unioned.first_name_normalized, ' ', 1))
-            as first_name_canonical,
+        coalesce(nicknames.canonical_name, unioned.first_name_normalized) as first_name_canonical,
+        coalesce(nicknames.alternative_canonical_name, unioned.first_name_normalized)
+            as first_name_alternative,
         coalesce(last_nicknames.canonical_name, unioned.last_name_normalized)
             as last_name_canonical
     from unioned
