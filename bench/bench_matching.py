@@ -35,7 +35,7 @@ def timed_build(warehouse, paths, label: str) -> float:
     if not result.ok:
         print(f"{label}: dbt build failed: {result.failures[:5]}")
         raise SystemExit(1)
-    data = json.loads((paths.project / "target" / "run_results.json").read_text())
+    data = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json").read_text())
     slowest = sorted(
         (r for r in data["results"] if r["unique_id"].startswith("model.")),
         key=lambda r: -r["execution_time"],
@@ -63,6 +63,8 @@ def main() -> None:
     work.chmod(0o755)
     embedded = None
     os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
+    os.environ["DBT_TARGET_PATH"] = str(work / "target")  # leave the project's target/ alone
+    os.environ["DBT_LOG_PATH"] = str(work / "logs")
     try:
         if args.dsn:
             warehouse = Warehouse(Dsn.parse(args.dsn))

@@ -59,7 +59,8 @@ def run_dbt(
 ) -> DbtResult:
     """Run ``dbt <args>`` in the project folder; results from target/run_results.json."""
     command = [dbt_executable(), *args]
-    results_file = paths.project / "target" / "run_results.json"
+    target = Path(os.environ.get("DBT_TARGET_PATH", paths.project / "target"))
+    results_file = (target if target.is_absolute() else paths.project / target) / "run_results.json"
     before = results_file.stat().st_mtime if results_file.exists() else None
     completed = subprocess.run(
         command,
