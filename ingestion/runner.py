@@ -28,6 +28,9 @@ DLT_DEFAULTS = {
     "DATA_WRITER__FILE_MAX_ITEMS": "500000",
     # the load files are local and short-lived: gzip costs more CPU than COPY itself
     "DATA_WRITER__DISABLE_COMPRESSION": "true",
+    # Arrow batches from a database differ when a chunk's column is all NULL (null type) or
+    # its decimals have another precision: promote instead of failing
+    "DATA_WRITER__ARROW_CONCAT_PROMOTE_OPTIONS": "permissive",
 }
 for _key, _value in DLT_DEFAULTS.items():
     os.environ.setdefault(_key, _value)

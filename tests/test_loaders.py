@@ -390,3 +390,15 @@ def test_shop_loads_from_mariadb(warehouse, demo_copy, tmp_path, mariadb_shop_ur
     assert quarantined(warehouse, "shop", "order_lines") == bad
     again = load("shop", shop_source(credentials=mariadb_shop_url), warehouse, tmp_path)
     assert again.ok and sum(again.rows.values()) == 0
+
+
+def test_shop_small_chunks_with_differing_arrow_schemas_load(warehouse, demo_copy, tmp_path):
+    """Chunks where a column is all NULL or numbers differ in precision must still load."""
+    result = load("shop", shop(demo_copy, chunk_size=7), warehouse, tmp_path)
+    assert result.ok, result.error
+    db = sqlite3.connect(demo_copy / "shop.sqlite")
+    for table in ("accounts", "returns", "orders"):
+        assert (
+            count(warehouse, f"shop.{table}")
+            == db.execute(f"select count(*) from {table}").fetchone()[0]
+        ), table
