@@ -75,30 +75,67 @@ candidate_pairs as materialized (
 
 ),
 
-scored as materialized (
+named_pairs as materialized (
 
     select
         candidate_pairs.*,
-        {{ target.schema }}.first_name_similarity(
-            left_records.first_name_canonical, left_records.first_name_alternative,
-            right_records.first_name_canonical, right_records.first_name_alternative
-        ) as first_name_similarity,
-        {{ target.schema }}.name_similarity(
-            left_records.last_name_normalized, right_records.last_name_normalized
-        ) as last_name_similarity,
-        least(
-            {{ target.schema }}.name_similarity(
-                left_records.first_name_canonical, right_records.last_name_canonical
-            ),
-            {{ target.schema }}.name_similarity(
-                left_records.last_name_canonical, right_records.first_name_canonical
-            )
-        ) as swapped_name_similarity
+        candidate_pairs.identifier_type in (
+            '{{ var("match_unguarded_identifiers") | join("', '") }}'
+        ) as is_unguarded,
+        left_records.first_name_canonical as left_first_name,
+        left_records.first_name_alternative as left_first_name_alternative,
+        left_records.last_name_normalized as left_last_name,
+        left_records.last_name_canonical as left_last_name_canonical,
+        right_records.first_name_canonical as right_first_name,
+        right_records.first_name_alternative as right_first_name_alternative,
+        right_records.last_name_normalized as right_last_name,
+        right_records.last_name_canonical as right_last_name_canonical
     from candidate_pairs
     inner join records as left_records
         on candidate_pairs.left_record_key = left_records.record_key
     inner join records as right_records
         on candidate_pairs.right_record_key = right_records.record_key
+
+),
+
+-- names are only compared where the rule needs it: issued identifiers link without
+scored_directly as materialized (
+
+    select
+        *,
+        case
+            when not is_unguarded
+                then {{ target.schema }}.first_name_similarity(
+                    left_first_name, left_first_name_alternative,
+                    right_first_name, right_first_name_alternative
+                )
+        end as first_name_similarity,
+        case
+            when not is_unguarded
+                then {{ target.schema }}.name_similarity(left_last_name, right_last_name)
+        end as last_name_similarity
+    from named_pairs
+
+),
+
+-- ... and swapped first / last names are only tried where the direct comparison failed
+scored as materialized (
+
+    select
+        *,
+        case
+            when
+                not is_unguarded
+                and (
+                    coalesce(first_name_similarity, 1) < {{ var('fuzzy_name_threshold') }}
+                    or coalesce(last_name_similarity, 1) < {{ var('fuzzy_name_threshold') }}
+                )
+                then least(
+                    {{ target.schema }}.name_similarity(left_first_name, right_last_name_canonical),
+                    {{ target.schema }}.name_similarity(left_last_name_canonical, right_first_name)
+                )
+        end as swapped_name_similarity
+    from scored_directly
 
 ),
 
@@ -110,13 +147,12 @@ links as (
         'same_' || identifier_type as match_rule,
         identifier_type || '=' || identifier_value as evidence,
         case
-            when identifier_type in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
-                then 1.0
+            when is_unguarded then 1.0
             else coalesce(least(first_name_similarity, last_name_similarity), 0.95)
         end::numeric(6, 4) as match_score
     from scored
     where
-        identifier_type in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
+        is_unguarded
         or (
             coalesce(first_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
             and coalesce(last_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
