@@ -58,7 +58,7 @@ renamed as (
         {{ normalize_email('requester_email') }} as email_normalized,
         nullif(btrim(requester_phone), '') as requester_phone,
         {{ normalize_phone('requester_phone') }} as phone_e164,
-        coalesce(handle_minutes, 0)::numeric(10, 2) as handle_minutes,
+        handle_minutes::numeric(10, 2) as handle_minutes,
         lower(contact_type) = 'complaint' as is_complaint,
         lower(contact_type) = 'enquiry' as is_enquiry,
         created_at::timestamptz as created_at,

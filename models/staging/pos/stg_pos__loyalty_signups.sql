@@ -9,7 +9,7 @@ source as (
 renamed as (
 
     select
-        loyalty_card_id,
+        nullif(btrim(loyalty_card_id), '') as loyalty_card_id,
         store_id,
         {{ person_columns() }}
         date_of_birth::date as birth_date,

@@ -13,8 +13,9 @@ renamed as (
         {{ person_columns() }}
         upper(nullif(btrim(country_code), '')) as country_code,
         date_of_birth::date as birth_date,
-        created_at::timestamptz as created_at,
-        updated_at::timestamptz as updated_at,
+        -- the shop database stores naive timestamps, in UTC
+        created_at at time zone 'utc' as created_at,
+        updated_at at time zone 'utc' as updated_at,
         {{ dlt_loaded_at() }} as loaded_at
 
     from source

@@ -13,7 +13,8 @@ renamed as (
         account_id,
         lower(channel) as consent_channel,
         is_opted_in::integer = 1 as is_opted_in,
-        updated_at::timestamptz as updated_at,
+        -- the shop database stores naive timestamps, in UTC
+        updated_at at time zone 'utc' as updated_at,
         {{ dlt_loaded_at() }} as loaded_at
 
     from source

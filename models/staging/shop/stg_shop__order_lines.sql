@@ -16,7 +16,8 @@ renamed as (
         unit_price::numeric(18, 2) as unit_price,
         coalesce(discount_amount, 0)::numeric(18, 2) as discount_amount,
         (quantity * unit_price - coalesce(discount_amount, 0))::numeric(18, 2) as line_amount,
-        updated_at::timestamptz as updated_at,
+        -- the shop database stores naive timestamps, in UTC
+        updated_at at time zone 'utc' as updated_at,
         {{ dlt_loaded_at() }} as loaded_at
 
     from source

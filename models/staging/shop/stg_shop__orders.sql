@@ -18,8 +18,9 @@ renamed as (
         shipping_amount::numeric(18, 2) as shipping_amount,
         total_amount::numeric(18, 2) as total_amount,
         lower(order_status) = 'cancelled' as is_cancelled,
-        ordered_at::timestamptz as ordered_at,
-        updated_at::timestamptz as updated_at,
+        -- the shop database stores naive timestamps, in UTC
+        ordered_at at time zone 'utc' as ordered_at,
+        updated_at at time zone 'utc' as updated_at,
         {{ dlt_loaded_at() }} as loaded_at
 
     from source

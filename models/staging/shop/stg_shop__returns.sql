@@ -17,9 +17,10 @@ renamed as (
         quantity::integer as quantity,
         coalesce(refund_amount, 0)::numeric(18, 2) as refund_amount,
         lower(return_status) = 'refunded' as is_refunded,
-        returned_at::timestamptz as returned_at,
-        refunded_at::timestamptz as refunded_at,
-        updated_at::timestamptz as updated_at,
+        -- the shop database stores naive timestamps, in UTC
+        returned_at at time zone 'utc' as returned_at,
+        refunded_at at time zone 'utc' as refunded_at,
+        updated_at at time zone 'utc' as updated_at,
         {{ dlt_loaded_at() }} as loaded_at
 
     from source

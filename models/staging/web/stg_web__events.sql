@@ -10,9 +10,9 @@ renamed as (
 
     select
         event_id,
-        lower(event_type) as event_type,
         cookie_id,
         account_id,
+        lower(event_type) as event_type,
         page_url,
         upper(nullif(btrim(product_sku), '')) as product_sku,
         occurred_at::timestamptz as occurred_at,
