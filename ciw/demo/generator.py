@@ -518,7 +518,7 @@ def _people(rng: Random, customers: int) -> list[Person]:
         if person.is_prospect:
             person.is_serial_complainer = person.has_duplicate_account = False
     _ensure(rng, persons, "is_serial_complainer", min(2, customers // 50), buyer)
-    _ensure(rng, persons, "uses_junk", min(8, customers // 20), lambda p: True)
+    _ensure(rng, persons, "uses_junk", min(8, customers // 20), buyer)
     _ensure(rng, persons, "has_duplicate_account", min(3, customers // 20), buyer)
     return persons
 
@@ -673,6 +673,8 @@ class _Generator:
         account_id = self.next_id("account")
         first, last = self.noise.name(person)
         email = self.noise.email(person)
+        if person.uses_junk and not person.account_ids:
+            email = JUNK_EMAILS[0]  # the placeholder typed at sign-up, shared by strangers
         if person.account_ids:  # a duplicate: another address, or the same one in other case
             if len(person.emails) > 1 and self.rng.random() < 0.5:
                 email = person.emails[1]
@@ -754,9 +756,12 @@ class _Generator:
         return card
 
     # ------------------------------------------------------------------ purchases
+    basket_scale = 1.0  # the current person's spending habit (set by live())
+
     def basket(self) -> list[tuple[int, str, int, float, float]]:
         lines = []
-        for _ in range(self.rng.choice((1, 1, 2, 2, 3, 4))):
+        count = max(1, round(self.rng.choice((1, 1, 2, 2, 3, 4)) * self.basket_scale))
+        for _ in range(count):
             pid, sku, _, _, price = self.rng.choice(self.products)
             discount = round(price * 0.1, 2) if self.rng.random() < 0.1 else 0.0
             lines.append((pid, sku, self.rng.choice((1, 1, 1, 2, 3)), price, discount))
@@ -1046,7 +1051,7 @@ class _Generator:
     def live(self, person: Person) -> None:
         rng = self.rng
         span = self.end - self.start
-        first_at = self.start + rng.random() * span * 0.95
+        first_at = self.start + rng.random() * span * 0.99
         if person.is_prospect:
             for _ in range(rng.randint(1, 3)):
                 self.ticket(person, first_at + rng.random() * (self.end - first_at), "enquiry")
@@ -1056,9 +1061,16 @@ class _Generator:
                 self.web_session(person, first_at + rng.random() * (self.end - first_at), False)
             return
         channel = rng.choices(("web", "store", "phone"), weights=(50, 38, 12))[0]
-        purchases = min(1 + int(rng.expovariate(0.45)), 15)
+        # a BG/NBD-like life: each person buys at their own rate (gamma-distributed across
+        # persons, mean one purchase per 60 days) and may drop out after each purchase with
+        # their own probability (beta-distributed) after each repeat purchase, so lifetime-
+        # value models have something to learn; at most 15 purchases
+        mean_gap = 60 * 86400 / rng.gammavariate(1.5, 1 / 1.5)
+        dropout = rng.betavariate(1.2, 3.0)
+        self.basket_scale = rng.gammavariate(4.0, 1 / 4.0)  # big and small spenders
+        purchases = 15
         at = first_at
-        for _ in range(purchases):
+        for number in range(purchases):
             if at >= self.end - 3600:
                 break
             if channel == "store":
@@ -1067,7 +1079,9 @@ class _Generator:
                 self.web_or_phone_order(person, at, channel)
             if rng.random() < 0.3:
                 channel = rng.choice(("web", "store", "phone"))
-            at += rng.expovariate(1 / (60 * 86400)) + 3600
+            if number > 0 and rng.random() < dropout:
+                break
+            at += rng.expovariate(1 / mean_gap) + 3600
         if rng.random() < 0.3:  # enquiry before the first purchase
             self.ticket(person, max(first_at - rng.randint(1, 20) * 86400, self.start), "enquiry")
         if rng.random() < 0.25:
@@ -1137,6 +1151,7 @@ class _Generator:
                     record = json.loads(line)
                 except ValueError:
                     continue
+                event_id = record.get("event_id")
                 if kind == "truncated":
                     w.web[week][i] = line[: -rng.randint(5, 40)]
                 elif kind == "yesterday":
@@ -1145,8 +1160,8 @@ class _Generator:
                 else:
                     record.pop("event_id", None)
                     w.web[week][i] = json.dumps(record)
-                if kind != "yesterday" and "event_id" in record:
-                    lost.add(("events", record["event_id"]))
+                if kind != "yesterday" and event_id is not None:
+                    lost.add(("events", event_id))
 
         tickets = w.tickets
         for field_name, value in (
