@@ -21,7 +21,7 @@ def test_models_pass_sqlfluff(warehouse, tmp_path):
     env = dbt_env(warehouse, paths)
     sqlfluff = Path(sys.executable).with_name("sqlfluff")
     result = subprocess.run(
-        [str(sqlfluff), "lint", "models", "--processes", "2", "--nocolor"],
+        [str(sqlfluff), "lint", "models", "analyses", "--processes", "2", "--nocolor"],
         cwd=ROOT,
         env={**env, "PYTHONWARNINGS": "ignore"},
         capture_output=True,

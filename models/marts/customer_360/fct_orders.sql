@@ -12,7 +12,8 @@ shop_orders as (
         order_status,
         shipping_amount,
         is_cancelled,
-        ordered_at
+        ordered_at,
+        loaded_at
     from {{ ref('stg_shop__orders') }}
 
 ),
@@ -44,7 +45,8 @@ pos_transactions as (
         transaction_id,
         loyalty_card_id,
         card_token_hash,
-        transacted_at
+        transacted_at,
+        loaded_at
     from {{ ref('stg_pos__transactions') }}
     where not is_return
 
@@ -133,7 +135,8 @@ shop_unified as (
         coalesce(shop_refunds.return_count, 0) as return_count,
         coalesce(shop_refunds.refunded_amount, 0) as refunded_amount,
         shop_orders.is_cancelled,
-        shop_orders.ordered_at
+        shop_orders.ordered_at,
+        shop_orders.loaded_at
     from shop_orders
     left join shop_line_totals on shop_orders.order_id = shop_line_totals.order_id
     left join shop_refunds on shop_orders.order_id = shop_refunds.order_id
@@ -164,7 +167,8 @@ pos_unified as (
         0 as return_count,
         0 as refunded_amount,
         false as is_cancelled,
-        pos_transactions.transacted_at as ordered_at
+        pos_transactions.transacted_at as ordered_at,
+        pos_transactions.loaded_at
     from pos_transactions
     left join pos_line_totals on pos_transactions.transaction_id = pos_line_totals.transaction_id
     left join identity_map as loyalty
@@ -203,7 +207,8 @@ final as (
         return_count::bigint as return_count,
         refunded_amount::numeric(18, 2) as refunded_amount,
         is_cancelled,
-        ordered_at
+        ordered_at,
+        loaded_at
     from unioned
 
 )

@@ -20,42 +20,21 @@ orders as (
 store_returns as (
 
     select
-        transaction_id,
-        loyalty_card_id,
-        card_token_hash,
-        total_amount
-    from {{ ref('stg_pos__transactions') }}
-    where is_return
-
-),
-
-identity_map as (
-
-    select
-        source_table,
-        source_record_id,
-        customer_id
-    from {{ ref('identity_map') }}
-    where source_system = 'pos'
+        customer_id,
+        refunded_amount
+    from {{ ref('int_returns_attributed') }}
+    where sales_channel = 'store' and customer_id is not null
 
 ),
 
 store_returns_by_customer as (
 
     select
-        coalesce(loyalty.customer_id, cards.customer_id) as customer_id,
+        customer_id,
         count(*) as store_return_count,
-        -sum(store_returns.total_amount) as store_refunded_amount
+        sum(refunded_amount) as store_refunded_amount
     from store_returns
-    left join identity_map as loyalty
-        on
-            loyalty.source_table = 'loyalty_signups'
-            and store_returns.loyalty_card_id = loyalty.source_record_id
-    left join identity_map as cards
-        on
-            cards.source_table = 'card_tokens'
-            and store_returns.card_token_hash = cards.source_record_id
-    group by coalesce(loyalty.customer_id, cards.customer_id)
+    group by customer_id
 
 ),
 

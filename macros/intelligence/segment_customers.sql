@@ -1,0 +1,105 @@
+{#- CTEs that put every buying customer into a lifecycle stage, an RFM segment and a value
+    tier as of each date in `as_of_dates` (a CTE with one column, as_of_date), from
+    `purchase_days` (a CTE: customer_id, purchase_date, previous_purchase_date,
+    revenue_amount, gross_margin_amount). The last CTE is `segmented`. Rules: README
+    "Segments", vars lifecycle_*, rfm_frequency_score_thresholds, seeds rfm_segments and
+    value_tiers. -#}
+{% macro segment_customers(purchase_days='purchase_days', as_of_dates='as_of_dates') %}
+
+customer_states as (
+
+    select
+        {{ as_of_dates }}.as_of_date,
+        {{ purchase_days }}.customer_id,
+        count(*) as purchase_day_count,
+        sum({{ purchase_days }}.revenue_amount) as revenue_amount,
+        coalesce(sum({{ purchase_days }}.gross_margin_amount) filter (
+            where {{ purchase_days }}.purchase_date > {{ as_of_dates }}.as_of_date - 365
+        ), 0) as gross_margin_amount_12m,
+        -- the longest gap before a purchase inside the active window: a comeback
+        max({{ purchase_days }}.purchase_date - {{ purchase_days }}.previous_purchase_date)
+            filter (
+                where {{ purchase_days }}.purchase_date
+                > {{ as_of_dates }}.as_of_date - {{ var('lifecycle_active_days') }}
+            ) as recent_return_gap_days,
+        min({{ purchase_days }}.purchase_date) as first_purchase_date,
+        max({{ purchase_days }}.purchase_date) as last_purchase_date
+    from {{ as_of_dates }}
+    inner join {{ purchase_days }}
+        on {{ purchase_days }}.purchase_date <= {{ as_of_dates }}.as_of_date
+    group by {{ as_of_dates }}.as_of_date, {{ purchase_days }}.customer_id
+
+),
+
+scored as (
+
+    select
+        *,
+        -- quintiles that keep ties together: percent_rank 0 -> 1, 1 -> 5
+        least(5, 1 + floor(5 * percent_rank() over (
+            partition by as_of_date order by last_purchase_date
+        )))::integer as recency_score,
+        (
+            {%- for threshold in var('rfm_frequency_score_thresholds') %}
+            (purchase_day_count >= {{ threshold }})::integer
+            {%- if not loop.last %} + {% endif %}
+            {%- endfor %}
+        ) as frequency_score,
+        least(5, 1 + floor(5 * percent_rank() over (
+            partition by as_of_date order by revenue_amount
+        )))::integer as monetary_score,
+        case
+            when gross_margin_amount_12m > 0
+                then percent_rank() over (
+                    partition by as_of_date, gross_margin_amount_12m > 0
+                    order by gross_margin_amount_12m
+                )
+        end as margin_percentile
+    from customer_states
+
+),
+
+segmented as (
+
+    select
+        scored.as_of_date,
+        scored.customer_id,
+        case
+            when scored.first_purchase_date > scored.as_of_date - {{ var('lifecycle_new_days') }}
+                then 'new'
+            when
+                scored.last_purchase_date > scored.as_of_date - {{ var('lifecycle_active_days') }}
+                and scored.recent_return_gap_days > {{ var('lifecycle_lapsed_days') }}
+                then 'won_back'
+            when scored.last_purchase_date > scored.as_of_date - {{ var('lifecycle_active_days') }}
+                then 'active'
+            when scored.last_purchase_date > scored.as_of_date - {{ var('lifecycle_lapsed_days') }}
+                then 'at_risk'
+            else 'lapsed'
+        end as lifecycle_stage,
+        rfm_segments.rfm_segment,
+        coalesce(value_tiers.value_tier, 'no_recent_value') as value_tier,
+        scored.recency_score,
+        scored.frequency_score,
+        scored.monetary_score,
+        scored.purchase_day_count,
+        scored.revenue_amount,
+        scored.gross_margin_amount_12m,
+        scored.first_purchase_date,
+        scored.last_purchase_date
+    from scored
+    left join {{ ref('rfm_segments') }} as rfm_segments
+        on
+            scored.recency_score = rfm_segments.recency_score
+            and scored.frequency_score = rfm_segments.frequency_score
+    left join {{ ref('value_tiers') }} as value_tiers
+        on
+            scored.margin_percentile >= value_tiers.min_margin_percentile
+            and (
+                scored.margin_percentile < value_tiers.max_margin_percentile
+                or value_tiers.max_margin_percentile = 1
+            )
+
+)
+
+{% endmacro %}

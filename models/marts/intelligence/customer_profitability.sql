@@ -1,0 +1,151 @@
+{#- Public. Per buying customer, lifetime and last-12-months profitability: gross margin, minus
+    what their returns cost (refunds less the product cost recovered into stock, var
+    returned_goods_resaleable_share), minus their own cost to serve (contacts, return
+    handling, marketing). -#}
+with
+
+purchase_days as (
+
+    select
+        customer_id,
+        revenue_amount,
+        gross_margin_amount,
+        purchase_date
+    from {{ ref('int_customer_purchase_days') }}
+
+),
+
+returns as (
+
+    select
+        customer_id,
+        refunded_amount,
+        returned_at
+    from {{ ref('int_returns_attributed') }}
+    where customer_id is not null
+
+),
+
+cost_to_serve as (
+
+    select
+        customer_id,
+        contact_cost,
+        return_handling_cost,
+        marketing_cost,
+        cost_to_serve,
+        cost_month
+    from {{ ref('customer_cost_to_serve') }}
+
+),
+
+sales as (
+
+    select
+        customer_id,
+        sum(revenue_amount) as revenue_amount,
+        sum(gross_margin_amount) as gross_margin_amount,
+        sum(revenue_amount) filter (
+            where purchase_date > {{ as_of_date() }} - interval '12 months'
+        ) as revenue_amount_12m,
+        sum(gross_margin_amount) filter (
+            where purchase_date > {{ as_of_date() }} - interval '12 months'
+        ) as gross_margin_amount_12m
+    from purchase_days
+    group by customer_id
+
+),
+
+refunds as (
+
+    select
+        customer_id,
+        sum(refunded_amount) as refunded_amount,
+        sum(refunded_amount) filter (
+            where returned_at > {{ as_of_date() }} - interval '12 months'
+        ) as refunded_amount_12m
+    from returns
+    group by customer_id
+
+),
+
+costs as (
+
+    select
+        customer_id,
+        sum(contact_cost) as contact_cost,
+        sum(return_handling_cost) as return_handling_cost,
+        sum(marketing_cost) as marketing_cost,
+        sum(cost_to_serve) as cost_to_serve,
+        sum(cost_to_serve) filter (
+            where cost_month > {{ as_of_date() }} - interval '12 months'
+        ) as cost_to_serve_12m
+    from cost_to_serve
+    group by customer_id
+
+),
+
+joined as (
+
+    select
+        sales.customer_id,
+        sales.revenue_amount,
+        sales.gross_margin_amount,
+        coalesce(refunds.refunded_amount, 0) as refunded_amount,
+        coalesce(costs.contact_cost, 0) as contact_cost,
+        coalesce(costs.return_handling_cost, 0) as return_handling_cost,
+        coalesce(costs.marketing_cost, 0) as marketing_cost,
+        coalesce(costs.cost_to_serve, 0) as cost_to_serve,
+        coalesce(sales.revenue_amount_12m, 0) as revenue_amount_12m,
+        coalesce(sales.gross_margin_amount_12m, 0) as gross_margin_amount_12m,
+        coalesce(refunds.refunded_amount_12m, 0) as refunded_amount_12m,
+        coalesce(costs.cost_to_serve_12m, 0) as cost_to_serve_12m,
+        -- the share of a refund that is product cost going back into stock
+        case
+            when sales.revenue_amount > 0
+                then
+                    {{ var('returned_goods_resaleable_share') }}
+                    * (1 - sales.gross_margin_amount / sales.revenue_amount)
+            else 0
+        end as refund_cost_recovery_rate
+    from sales
+    left join refunds on sales.customer_id = refunds.customer_id
+    left join costs on sales.customer_id = costs.customer_id
+
+),
+
+final as (
+
+    select
+        customer_id,
+        revenue_amount::numeric(14, 2) as revenue_amount,
+        gross_margin_amount::numeric(14, 2) as gross_margin_amount,
+        refunded_amount::numeric(14, 2) as refunded_amount,
+        (refunded_amount * (1 - refund_cost_recovery_rate))::numeric(14, 2) as returns_cost,
+        contact_cost::numeric(14, 2) as contact_cost,
+        return_handling_cost::numeric(14, 2) as return_handling_cost,
+        marketing_cost::numeric(14, 2) as marketing_cost,
+        cost_to_serve::numeric(14, 2) as cost_to_serve,
+        (
+            gross_margin_amount
+            - refunded_amount * (1 - refund_cost_recovery_rate)
+            - cost_to_serve
+        )::numeric(14, 2) as net_profit_amount,
+        revenue_amount_12m::numeric(14, 2) as revenue_amount_12m,
+        gross_margin_amount_12m::numeric(14, 2) as gross_margin_amount_12m,
+        cost_to_serve_12m::numeric(14, 2) as cost_to_serve_12m,
+        (
+            gross_margin_amount_12m
+            - refunded_amount_12m * (1 - refund_cost_recovery_rate)
+            - cost_to_serve_12m
+        )::numeric(14, 2) as net_profit_amount_12m,
+        (
+            gross_margin_amount
+            - refunded_amount * (1 - refund_cost_recovery_rate)
+            - cost_to_serve
+        ) >= 0 as is_profitable
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,67 @@
+{#- Public. Per buying customer, the recency / frequency / monetary summary the lifetime-value
+    models are fitted on (Fader, Hardie and Lee conventions): time in weeks, frequency = repeat
+    purchase days, monetary value = mean revenue of the repeat purchase days. -#}
+with
+
+purchase_days as (
+
+    select
+        customer_id,
+        purchase_date,
+        revenue_amount,
+        gross_margin_amount
+    from {{ ref('int_customer_purchase_days') }}
+
+),
+
+numbered as (
+
+    select
+        customer_id,
+        revenue_amount,
+        gross_margin_amount,
+        purchase_date,
+        row_number() over (partition by customer_id order by purchase_date) as purchase_number
+    from purchase_days
+
+),
+
+summarised as (
+
+    select
+        customer_id,
+        count(*) as purchase_day_count,
+        sum(revenue_amount) as revenue_amount,
+        sum(gross_margin_amount) as gross_margin_amount,
+        avg(revenue_amount) filter (where purchase_number > 1) as repeat_purchase_value,
+        min(purchase_date) as first_purchase_date,
+        max(purchase_date) as last_purchase_date
+    from numbered
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        customer_id,
+        purchase_day_count,
+        (purchase_day_count - 1)::integer as frequency,
+        round((last_purchase_date - first_purchase_date) / 7.0, 4)::numeric(10, 4)
+            as recency_weeks,
+        round(({{ as_of_date() }} - first_purchase_date) / 7.0, 4)::numeric(10, 4) as age_weeks,
+        repeat_purchase_value::numeric(18, 2) as monetary_value,
+        revenue_amount::numeric(18, 2) as revenue_amount,
+        gross_margin_amount::numeric(18, 2) as gross_margin_amount,
+        case
+            when revenue_amount > 0
+                then round(gross_margin_amount / revenue_amount, 4)
+        end::numeric(8, 4) as gross_margin_rate,
+        first_purchase_date,
+        last_purchase_date,
+        {{ as_of_date() }} as as_of_date
+    from summarised
+
+)
+
+select * from final

@@ -1,0 +1,55 @@
+{#- Public. Every customer's segments today (as of the as-of date): lifecycle stage
+    (prospect, new, active, won back, at risk, lapsed), RFM segment and scores, and value tier.
+    Customers who never bought are prospects. -#}
+with
+
+purchase_days as (
+
+    select
+        customer_id,
+        revenue_amount,
+        gross_margin_amount,
+        purchase_date,
+        previous_purchase_date
+    from {{ ref('int_customer_purchase_days') }}
+
+),
+
+customers as (
+
+    select customer_id
+    from {{ ref('dim_customers') }}
+
+),
+
+as_of_dates as (
+
+    select {{ as_of_date() }} as as_of_date
+
+),
+
+{{ segment_customers() }},
+
+final as (
+
+    select
+        customers.customer_id,
+        coalesce(segmented.lifecycle_stage, 'prospect') as lifecycle_stage,
+        segmented.rfm_segment,
+        coalesce(segmented.value_tier, 'no_recent_value') as value_tier,
+        segmented.recency_score,
+        segmented.frequency_score,
+        segmented.monetary_score,
+        coalesce(segmented.purchase_day_count, 0) as purchase_day_count,
+        coalesce(segmented.revenue_amount, 0)::numeric(14, 2) as revenue_amount,
+        coalesce(segmented.gross_margin_amount_12m, 0)::numeric(14, 2)
+            as gross_margin_amount_12m,
+        segmented.first_purchase_date,
+        segmented.last_purchase_date,
+        {{ as_of_date() }} as as_of_date
+    from customers
+    left join segmented on customers.customer_id = segmented.customer_id
+
+)
+
+select * from final
