@@ -31,8 +31,8 @@ run: $(STAMP)
 	$(CIW) run --customers $(CUSTOMERS)
 
 test: $(STAMP)
-	$(BIN)/ruff check ciw ingestion tests bench
-	$(BIN)/ruff format --check ciw ingestion tests bench
+	$(BIN)/ruff check ciw ingestion reverse_etl tests bench
+	$(BIN)/ruff format --check ciw ingestion reverse_etl tests bench
 	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
 
 # server paths: everything marked `server`, plus the loader and dbt suites re-run against the
@@ -41,12 +41,12 @@ test-server: $(STAMP)
 	$(BIN)/python -m pytest -m "server or serverpath" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ciw ingestion tests bench
-	$(BIN)/ruff format --check ciw ingestion tests bench
+	$(BIN)/ruff check ciw ingestion reverse_etl tests bench
+	$(BIN)/ruff format --check ciw ingestion reverse_etl tests bench
 
 format: $(STAMP)
-	$(BIN)/ruff format ciw ingestion tests bench
-	$(BIN)/ruff check --fix ciw ingestion tests bench
+	$(BIN)/ruff format ciw ingestion reverse_etl tests bench
+	$(BIN)/ruff check --fix ciw ingestion reverse_etl tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_shop_load.py

@@ -237,30 +237,196 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
         if status != 0:
             console.print("[red]not building the models: a source failed to load[/]")
             return status
-        return build_models(warehouse, paths)
+        status = build_models(warehouse, paths)
+        if status != 0 or args.skip_sync:
+            return status
+        return sync_audiences(warehouse, paths, demo=not args.no_demo)
+
+
+# The models downstream of the lifetime-value fit build after it (phase 2); everything else
+# first (phase 1), including customer_rfm_summary that the fit reads.
+AFTER_FIT = "source:clv+"
 
 
 def build_models(warehouse: Warehouse, paths: Paths, extra: Sequence[str] = ()) -> int:
-    """``dbt build`` (seeds, models, tests) and a summary of its results."""
+    """dbt build (phase 1) -> lifetime-value fit -> dbt build of what reads the fit (phase 2),
+    then one summary of the results."""
+    from collections import Counter
+
     from ciw.dbt import run_dbt
 
-    err_console.print("[bold]building[/] the models (dbt build) ...")
     started = time.monotonic()
-    result = run_dbt(["build", *extra], warehouse, paths)
+    counts: Counter = Counter()
+    failures: list[str] = []
+    err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")
+    first = run_dbt(["build", "--exclude", AFTER_FIT, *extra], warehouse, paths)
+    counts.update(first.counts)
+    failures.extend(first.failures)
+    status = 0 if first.ok else 1
+    if first.ok:
+        status = fit_lifetime_value(warehouse, paths)
+    if status == 0:
+        err_console.print("[bold]building[/] the models that read the fit (dbt build) ...")
+        second = run_dbt(["build", "--select", AFTER_FIT, *extra], warehouse, paths)
+        counts.update(second.counts)
+        failures.extend(second.failures)
+        status = 0 if second.ok else 1
     table = Table(title=f"dbt build ({time.monotonic() - started:.1f}s)")
     table.add_column("resource")
     table.add_column("status")
     table.add_column("count", justify="right")
-    for key, count in sorted(result.counts.items()):
-        kind, status = key.split(":", 1)
-        table.add_row(kind, status, f"{count:,}")
+    for key, count in sorted(counts.items()):
+        kind, result = key.split(":", 1)
+        table.add_row(kind, result, f"{count:,}")
     console.print(table)
-    for failure in result.failures:
+    for failure in failures:
         console.print(f"  [yellow]{failure}[/]")
-    if not result.ok:
-        console.print("[red]dbt build failed[/]: see the lines above and logs/dbt.log")
+    if status != 0:
+        console.print("[red]the build failed[/]: see the lines above and logs/dbt.log")
+    return status
+
+
+def fit_lifetime_value(warehouse: Warehouse, paths: Paths) -> int:
+    """The lifetime-value step: fit, score, write clv.*; loud on degenerate input."""
+    from ciw.clv.models import ClvFitError
+    from ciw.clv.step import run_clv_step
+
+    err_console.print("[bold]fitting[/] the lifetime-value models (BG/NBD + Gamma-Gamma) ...")
+    try:
+        result = run_clv_step(warehouse, paths.project)
+    except ClvFitError as exc:
+        console.print(f"[red]lifetime-value fit failed[/]: {exc}")
         return 1
+    bgnbd = ", ".join(f"{k}={v:.4g}" for k, v in result.bgnbd.items())
+    spend = ", ".join(f"{k}={v:.4g}" for k, v in result.gamma_gamma.items())
+    console.print(
+        f"lifetime value: fit {result.fit_id} on {result.fitted_customers:,} customers "
+        f"({result.repeat_customers:,} repeat buyers), {result.customers:,} scored in "
+        f"{result.read_seconds + result.fit_seconds + result.write_seconds:.1f}s; "
+        f"BG/NBD {bgnbd}; Gamma-Gamma {spend}"
+    )
     return 0
+
+
+def sync_audiences(
+    warehouse: Warehouse,
+    paths: Paths,
+    demo: bool = False,
+    dry_run: bool = False,
+    only: Sequence[str] | None = None,
+    force: bool = False,
+    config: str | None = None,
+) -> int:
+    """The reverse-ETL syncs (reverse_etl/syncs.yml), with a summary table. In the demo, local
+    channel receivers stand in for the email service, SMS API, webhook and ad platform."""
+    from reverse_etl.connectors import ConfigError, ConnectorError
+    from reverse_etl.receivers import ChannelReceivers
+    from reverse_etl.runner import run_syncs
+
+    receivers = None
+    previous = {k: os.environ.get(k) for k in ("CIW_CHANNEL_URL", "CIW_OUTBOX", "CIW_CRM_URL")}
+    try:
+        if demo:
+            receivers = ChannelReceivers().start()
+            outbox = paths.home / "outbox"
+            outbox.mkdir(parents=True, exist_ok=True)
+            os.environ["CIW_CHANNEL_URL"] = receivers.url
+            os.environ.setdefault("CIW_OUTBOX", str(outbox))
+            os.environ.setdefault("CIW_CRM_URL", f"sqlite:///{outbox / 'crm.sqlite'}")
+            err_console.print(
+                f"[bold]syncing[/] audiences (demo channel receivers on {receivers.url})"
+            )
+        else:
+            err_console.print("[bold]syncing[/] audiences" + (" (dry run)" if dry_run else ""))
+        try:
+            results = run_syncs(
+                warehouse, paths.project, dry_run=dry_run, only=only, force=force, config=config
+            )
+        except (ConfigError, ConnectorError) as exc:
+            raise CliError(str(exc)) from exc
+    finally:
+        if receivers is not None:
+            receivers.stop()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    table = Table(title="reverse-ETL syncs" + (" (dry run: nothing sent)" if dry_run else ""))
+    for column in (
+        "sync",
+        "status",
+        "adds",
+        "updates",
+        "removes",
+        "sent",
+        "failed",
+        "dead",
+        "retries",
+        "seconds",
+    ):
+        table.add_column(column, justify="left" if column in ("sync", "status") else "right")
+    for r in results:
+        table.add_row(
+            r.sync,
+            r.status,
+            f"{r.planned_adds:,}",
+            f"{r.planned_updates:,}",
+            f"{r.planned_removes:,}",
+            f"{r.sent:,}",
+            f"{r.failed:,}",
+            f"{r.dead:,}",
+            f"{r.retries:,}",
+            f"{r.seconds:.1f}",
+        )
+    console.print(table)
+    if receivers is not None:
+        counts = {}
+        for delivery in receivers.delivered():
+            counts[delivery.channel] = counts.get(delivery.channel, 0) + 1
+        summary = ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())) or "nothing new"
+        console.print(f"demo receivers got: {summary}")
+    failing = [r for r in results if r.status in ("error", "refused")]
+    for r in results:
+        if r.error or r.errors:
+            console.print(f"  [yellow]{r.sync}[/]: {r.error or '; '.join(r.errors[:3])}")
+    return 1 if failing else 0
+
+
+def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
+    """Run the reverse-ETL syncs (after a build)."""
+    warehouse = open_warehouse(args, paths)
+    with run_lock(paths.lock_file):
+        return sync_audiences(
+            warehouse,
+            paths,
+            demo=args.demo,
+            dry_run=args.dry_run,
+            only=args.only,
+            force=args.force,
+            config=args.config,
+        )
+
+
+def cmd_forget(args: argparse.Namespace, paths: Paths) -> int:
+    """Record a right-to-erasure request: the person is never contacted again."""
+    if not (args.email or args.phone or args.customer_id):
+        raise CliError("give --email, --phone or --customer-id")
+    warehouse = open_warehouse(args, paths)
+    if not warehouse.query("select to_regclass('reverse_etl.erasure_requests')")[0][0]:
+        raise CliError("reverse_etl.erasure_requests does not exist: build the models first")
+    warehouse.query(
+        "insert into reverse_etl.erasure_requests (email, phone, customer_id) values (%s, %s, %s)",
+        (args.email, args.phone, args.customer_id),
+    )
+    console.print("erasure request recorded: audiences exclude the person from the next build on")
+    return 0
+
+
+def cmd_clv(args: argparse.Namespace, paths: Paths) -> int:
+    """Re-fit the lifetime-value models on the current RFM summary (then `ciw dbt`)."""
+    warehouse = open_warehouse(args, paths)
+    return fit_lifetime_value(warehouse, paths)
 
 
 def cmd_dbt(args: argparse.Namespace, paths: Paths) -> int:
@@ -368,7 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"warehouse PostgreSQL DSN (default ${DSN_ENV}; unset = embedded PostgreSQL)",
         )
 
-    run = sub.add_parser("run", help="main job: demo sources -> load -> dbt build -> summary")
+    run = sub.add_parser(
+        "run", help="main job: demo sources -> load -> build (dbt, lifetime-value fit) -> syncs"
+    )
     add_dsn(run)
     run.add_argument("--customers", type=int, default=10_000, help="demo scale (persons)")
     run.add_argument("--seed", type=int, default=42, help="demo generator seed")
@@ -379,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sources", help="comma-separated subset of sources to load")
     run.add_argument("--quiet", action="store_true", help="no periodic progress lines")
     run.add_argument("--skip-build", action="store_true", help="load only, no dbt build")
+    run.add_argument("--skip-sync", action="store_true", help="no reverse-ETL syncs")
     run.set_defaults(func=cmd_run)
 
     dbt = sub.add_parser("dbt", help="run dbt against the warehouse (default: build)")
@@ -409,6 +578,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_dsn(db)
     db.add_argument("db_command", choices=["start", "stop", "status"])
     db.set_defaults(func=cmd_db)
+
+    clv = sub.add_parser(
+        "clv", help="fit the lifetime-value models and score customers (part of `run`)"
+    )
+    add_dsn(clv)
+    clv.set_defaults(func=cmd_clv)
+
+    sync = sub.add_parser("sync", help="sync the audience marts to their channels")
+    add_dsn(sync)
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    sync.add_argument("--only", nargs="+", metavar="SYNC", help="these syncs only")
+    sync.add_argument("--force", action="store_true", help="override the mirror delete guard")
+    sync.add_argument("--config", help="sync configuration (default reverse_etl/syncs.yml)")
+    sync.add_argument(
+        "--demo", action="store_true", help="send to local demo receivers (what `run` does)"
+    )
+    sync.set_defaults(func=cmd_sync)
+
+    forget = sub.add_parser("forget", help="right to erasure: never contact this person again")
+    add_dsn(forget)
+    forget.add_argument("--email")
+    forget.add_argument("--phone")
+    forget.add_argument("--customer-id", type=int)
+    forget.set_defaults(func=cmd_forget)
 
     quarantine = sub.add_parser("quarantine", help="malformed rows held back, by source")
     add_dsn(quarantine)

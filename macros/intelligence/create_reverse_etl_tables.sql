@@ -1,0 +1,29 @@
+{#- The erasure requests and the send ledger of the reverse-ETL syncs (reverse_etl/): one row per message intended for a
+    customer, keyed by an idempotency key (audience, reason, customer), with its delivery
+    status. Created empty by on-run-start so the marts that read it (welcome KPIs, cooldowns)
+    build before the first sync. -#}
+{% macro create_reverse_etl_tables() -%}
+create schema if not exists reverse_etl;
+
+create table if not exists reverse_etl.send_ledger (
+    idempotency_key text primary key,
+    audience text not null,
+    channel text not null,
+    reason text not null,
+    customer_id bigint not null,
+    status text not null,
+    attempt_count integer not null default 0,
+    last_error text,
+    planned_at timestamptz not null default now(),
+    sent_at timestamptz
+);
+
+-- people who asked to be forgotten (right to erasure): never contacted again; fed by the
+-- privacy process (`ciw forget`) or your own tool
+create table if not exists reverse_etl.erasure_requests (
+    email text,
+    phone text,
+    customer_id bigint,
+    requested_at timestamptz not null default now()
+);
+{%- endmacro %}

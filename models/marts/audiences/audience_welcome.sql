@@ -1,0 +1,95 @@
+{#- Public. Customers to welcome: their first purchase with us (any channel, an event that
+    still stands) within var welcome_window_days, never welcomed before (send ledger), through
+    the cheapest channel they consented to (seeds/channel_costs.csv). Suppressed: erased, open
+    complaint, no consented channel. Carries what we want to learn (preference questions). -#}
+with
+
+first_purchases as (
+
+    select
+        event_id,
+        customer_id,
+        sales_channel,
+        order_key,
+        purchased_at
+    from {{ ref('first_purchase_events') }}
+    where
+        event_type = 'first_purchase'
+        and not is_retracted
+        and purchased_at >= {{ as_of_date() }} - {{ var('welcome_window_days') }}
+
+),
+
+sends as (
+
+    select customer_id
+    from {{ ref('stg_reverse_etl__sends') }}
+    where audience = 'welcome' and is_sent
+
+),
+
+reachable as (
+
+    select
+        customer_id,
+        channel,
+        contact_point
+    from {{ ref('int_customer_channels_reachable') }}
+    where reachable_rank = 1
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        first_name,
+        last_name,
+        birth_date,
+        is_sms_consented,
+        is_email_consented
+    from {{ ref('dim_customers') }}
+
+),
+
+categories as (
+
+    select
+        customer_id,
+        product_category
+    from {{ ref('int_customer_categories_ranked') }}
+    where category_rank = 1
+
+),
+
+final as (
+
+    select
+        'welcome:' || first_purchases.customer_id as idempotency_key,
+        first_purchases.customer_id,
+        reachable.channel,
+        reachable.contact_point,
+        customers.first_name,
+        customers.last_name,
+        first_purchases.sales_channel as first_purchase_channel,
+        first_purchases.order_key as first_order_key,
+        categories.product_category as first_product_category,
+        concat_ws(
+            ',',
+            'interests',
+            case when customers.birth_date is null then 'birthday' end,
+            case when not coalesce(customers.is_sms_consented, false) then 'sms_opt_in' end,
+            case when not coalesce(customers.is_email_consented, false) then 'email_opt_in' end
+        ) as preference_questions,
+        first_purchases.event_id as reason,
+        first_purchases.purchased_at
+    from first_purchases
+    inner join reachable on first_purchases.customer_id = reachable.customer_id
+    inner join customers on first_purchases.customer_id = customers.customer_id
+    left join categories on first_purchases.customer_id = categories.customer_id
+    left join sends on first_purchases.customer_id = sends.customer_id
+    where sends.customer_id is null
+
+)
+
+select * from final

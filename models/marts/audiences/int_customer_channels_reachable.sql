@@ -1,0 +1,142 @@
+{#- Per customer and marketing channel (email, sms, post): the contact point, whether they
+    consented, whether anything suppresses them (erasure, open complaint) and the channel's
+    cost rank (seeds/channel_costs.csv); cheapest_reachable_rank marks the channel to use. -#}
+with
+
+customers as (
+
+    select
+        customer_id,
+        email,
+        phone,
+        address_line,
+        postcode,
+        is_email_consented,
+        is_sms_consented,
+        is_post_consented
+    from {{ ref('dim_customers') }}
+
+),
+
+erasures as (
+
+    select
+        customer_id,
+        email_normalized,
+        phone_e164
+    from {{ ref('stg_reverse_etl__erasure_requests') }}
+
+),
+
+tickets as (
+
+    select ticket_id
+    from {{ ref('stg_helpdesk__tickets') }}
+    where is_complaint and ticket_status in ('open', 'pending')
+
+),
+
+identity_map as (
+
+    select
+        source_record_id,
+        customer_id
+    from {{ ref('identity_map') }}
+    where source_system = 'helpdesk' and source_table = 'tickets'
+
+),
+
+open_complaints as (
+
+    select distinct identity_map.customer_id
+    from tickets
+    inner join identity_map on tickets.ticket_id::text = identity_map.source_record_id
+
+),
+
+channel_costs as (
+
+    select
+        channel,
+        cost_per_message,
+        cost_rank
+    from {{ ref('channel_costs') }}
+
+),
+
+erased as (
+
+    select distinct customers.customer_id
+    from customers
+    inner join erasures
+        on
+            customers.customer_id = erasures.customer_id
+            or customers.email = erasures.email_normalized
+            or customers.phone = erasures.phone_e164
+
+),
+
+channels as (
+
+    select
+        customer_id,
+        'email' as channel,
+        email as contact_point,
+        coalesce(is_email_consented, false) as is_consented
+    from customers
+    union all
+    select
+        customer_id,
+        'sms' as channel,
+        phone as contact_point,
+        coalesce(is_sms_consented, false) as is_consented
+    from customers
+    union all
+    select
+        customer_id,
+        'post' as channel,
+        address_line || ', ' || postcode as contact_point,
+        coalesce(is_post_consented, false) as is_consented
+    from customers
+
+),
+
+flagged as (
+
+    select
+        channels.customer_id,
+        channels.channel,
+        channels.contact_point,
+        case
+            when erased.customer_id is not null then 'erased'
+            when {{ var('suppress_open_complaints') }} and open_complaints.customer_id is not null
+                then 'open_complaint'
+            when not channels.is_consented then 'not_consented'
+            when channels.contact_point is null then 'no_contact_point'
+        end as suppression_reason,
+        channel_costs.cost_per_message,
+        channel_costs.cost_rank,
+        channels.is_consented
+    from channels
+    inner join channel_costs on channels.channel = channel_costs.channel
+    left join erased on channels.customer_id = erased.customer_id
+    left join open_complaints on channels.customer_id = open_complaints.customer_id
+
+),
+
+ranked as (
+
+    select
+        *,
+        suppression_reason is null as is_reachable,
+        case
+            when suppression_reason is null
+                then row_number() over (
+                    partition by customer_id, suppression_reason is null order by cost_rank
+                )
+        end as reachable_rank
+    from flagged
+
+)
+
+select * from ranked

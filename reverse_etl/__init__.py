@@ -1,0 +1,1 @@
+"""Reverse-ETL: audience marts synced to channels, exactly once, with consent."""
