@@ -21,14 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).absolute().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, bench_warehouse
 
 AS_OF = "2026-11-01"
 INTELLIGENCE = "models/marts/intelligence int_returns_attributed"
@@ -129,20 +125,8 @@ def main() -> None:
     from ciw.clv.step import run_clv_step
     from ciw.config import Paths
     from ciw.demo.generator import generate
-    from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
 
-    work = Path(tempfile.mkdtemp(prefix="ciw-bench-intel-"))
-    work.chmod(0o755)
-    embedded = None
-    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
-    os.environ["DBT_TARGET_PATH"] = str(work / "target")
-    os.environ["DBT_LOG_PATH"] = str(work / "logs")
-    try:
-        if args.dsn:
-            warehouse = Warehouse(Dsn.parse(args.dsn))
-        else:
-            embedded = EmbeddedPostgres(work / "pgdata")
-            warehouse = embedded.start(stop_on_exit=True)
+    with bench_warehouse(args.dsn, "ciw-bench-intel-") as (warehouse, work):
         paths = Paths(project=ROOT, home=work)
         generate(paths.demo, customers=300, seed=42)
         load_sources(
@@ -190,10 +174,6 @@ def main() -> None:
         build(warehouse, paths, phase2, "4. incremental phase 2")
         incremental = time.monotonic() - started
         print(f"incremental cycle: {incremental:.1f}s (target < 60 s)")
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).absolute().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from _common import ROOT, bench_warehouse
 
 
 def timed_build(warehouse, paths, label: str) -> float:
@@ -57,20 +52,8 @@ def main() -> None:
     from ciw.cli import load_sources
     from ciw.config import Paths
     from ciw.demo.generator import generate
-    from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
 
-    work = Path(tempfile.mkdtemp(prefix="ciw-bench-match-"))
-    work.chmod(0o755)
-    embedded = None
-    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
-    os.environ["DBT_TARGET_PATH"] = str(work / "target")  # leave the project's target/ alone
-    os.environ["DBT_LOG_PATH"] = str(work / "logs")
-    try:
-        if args.dsn:
-            warehouse = Warehouse(Dsn.parse(args.dsn))
-        else:
-            embedded = EmbeddedPostgres(work / "pgdata")
-            warehouse = embedded.start(stop_on_exit=True)
+    with bench_warehouse(args.dsn, "ciw-bench-match-") as (warehouse, work):
         paths = Paths(project=ROOT, home=work)
         t = time.monotonic()
         generate(paths.demo, customers=args.customers, seed=42)
@@ -113,10 +96,6 @@ def main() -> None:
         load_sources(warehouse, paths, ["shop"], paths.demo, quiet=True)
         incremental_s = timed_build(warehouse, paths, f"incremental build (+{extra:,} records)")
         print(f"incremental / full: {incremental_s / full_s:.0%} (target < 10%)")
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,11 @@ import argparse
 import datetime as dt
 import os
 import re
-import shutil
 import sqlite3
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).absolute().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, bench_warehouse
 
 SYNCS = """
 defaults: {batch_size: 1000, rate_limit_per_second: 0, max_retries: 3}
@@ -143,30 +139,13 @@ def main() -> None:
     parser.add_argument("--dsn", help="PostgreSQL DSN (default: a temporary embedded server)")
     args = parser.parse_args()
 
-    from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
-
-    work = Path(tempfile.mkdtemp(prefix="ciw-bench-retl-"))
-    work.chmod(0o755)
-    embedded = None
-    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
-    os.environ["DBT_TARGET_PATH"] = str(work / "target")
-    os.environ["DBT_LOG_PATH"] = str(work / "logs")
-    try:
-        if args.dsn:
-            warehouse = Warehouse(Dsn.parse(args.dsn))
-        else:
-            embedded = EmbeddedPostgres(work / "pgdata")
-            warehouse = embedded.start(stop_on_exit=True)
+    with bench_warehouse(args.dsn, "ciw-bench-retl-") as (warehouse, work):
         throughput(warehouse, args.rows, work)
         if not args.skip_latency:
             warehouse.query(
                 "drop schema if exists marts cascade; drop schema if exists reverse_etl cascade"
             )
             latency(warehouse, args.latency_customers, work)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,22 +31,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ciw.demo.loopback import LoopbackServer
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass
-class _Fault:
-    path_prefix: str
-    status: int  # 0 = drop the connection
-    times: int
-    retry_after: int | None
-    delay: float
-    skip: int
-    partial: bool = False
 
 
 @dataclass
@@ -65,69 +56,16 @@ class ReceiverState:
     requests: list[tuple[str, int]] = field(default_factory=list)  # (path, status)
 
 
-class ChannelReceivers:
+class ChannelReceivers(LoopbackServer):
     """The demo channels on one loopback port."""
+
+    thread_name = "channel-receivers"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str = "demo-secret"):
         self.secret = secret.encode()
         self.state = ReceiverState()
-        self._faults: list[_Fault] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ control
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ChannelReceivers:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="channel-receivers",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> ChannelReceivers:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def inject_fault(
-        self,
-        path_prefix: str,
-        status: int = 500,
-        times: int = 1,
-        retry_after: int | None = None,
-        delay: float = 0.0,
-        after_requests: int = 0,
-        partial: bool = False,
-    ) -> None:
-        """The next ``times`` requests under ``path_prefix`` (after ``after_requests`` good
-        ones) fail with ``status`` (0 drops the connection; ``delay`` answers late), or, with
-        ``partial``, have every second record of the batch rejected (answered 200)."""
-        with self._lock:
-            self._faults.append(
-                _Fault(path_prefix, status, times, retry_after, delay, after_requests, partial)
-            )
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._local = threading.local()
+        super().__init__(host, port)
 
     def delivered(self, channel: str | None = None, op: str | None = None) -> list[Delivery]:
         with self._lock:
@@ -142,18 +80,6 @@ class ChannelReceivers:
         return Counter(d.key for d in self.delivered(channel))
 
     # ------------------------------------------------------------------ internals
-    def _take_fault(self, path: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if not path.startswith(fault.path_prefix) or fault.times <= 0:
-                    continue
-                if fault.skip > 0:
-                    fault.skip -= 1
-                    return None
-                fault.times -= 1
-                return fault
-        return None
-
     def _deliver(
         self, channel: str, key: str, op: str, data: dict, idempotency_key: str | None = None
     ) -> None:
@@ -245,7 +171,6 @@ class ChannelReceivers:
 
     def _handler_class(self):
         server = self
-        server._local = threading.local()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"

@@ -13,13 +13,13 @@ import datetime as dt
 import json
 import socket
 import sys
-import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from ciw.demo.loopback import LoopbackServer
 
 KINDS = {
     # kind: (file, id field, cursor field)
@@ -61,18 +61,10 @@ def _int_param(query: dict[str, list[str]], name: str, default: int, minimum: in
     return value
 
 
-@dataclass
-class _Fault:
-    path_prefix: str
-    status: int
-    times: int
-    retry_after: int | None
-    delay: float
-    skip: int
-
-
-class DemoApiServer:
+class DemoApiServer(LoopbackServer):
     """Threaded HTTP server serving the demo data of ``data_dir``."""
+
+    thread_name = "demo-api"
 
     def __init__(
         self,
@@ -85,7 +77,6 @@ class DemoApiServer:
         self.data_dir = Path(data_dir)
         self.token = token
         self.page_size = page_size
-        self._lock = threading.Lock()
         self._records: dict[str, dict[str, dict]] = {}
         for kind, (rel, id_field, _) in KINDS.items():
             path = self.data_dir / rel
@@ -96,41 +87,8 @@ class DemoApiServer:
                 store[f"{key}" if key is not None else f"__noid_{index}"] = row
             self._records[kind] = store
         self._sorted: dict[str, tuple[list[dict], list[dt.datetime]]] = {}
-        self._faults: list[_Fault] = []
         self.request_log: list[tuple[str, str, int]] = []
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ control
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> DemoApiServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},  # quick stop()
-                name="demo-api",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> DemoApiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(host, port)
 
     def upsert(self, kind: str, records: list[dict]) -> None:
         """Replace records by id (``ticket_id`` / ``contact_id`` / ``event_id``) or add them."""
@@ -144,39 +102,7 @@ class DemoApiServer:
                 store[str(key) if key is not None else f"__noid_{len(store)}_{id(row)}"] = row
             self._sorted.pop(kind, None)
 
-    def inject_fault(
-        self,
-        path_prefix: str,
-        status: int = 500,
-        times: int = 1,
-        retry_after: int | None = None,
-        delay: float = 0.0,
-        after_requests: int = 0,
-    ) -> None:
-        """The next ``times`` matching requests (after ``after_requests`` good ones) fail with
-        ``status``; ``status=0`` drops the connection; ``delay`` answers late."""
-        with self._lock:
-            self._faults.append(
-                _Fault(path_prefix, status, times, retry_after, delay, after_requests)
-            )
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
     # ------------------------------------------------------------------ serving
-    def _take_fault(self, path: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if not path.startswith(fault.path_prefix) or fault.times <= 0:
-                    continue
-                if fault.skip > 0:
-                    fault.skip -= 1
-                    return None
-                fault.times -= 1
-                return fault
-        return None
-
     def _log(self, method: str, path: str, status: int) -> None:
         with self._lock:
             self.request_log.append((method, path, status))

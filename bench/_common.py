@@ -1,0 +1,39 @@
+"""Shared set-up of the benchmarks: a scratch folder and a warehouse (the given DSN, or a
+temporary embedded PostgreSQL), with dbt's target and logs kept out of the project."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).absolute().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@contextlib.contextmanager
+def bench_warehouse(dsn: str | None, prefix: str) -> Iterator[tuple[object, Path]]:
+    """(warehouse, work folder); everything is removed afterwards."""
+    from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    work.chmod(0o755)  # pgserver runs postgres as an unprivileged user when we are root
+    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
+    os.environ["DBT_TARGET_PATH"] = str(work / "target")  # leave the project's target/ alone
+    os.environ["DBT_LOG_PATH"] = str(work / "logs")
+    embedded = None
+    try:
+        if dsn:
+            warehouse = Warehouse(Dsn.parse(dsn))
+        else:
+            embedded = EmbeddedPostgres(work / "pgdata")
+            warehouse = embedded.start(stop_on_exit=True)
+        yield warehouse, work
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(work, ignore_errors=True)
