@@ -89,7 +89,8 @@ def synthesise(warehouse, customers: int, orders: int) -> None:
             from generate_series(1, {customers // 3}) as n""",
         f"""insert into marts.identity_map (source_system, source_table, source_record_id,
             customer_id, matched_by_rule, match_score)
-            select 'helpdesk', 'tickets', n::text, 1 + (n * 7919) % {customers}, 'same_email', 1
+            select 'helpdesk', 'tickets', n::text, 1 + (n::bigint * 7919) % {customers},
+                   'same_email', 1
             from generate_series(1, {customers // 3}) as n""",
         # email: a contact per second customer, a send a month for the last six months
         f"""insert into marts.identity_map (source_system, source_table, source_record_id,
