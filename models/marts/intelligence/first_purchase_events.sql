@@ -39,6 +39,22 @@ customers as (
 
 ),
 
+channel_firsts as (
+
+    -- each customer's first order in each channel: one sort of the orders; the same instant in
+    -- two orders is broken by the order key, so the choice is stable
+    select distinct on (customer_id, sales_channel)
+        order_key,
+        customer_id,
+        sales_channel,
+        revenue_amount,
+        ordered_at,
+        loaded_at
+    from orders
+    order by customer_id asc, sales_channel asc, ordered_at asc, order_key asc
+
+),
+
 ranked as (
 
     select
@@ -48,14 +64,10 @@ ranked as (
         revenue_amount,
         ordered_at,
         loaded_at,
-        -- same instant in two channels: the order key decides, so the choice is stable
         row_number() over (
             partition by customer_id order by ordered_at, order_key
-        ) as purchase_rank,
-        row_number() over (
-            partition by customer_id, sales_channel order by ordered_at, order_key
-        ) as channel_purchase_rank
-    from orders
+        ) as purchase_rank
+    from channel_firsts
 
 ),
 
@@ -77,7 +89,6 @@ current_events as (
         ordered_at as purchased_at,
         loaded_at as order_loaded_at
     from ranked
-    where channel_purchase_rank = 1
 
 ),
 

@@ -49,9 +49,8 @@ customers as (
 
 buyers as (
 
-    select distinct customer_id
-    from {{ ref('fct_orders') }}
-    where customer_id is not null and not is_cancelled
+    select customer_id
+    from {{ ref('customer_rfm_summary') }}
 
 ),
 
