@@ -107,7 +107,7 @@ def latency(warehouse, customers: int, work: Path) -> None:
     shop.execute(
         "insert into orders (order_id, account_id, sales_channel, order_status, currency, "
         "shipping_amount, total_amount, ordered_at, updated_at) values (990000001, 990000001, "
-        "'web', 'completed', 'GBP', 0, 30, ?, ?)",
+        "'web', 'delivered', 'GBP', 0, 30, ?, ?)",
         (now, now),
     )
     shop.execute(

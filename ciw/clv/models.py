@@ -1,34 +1,47 @@
 """BG/NBD and Gamma-Gamma customer-lifetime-value models, fitted by maximum likelihood.
 
 * BG/NBD: Fader, Hardie and Lee (2005), "Counting your customers" the easy way: an alternative
-  to the Pareto/NBD model, Marketing Science 24(2). Purchases while active follow a Poisson
-  process with rate ~ Gamma(r, alpha); after each purchase the customer drops out with
-  probability p ~ Beta(a, b). Per customer: x repeat purchases, t_x the time of the last,
-  T the time since the first (all in the same unit, weeks here).
+  to the Pareto/NBD model, Marketing Science 24(2), 275-284 (FHL 2005a). While active, a
+  customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); after each purchase
+  they drop out with probability p ~ Beta(a, b). Per customer: x repeat purchases, t_x the
+  time of the last one, T the time since the first (all from the first purchase, in one unit:
+  weeks here).
 * Gamma-Gamma: Fader, Hardie and Lee (2005), RFM and CLV: using iso-value curves for customer
-  base analysis, JMR 42(4); Fader and Hardie (2013), The Gamma-Gamma model of monetary value.
-  A customer's purchase values ~ Gamma(p, nu), nu ~ Gamma(q, gamma); fitted on customers with
-  repeat purchases, from x and the mean value m_x of those repeat purchases.
+  base analysis, Journal of Marketing Research 42(4), 415-430 (FHL 2005b); Fader and Hardie
+  (2013), The Gamma-Gamma model of monetary value. A customer's transaction values are
+  Gamma(p, nu) with nu ~ Gamma(q, gamma) across customers; fitted from x and the mean value
+  m_x of the x repeat transactions of each customer with x > 0.
 
-Degenerate input raises :class:`ClvFitError`; nothing here returns silently bad parameters.
+Both fits optimise log-parameters with L-BFGS-B and analytic gradients from several starting
+points, then check the gradient at the optimum. Degenerate input, a fit that does not
+converge and parameters that run off to a boundary raise :class:`ClvFitError`: nothing here
+returns silently bad parameters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special
 
-MAX_PARAMETER = 1e6  # beyond this a fit has run off to a boundary: not a usable model
+ArrayLike = Any  # anything np.asarray turns into a float array (scalars, lists, arrays)
+
+MAX_PARAMETER = 1e6  # a fitted parameter beyond this (or below 1 / this) is not a usable model
+_LOG_BOUND = float(np.log(1e9))  # optimiser box on log-parameters: wide of MAX_PARAMETER
+_GRADIENT_TOLERANCE = 1e-5  # |d mean log-likelihood / d log-parameter| accepted as optimal
 
 
-class ClvFitError(ValueError):
-    """The models cannot be fitted to this input (explained in the message)."""
+class ClvFitError(Exception):
+    """The models cannot be fitted to this input; the message says why."""
 
 
 @dataclass(frozen=True)
 class BgNbdParams:
+    """Fitted BG/NBD parameters (FHL 2005a); ``log_likelihood`` is the (weighted) total."""
+
     r: float
     alpha: float
     a: float
@@ -40,6 +53,9 @@ class BgNbdParams:
 
 @dataclass(frozen=True)
 class GammaGammaParams:
+    """Fitted Gamma-Gamma parameters (Fader and Hardie 2013); ``n_customers`` counts the
+    repeat customers the model was fitted on."""
+
     p: float
     q: float
     gamma: float
@@ -48,39 +64,137 @@ class GammaGammaParams:
     converged: bool = True
 
 
-def _arrays(*values: object) -> list[np.ndarray]:
+# ---------------------------------------------------------------------------------------------
+# input checks
+
+
+def _arrays(*values: ArrayLike) -> list[np.ndarray]:
     return [np.asarray(v, dtype=float) for v in values]
 
 
-def _check_rfm(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, min_customers: int) -> None:  # noqa: N803
-    if not (x.shape == t_x.shape == T.shape) or x.ndim != 1:
-        raise ClvFitError("frequency, recency and age must be 1-d arrays of the same length")
+def _weights(weights: ArrayLike | None, shape: tuple[int, ...]) -> np.ndarray:
+    if weights is None:
+        return np.ones(shape)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != shape:
+        raise ClvFitError(f"weights have shape {w.shape}, the data {shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ClvFitError("weights must be finite and non-negative")
+    return w
+
+
+def _count(w: np.ndarray) -> int:
+    """Customers represented by weighted rows (a weight counts customers sharing a row)."""
+    return int(round(float(w.sum())))
+
+
+def _check_rfm(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:  # noqa: N803
+    if x.ndim != 1 or not (x.shape == t_x.shape == T.shape):
+        raise ClvFitError(
+            f"frequency, recency and age must be 1-d arrays of one length "
+            f"(got shapes {x.shape}, {t_x.shape}, {T.shape})"
+        )
     if len(x) == 0:
-        raise ClvFitError("no customers to fit on")
+        raise ClvFitError("no customers to fit on (empty input)")
     for name, values in (("frequency", x), ("recency", t_x), ("age", T)):
         if not np.all(np.isfinite(values)):
-            raise ClvFitError(f"{name} has missing or infinite values")
+            bad = int((~np.isfinite(values)).sum())
+            raise ClvFitError(f"{name} has {bad} missing (NaN) or infinite values")
         if np.any(values < 0):
-            raise ClvFitError(f"{name} has negative values")
-    if np.any(t_x > T + 1e-9):
-        raise ClvFitError(f"{int((t_x > T + 1e-9).sum())} customers have recency > age")
-    if np.any((x > 0) & (t_x <= 0)):
-        raise ClvFitError("customers with repeat purchases need a recency > 0")
+            raise ClvFitError(f"{name} has {int((values < 0).sum())} negative values")
     if np.any(x != np.round(x)):
         raise ClvFitError("frequency must be a whole number of repeat purchases")
-    if len(x) < min_customers:
-        raise ClvFitError(f"only {len(x)} customers; at least {min_customers} are needed")
-    if not np.any(x > 0):
-        raise ClvFitError("nobody made a repeat purchase: purchase rates cannot be estimated")
+    if np.any(t_x > T + 1e-9):
+        raise ClvFitError(
+            f"{int((t_x > T + 1e-9).sum())} customers have recency > age (t_x > T): the last "
+            f"purchase cannot come after the end of the observation period"
+        )
+    if np.any((x > 0) & (t_x <= 0)):
+        raise ClvFitError(
+            f"{int(((x > 0) & (t_x <= 0)).sum())} customers have repeat purchases (x > 0) but "
+            f"recency 0: a repeat purchase must come after the first (merge same-day orders)"
+        )
+    if np.any((x == 0) & (t_x > 0)):
+        raise ClvFitError(
+            f"{int(((x == 0) & (t_x > 0)).sum())} customers have no repeat purchases but "
+            f"recency > 0: recency must be 0 when frequency is 0"
+        )
 
 
-def bgnbd_log_likelihood(
-    params: tuple[float, float, float, float],
-    x: np.ndarray,
-    t_x: np.ndarray,
-    T: np.ndarray,  # noqa: N803
-) -> np.ndarray:
-    """Per-customer log-likelihood (FHL 2005, eq. 6, in log space)."""
+def _check_parameters(model: str, params: dict[str, float]) -> None:
+    for name, value in params.items():
+        if not np.isfinite(value) or value <= 0:
+            raise ClvFitError(f"{model} fit gave {name} = {value}: not a usable model")
+        if value > MAX_PARAMETER or value < 1 / MAX_PARAMETER:
+            raise ClvFitError(
+                f"{model} fit ran off to a boundary ({name} = {value:.3g}, outside "
+                f"[{1 / MAX_PARAMETER:g}, {MAX_PARAMETER:g}]): the data do not identify the "
+                f"model (too few customers, or too uniform behaviour)"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# optimisation
+
+
+def _maximise(
+    model: str,
+    mean_ll_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    starts: Sequence[Sequence[float]],
+    max_iterations: int,
+) -> tuple[np.ndarray, float]:
+    """Maximise a mean log-likelihood over log-parameters from several starts (L-BFGS-B with
+    the analytic gradient); the best optimum must have a near-zero gradient. Returns
+    (parameters, mean log-likelihood)."""
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            value, grad = mean_ll_and_grad(np.exp(log_params))
+            grad = grad * np.exp(log_params)  # chain rule to log-parameters
+        if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+            return np.inf, np.zeros_like(log_params)
+        return -value, -grad
+
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(starts[0])
+    options = {"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
+    best: optimize.OptimizeResult | None = None
+    for start in starts:
+        result = optimize.minimize(
+            objective, np.log(start), jac=True, method="L-BFGS-B", bounds=bounds, options=options
+        )
+        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
+            best = result
+    if best is None:
+        raise ClvFitError(f"{model} fit failed: the likelihood is not finite at any start")
+    params = np.exp(best.x)
+    return params, -float(best.fun)
+
+
+def _check_converged(
+    model: str,
+    names: Sequence[str],
+    params: np.ndarray,
+    mean_ll_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+) -> None:
+    with np.errstate(all="ignore"):
+        _, grad = mean_ll_and_grad(params)
+    grad = np.abs(grad * params)  # per log-parameter
+    if not np.all(np.isfinite(grad)) or np.max(grad) > _GRADIENT_TOLERANCE:
+        worst = names[int(np.nanargmax(np.where(np.isfinite(grad), grad, np.inf)))]
+        raise ClvFitError(
+            f"{model} fit did not converge: the log-likelihood gradient is still "
+            f"{np.nanmax(grad):.2g} per customer (in log {worst}) at "
+            + ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, params, strict=True))
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# BG/NBD
+
+
+def _bgnbd_terms(
+    params: Sequence[float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray  # noqa: N803
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r, alpha, a, b = params
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     a2 = (
@@ -90,155 +204,227 @@ def bgnbd_log_likelihood(
         - special.gammaln(a + b + x)
     )
     a3 = -(r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(
-            x > 0,
-            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
-            -np.inf,
-        )
-    return a1 + a2 + np.logaddexp(a3, a4)
-
-
-def _minimise(negative_ll, start: np.ndarray) -> optimize.OptimizeResult | None:
-    """L-BFGS-B; when it does not converge, Nelder-Mead from where it stopped, and the better
-    of the two (a run that merely ran out of iterations counts only if nothing converged)."""
-    first = optimize.minimize(negative_ll, start, method="L-BFGS-B", options={"maxiter": 20000})
-    if first.success and np.isfinite(first.fun):
-        return first
-    restart = first.x if np.all(np.isfinite(first.x)) else start
-    second = optimize.minimize(
-        negative_ll,
-        restart,
-        method="Nelder-Mead",
-        options={"maxiter": 20000, "maxfev": 40000, "xatol": 1e-8, "fatol": 1e-10},
+    repeat = x > 0
+    a4 = np.full_like(a3, -np.inf)
+    a4[repeat] = (
+        np.log(a)
+        - np.log(b + x[repeat] - 1)
+        - (r + x[repeat]) * np.log(alpha + t_x[repeat])
     )
-    results = [r for r in (first, second) if np.isfinite(r.fun)]
-    if not results:
-        return None
-    converged = [r for r in results if r.success]
-    return min(converged or results, key=lambda r: r.fun)
+    return a1, a2, a3, a4
+
+
+def bgnbd_log_likelihood(
+    params: Sequence[float],
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+) -> np.ndarray:
+    """Per-customer log-likelihood, FHL 2005a eq. (6) in log space:
+    ln L = A1 + A2 + ln(exp(A3) + [x > 0] exp(A4)) with
+    A1 = lnG(r+x) - lnG(r) + r ln(alpha), A2 = lnB(a, b+x) - lnB(a, b),
+    A3 = -(r+x) ln(alpha+T), A4 = ln(a) - ln(b+x-1) - (r+x) ln(alpha+t_x)."""
+    x, t_x, T = _arrays(x, t_x, T)  # noqa: N806
+    a1, a2, a3, a4 = _bgnbd_terms(params, np.atleast_1d(x), np.atleast_1d(t_x), np.atleast_1d(T))
+    return (a1 + a2 + np.logaddexp(a3, a4)).reshape(x.shape)
+
+
+def _bgnbd_mean_ll_and_grad(
+    x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray  # noqa: N803
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    total = float(w.sum())
+    repeat = x > 0
+
+    def mean_ll_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = params
+        a1, a2, a3, a4 = _bgnbd_terms(params, x, t_x, T)
+        tail = np.logaddexp(a3, a4)
+        ll = a1 + a2 + tail
+        w3 = np.exp(a3 - tail)  # weights of the two terms of the sum (w3 + w4 = 1)
+        w4 = np.exp(a4 - tail)
+        log_alpha_t = np.log(alpha + t_x)
+        log_alpha_big_t = np.log(alpha + T)
+        dig_ab, dig_abx = special.digamma(a + b), special.digamma(a + b + x)
+        d_r = (
+            special.digamma(r + x)
+            - special.digamma(r)
+            + np.log(alpha)
+            - w3 * log_alpha_big_t
+            - w4 * log_alpha_t
+        )
+        d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
+        d_a = dig_ab - dig_abx + w4 / a
+        d_b = dig_ab + special.digamma(b + x) - special.digamma(b) - dig_abx
+        d_b = d_b - np.where(repeat, w4 / np.where(repeat, b + x - 1, 1.0), 0.0)
+        grad = np.array([np.dot(w, d) for d in (d_r, d_alpha, d_a, d_b)]) / total
+        return float(np.dot(w, ll)) / total, grad
+
+    return mean_ll_and_grad
 
 
 def fit_bgnbd(
-    x: object,
-    t_x: object,
-    T: object,  # noqa: N803
-    weights: object | None = None,
-    min_customers: int = 1,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+    weights: ArrayLike | None = None,
+    min_customers: int = 100,
+    max_iterations: int = 2000,
 ) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD parameters (optimised on log-parameters)."""
+    """Maximum-likelihood BG/NBD parameters (FHL 2005a, eq. 6).
+
+    ``x`` = repeat purchases, ``t_x`` = time of the last purchase and ``T`` = time of the end
+    of observation, both from the first purchase. ``weights`` (optional) count how many
+    customers share each row, so identical histories can be fitted once; ``min_customers``
+    applies to that count. Raises :class:`ClvFitError` on degenerate input, too few customers,
+    no convergence within ``max_iterations`` or parameters outside [1e-6, 1e6]."""
     x, t_x, T = _arrays(x, t_x, T)  # noqa: N806
-    _check_rfm(x, t_x, T, min_customers)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    scale = float(np.mean(T)) or 1.0
+    _check_rfm(x, t_x, T)
+    w = _weights(weights, x.shape)
+    customers = _count(w)
+    if customers < min_customers:
+        raise ClvFitError(
+            f"only {customers} customers; at least {min_customers} are needed to fit BG/NBD "
+            f"(min_customers)"
+        )
+    if not np.any((x > 0) & (w > 0)):
+        raise ClvFitError("nobody made a repeat purchase: purchase rates cannot be estimated")
 
-    def negative_ll(log_params: np.ndarray) -> float:
-        params = np.exp(log_params)
-        if not np.all(np.isfinite(params)):
-            return np.inf
-        value = -np.sum(w * bgnbd_log_likelihood(tuple(params), x, t_x, T))
-        return float(value) if np.isfinite(value) else np.inf
-
-    start = np.log([1.0, scale, 1.0, 1.0])
-    result = _minimise(negative_ll, start)
-    if result is None:
-        raise ClvFitError("BG/NBD fit failed: the likelihood is not finite anywhere tried")
-    r, alpha, a, b = (float(v) for v in np.exp(result.x))
-    _check_parameters("BG/NBD", {"r": r, "alpha": alpha, "a": a, "b": b})
-    if not result.success and "ABNORMAL" not in str(result.message).upper():
-        raise ClvFitError(f"BG/NBD fit did not converge: {result.message}")
-    return BgNbdParams(r, alpha, a, b, float(-result.fun), len(x), bool(result.success))
-
-
-def _check_parameters(model: str, params: dict[str, float]) -> None:
-    for name, value in params.items():
-        if not np.isfinite(value) or value <= 0:
-            raise ClvFitError(f"{model} fit gave {name} = {value}: not a usable model")
-        if value > MAX_PARAMETER or value < 1 / MAX_PARAMETER:
-            raise ClvFitError(
-                f"{model} fit ran off to a boundary ({name} = {value:.3g}): the data do not "
-                f"identify the model (too few or too uniform customers)"
-            )
+    # starting points: r / alpha set from the mean repeat-purchase rate of the population
+    rate = float(np.dot(w, x) / max(np.dot(w, T), 1e-12))
+    starts = [
+        (1.0, 1.0 / rate, 1.0, 1.0),
+        (0.25, 0.25 / rate, 0.8, 2.5),
+        (2.0, 2.0 / rate, 2.0, 6.0),
+    ]
+    mean_ll_and_grad = _bgnbd_mean_ll_and_grad(x, t_x, T, w)
+    params, mean_ll = _maximise("BG/NBD", mean_ll_and_grad, starts, max_iterations)
+    names = ("r", "alpha", "a", "b")
+    _check_parameters("BG/NBD", dict(zip(names, map(float, params), strict=True)))
+    _check_converged("BG/NBD", names, params, mean_ll_and_grad)
+    r, alpha, a, b = (float(v) for v in params)
+    return BgNbdParams(r, alpha, a, b, mean_ll * float(w.sum()), customers, True)
 
 
-def probability_alive(params: BgNbdParams, x: object, t_x: object, T: object) -> np.ndarray:  # noqa: N803
-    """P(still active | x, t_x, T) (FHL 2005, eq. 12); 1 for customers without repeats."""
-    x, t_x, T = _arrays(x, t_x, T)  # noqa: N806
+def probability_alive(
+    params: BgNbdParams,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+) -> np.ndarray:
+    """P(active at T | x, t_x, T) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) /
+    (alpha + t_x))^(r + x)) (Fader, Hardie and Lee 2008, "Computing P(alive) using the BG/NBD
+    model"): exactly 1 without repeat purchases, since the model only lets a customer drop
+    out right after a purchase."""
+    x, t_x, T = np.broadcast_arrays(*_arrays(x, t_x, T))  # noqa: N806
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_ratio = (
+    repeat = x > 0
+    with np.errstate(all="ignore"):
+        log_odds = (
             np.log(a)
-            - np.log(np.maximum(b + x - 1, 1e-300))
+            - np.log(np.where(repeat, b + x - 1, 1.0))
             + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         )
-        value = np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
-    return value
+        return np.where(repeat, special.expit(-log_odds), 1.0)
 
 
-def expected_purchases_unconditional(params: BgNbdParams, t: object) -> np.ndarray:
-    """E[X(t)] for a randomly chosen new customer (FHL 2005, eq. 9)."""
-    t = np.asarray(t, dtype=float)
+def _bgnbd_growth(
+    params: BgNbdParams, t: np.ndarray, x: np.ndarray, T: np.ndarray  # noqa: N803
+) -> np.ndarray:
+    """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)],
+    z = t / (alpha+T+t): the numerator of FHL 2005a eq. (10) (eq. 9 for x = 0, T = 0).
+
+    Computed through Euler's transformation 2F1(A, B; C; z) = (1-z)^(C-A-B)
+    2F1(C-A, C-B; C; z), so that (1-z)^(r+x) 2F1(...) = (1-z)^(a-1) 2F1(a+b-1-r, a-1;
+    a+b+x-1; z): small upper parameters, a fast-converging series even for large x. a = 1 is a
+    removable singularity (0/0), evaluated as the mean of a = 1 -/+ 1e-5."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    z = t / (alpha + t)
-    return (
-        (a + b - 1)
-        / (a - 1)
-        * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, z))
-    )
+
+    def at(a_: float) -> np.ndarray:
+        one_minus_z = (alpha + T) / (alpha + T + t)
+        z = t / (alpha + T + t)
+        hyp = special.hyp2f1(a_ + b - 1 - r, a_ - 1, a_ + b + x - 1, z)
+        return (a_ + b + x - 1) / (a_ - 1) * (1 - one_minus_z ** (a_ - 1) * hyp)
+
+    if abs(a - 1) < 1e-5:
+        return (at(1 - 1e-5) + at(1 + 1e-5)) / 2
+    return at(a)
+
+
+def expected_purchases_unconditional(params: BgNbdParams, t: ArrayLike) -> np.ndarray:
+    """E[X(t)], expected purchases in (0, t] of a customer who made their first purchase at
+    time 0 (repeat purchases only; FHL 2005a eq. 9):
+    (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]."""
+    t = np.asarray(t, dtype=float)
+    zero = np.zeros_like(t)
+    return _bgnbd_growth(params, t, zero, zero)
 
 
 def expected_purchases(
     params: BgNbdParams,
-    t: object,
-    x: object,
-    t_x: object,
-    T: object,  # noqa: N803
+    t: ArrayLike,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
 ) -> np.ndarray:
-    """E[Y(t) | x, t_x, T]: expected purchases in the next t periods (FHL 2005, eq. 10)."""
-    x, t_x, T = _arrays(x, t_x, T)  # noqa: N806
-    t = np.asarray(t, dtype=float)
+    """E[Y(t) | x, t_x, T], expected purchases in the next t periods (FHL 2005a eq. 10):
+    (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]
+    / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)).
+    Broadcasts over t and the customer arrays."""
+    t, x, t_x, T = np.broadcast_arrays(*_arrays(t, x, t_x, T))  # noqa: N806
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    if a == 1:
-        a = 1 + 1e-9  # the formula's removable singularity
-    z = t / (alpha + T + t)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    numerator = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.where(
-            x > 0,
-            a / np.maximum(b + x - 1, 1e-300) * ((alpha + T) / (alpha + t_x)) ** (r + x),
-            0.0,
+    repeat = x > 0
+    with np.errstate(all="ignore"):
+        log_ratio = (
+            np.log(a)
+            - np.log(np.where(repeat, b + x - 1, 1.0))
+            + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         )
-    return numerator / (1 + ratio)
+        # 1 / (1 + exp(log_ratio)) = expit(-log_ratio): no overflow for long-lapsed customers
+        alive = np.where(repeat, special.expit(-log_ratio), 1.0)
+        return _bgnbd_growth(params, t, x, T) * alive
 
 
 def discounted_expected_purchases(
     params: BgNbdParams,
-    x: object,
-    t_x: object,
-    T: object,  # noqa: N803
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
     horizon_periods: int,
     periods_per_year: float,
     annual_discount_rate: float,
 ) -> np.ndarray:
-    """Sum over periods k = 1..horizon of (E[Y(k)] - E[Y(k-1)]) / (1 + d)^(k / per_year)."""
-    if horizon_periods < 1:
-        raise ClvFitError("horizon_periods must be at least 1")
-    x, t_x, T = _arrays(x, t_x, T)  # noqa: N806
-    total = np.zeros_like(x)
-    previous = np.zeros_like(x)
-    for k in range(1, horizon_periods + 1):
+    """Discounted expected purchases over the next ``horizon_periods`` unit periods:
+    sum_{k=1..horizon} (E[Y(k)] - E[Y(k-1)]) / (1 + d)^(k / periods_per_year), with E[Y(k)]
+    from eq. (10) of FHL 2005a and E[Y(0)] = 0 (purchases in period k discounted to its end).
+    """
+    if int(horizon_periods) != horizon_periods or horizon_periods < 1:
+        raise ClvFitError(f"horizon_periods must be a whole number >= 1, not {horizon_periods}")
+    if not periods_per_year > 0:
+        raise ClvFitError(f"periods_per_year must be > 0, not {periods_per_year}")
+    if not annual_discount_rate > -1:
+        raise ClvFitError(f"annual_discount_rate must be > -1, not {annual_discount_rate}")
+    x, t_x, T = np.broadcast_arrays(*_arrays(x, t_x, T))  # noqa: N806
+    total = np.zeros(x.shape)
+    previous = np.zeros(x.shape)
+    for k in range(1, int(horizon_periods) + 1):
         current = expected_purchases(params, float(k), x, t_x, T)
         total += (current - previous) / (1 + annual_discount_rate) ** (k / periods_per_year)
         previous = current
     return total
 
 
+# ---------------------------------------------------------------------------------------------
+# Gamma-Gamma
+
+
 def gamma_gamma_log_likelihood(
-    params: tuple[float, float, float], x: np.ndarray, m: np.ndarray
+    params: Sequence[float], x: ArrayLike, m: ArrayLike
 ) -> np.ndarray:
-    """Per-customer log-likelihood of the mean value m of x purchases (Fader-Hardie 2013)."""
+    """Per-customer log-likelihood of the mean value m_x of x > 0 transactions (Fader and
+    Hardie 2013, eq. 3): f(m_x | p, q, gamma, x) = G(px+q) / (G(px) G(q)) gamma^q
+    m_x^(px-1) x^(px) / (gamma + m_x x)^(px+q)."""
     p, q, gamma = params
+    x, m = _arrays(x, m)
     return (
         special.gammaln(p * x + q)
         - special.gammaln(p * x)
@@ -250,56 +436,104 @@ def gamma_gamma_log_likelihood(
     )
 
 
+def _gamma_gamma_mean_ll_and_grad(
+    x: np.ndarray, m: np.ndarray, w: np.ndarray
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    total = float(w.sum())
+    log_m, log_x, xm = np.log(m), np.log(x), x * m
+
+    def mean_ll_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+        p, q, gamma = params
+        ll = gamma_gamma_log_likelihood(params, x, m)
+        dig = special.digamma(p * x + q)
+        log_total = np.log(xm + gamma)
+        d_p = x * (dig - special.digamma(p * x) + log_m + log_x - log_total)
+        d_q = dig - special.digamma(q) + np.log(gamma) - log_total
+        d_gamma = q / gamma - (p * x + q) / (xm + gamma)
+        grad = np.array([np.dot(w, d) for d in (d_p, d_q, d_gamma)]) / total
+        return float(np.dot(w, ll)) / total, grad
+
+    return mean_ll_and_grad
+
+
 def fit_gamma_gamma(
-    frequency: object,
-    monetary_value: object,
-    weights: object | None = None,
-    min_repeat_customers: int = 1,
+    frequency: ArrayLike,
+    monetary_value: ArrayLike,
+    weights: ArrayLike | None = None,
+    min_repeat_customers: int = 30,
+    max_iterations: int = 2000,
 ) -> GammaGammaParams:
-    """Maximum-likelihood Gamma-Gamma parameters from the customers with repeat purchases
-    (frequency > 0; monetary_value = mean value of their repeat purchases)."""
+    """Maximum-likelihood Gamma-Gamma parameters (Fader and Hardie 2013; FHL 2005b).
+
+    Only customers with ``frequency`` > 0 are used; their ``monetary_value`` must be the mean
+    value of their x *repeat* transactions (the first purchase excluded, as in FHL 2005b).
+    The monetary value of customers without repeat purchases is ignored (0 or NaN are fine).
+    Raises :class:`ClvFitError` on degenerate input, fewer than ``min_repeat_customers``
+    repeat customers, no convergence, parameters outside [1e-6, 1e6], or q <= 1 (the mean
+    transaction value p gamma / (q - 1) is then undefined)."""
     x, m = _arrays(frequency, monetary_value)
-    if x.shape != m.shape or x.ndim != 1:
-        raise ClvFitError("frequency and monetary value must be 1-d arrays of the same length")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(m))):
-        raise ClvFitError("frequency or monetary value has missing or infinite values")
-    keep = x > 0
-    if np.any(m[keep] <= 0):
-        raise ClvFitError("repeat customers need a positive monetary value")
-    x, m = x[keep], m[keep]
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)[keep]
-    if len(x) < max(min_repeat_customers, 2):
+    if x.ndim != 1 or x.shape != m.shape:
         raise ClvFitError(
-            f"only {len(x)} repeat customers; at least {max(min_repeat_customers, 2)} are needed "
-            f"for the spend model"
+            f"frequency and monetary value must be 1-d arrays of one length "
+            f"(got shapes {x.shape}, {m.shape})"
         )
-    if np.allclose(m, m[0]):
+    if len(x) == 0:
+        raise ClvFitError("no customers to fit on (empty input)")
+    w = _weights(weights, x.shape)
+    if not np.all(np.isfinite(x)):
+        raise ClvFitError(f"frequency has {int((~np.isfinite(x)).sum())} missing or infinite values")
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise ClvFitError("frequency must be a whole, non-negative number of repeat purchases")
+    keep = x > 0
+    bad = keep & ~np.isfinite(m)
+    if np.any(bad):
+        raise ClvFitError(
+            f"monetary value has {int(bad.sum())} missing (NaN) or infinite values among "
+            f"repeat customers"
+        )
+    if np.any(m[np.isfinite(m)] < 0):
+        raise ClvFitError(f"monetary value has {int((m < 0).sum())} negative values")
+    if np.any(m[keep] == 0):
+        raise ClvFitError(
+            f"{int((m[keep] == 0).sum())} repeat customers have monetary value 0: the spend "
+            f"model needs a positive mean value per repeat customer"
+        )
+    x, m, w = x[keep], m[keep], w[keep]
+    customers = _count(w)
+    if customers < min_repeat_customers:
+        raise ClvFitError(
+            f"only {customers} repeat customers (frequency > 0); at least "
+            f"{min_repeat_customers} are needed for the Gamma-Gamma spend model "
+            f"(min_repeat_customers)"
+        )
+    if len(x) < 2 or np.allclose(m, m[0], rtol=1e-12, atol=0):
         raise ClvFitError("every repeat customer has the same monetary value: nothing to fit")
 
-    def negative_ll(log_params: np.ndarray) -> float:
-        params = np.exp(log_params)
-        if not np.all(np.isfinite(params)):
-            return np.inf
-        value = -np.sum(w * gamma_gamma_log_likelihood(tuple(params), x, m))
-        return float(value) if np.isfinite(value) else np.inf
-
-    start = np.log([1.0, 2.0, float(np.mean(m))])
-    result = _minimise(negative_ll, start)
-    if result is None:
-        raise ClvFitError("Gamma-Gamma fit failed: the likelihood is not finite anywhere tried")
-    p, q, gamma = (float(v) for v in np.exp(result.x))
-    _check_parameters("Gamma-Gamma", {"p": p, "q": q, "gamma": gamma})
+    # starting points: q and gamma from the spread of the customer means
+    mean = float(np.average(m, weights=w))
+    starts = [(1.0, 2.0, mean), (4.0, 4.0, 0.75 * mean), (10.0, 3.0, 0.2 * mean)]
+    mean_ll_and_grad = _gamma_gamma_mean_ll_and_grad(x, m, w)
+    params, mean_ll = _maximise("Gamma-Gamma", mean_ll_and_grad, starts, max_iterations)
+    names = ("p", "q", "gamma")
+    _check_parameters("Gamma-Gamma", dict(zip(names, map(float, params), strict=True)))
+    _check_converged("Gamma-Gamma", names, params, mean_ll_and_grad)
+    p, q, gamma = (float(v) for v in params)
     if q <= 1:
-        raise ClvFitError(f"Gamma-Gamma q = {q:.3g} <= 1: the mean spend is undefined")
-    return GammaGammaParams(p, q, gamma, float(-result.fun), len(x), bool(result.success))
+        raise ClvFitError(
+            f"Gamma-Gamma fit gave q = {q:.3g} <= 1: the mean transaction value "
+            f"p gamma / (q - 1) is undefined (spend too heavy-tailed across customers)"
+        )
+    return GammaGammaParams(p, q, gamma, mean_ll * float(w.sum()), customers, True)
 
 
 def conditional_expected_spend(
-    params: GammaGammaParams, frequency: object, monetary_value: object
+    params: GammaGammaParams, frequency: ArrayLike, monetary_value: ArrayLike
 ) -> np.ndarray:
-    """E[value of a purchase | x, m_x] = p (gamma + x m_x) / (p x + q - 1); the population
-    mean p gamma / (q - 1) for customers without repeat purchases."""
-    x, m = _arrays(frequency, monetary_value)
+    """E[M | p, q, gamma, m_x, x] = (q - 1) / (p x + q - 1) * p gamma / (q - 1)
+    + p x / (p x + q - 1) * m_x (Fader and Hardie 2013, eq. 5; FHL 2005b): a weighted mean of
+    the population mean p gamma / (q - 1) and the customer's own mean m_x. Customers without
+    repeat purchases (x = 0) get the population mean, whatever their monetary value."""
+    x, m = np.broadcast_arrays(*_arrays(frequency, monetary_value))
     p, q, gamma = params.p, params.q, params.gamma
     m = np.where(x > 0, m, 0.0)
     return p * (gamma + x * m) / (p * x + q - 1)
