@@ -86,12 +86,13 @@ def run_dbt(
 
 def model_relation(project: Path, name: str, default_schema: str = "marts") -> str:
     """The relation (schema.table) dbt builds a model into, from the manifest of the last
-    dbt invocation when there is one, else ``<default_schema>.<name>``."""
+    dbt invocation when there is one, else ``<default_schema>.<name>``. The database is left
+    out: the manifest may come from a run against another database of the same project."""
     target = Path(os.environ.get("DBT_TARGET_PATH", project / "target"))
     manifest = (target if target.is_absolute() else project / target) / "manifest.json"
     if manifest.exists():
         for node in json.loads(manifest.read_text()).get("nodes", {}).values():
             is_model = node.get("resource_type") == "model" and node.get("name") == name
-            if is_model and node.get("relation_name"):
-                return node["relation_name"]
+            if is_model and node.get("schema"):
+                return f'"{node["schema"]}"."{node.get("alias") or name}"'
     return f"{default_schema}.{name}"

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, special
-
-ArrayLike = Any  # anything np.asarray turns into a float array (scalars, lists, arrays)
 
 MAX_PARAMETER = 1e6  # a fitted parameter beyond this (or below 1 / this) is not a usable model
 _LOG_BOUND = float(np.log(1e9))  # optimiser box on log-parameters: wide of MAX_PARAMETER
@@ -193,7 +191,10 @@ def _check_converged(
 
 
 def _bgnbd_terms(
-    params: Sequence[float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray  # noqa: N803
+    params: Sequence[float],
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,  # noqa: N803
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r, alpha, a, b = params
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
@@ -207,9 +208,7 @@ def _bgnbd_terms(
     repeat = x > 0
     a4 = np.full_like(a3, -np.inf)
     a4[repeat] = (
-        np.log(a)
-        - np.log(b + x[repeat] - 1)
-        - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+        np.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
     )
     return a1, a2, a3, a4
 
@@ -230,7 +229,10 @@ def bgnbd_log_likelihood(
 
 
 def _bgnbd_mean_ll_and_grad(
-    x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray  # noqa: N803
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    w: np.ndarray,  # noqa: N803
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     total = float(w.sum())
     repeat = x > 0
@@ -256,8 +258,9 @@ def _bgnbd_mean_ll_and_grad(
         d_a = dig_ab - dig_abx + w4 / a
         d_b = dig_ab + special.digamma(b + x) - special.digamma(b) - dig_abx
         d_b = d_b - np.where(repeat, w4 / np.where(repeat, b + x - 1, 1.0), 0.0)
-        grad = np.array([np.dot(w, d) for d in (d_r, d_alpha, d_a, d_b)]) / total
-        return float(np.dot(w, ll)) / total, grad
+        # (w * d).sum(), not np.dot: BLAS threading costs more than it saves at this size
+        grad = np.array([(w * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) / total
+        return float((w * ll).sum()) / total, grad
 
     return mean_ll_and_grad
 
@@ -290,7 +293,7 @@ def fit_bgnbd(
         raise ClvFitError("nobody made a repeat purchase: purchase rates cannot be estimated")
 
     # starting points: r / alpha set from the mean repeat-purchase rate of the population
-    rate = float(np.dot(w, x) / max(np.dot(w, T), 1e-12))
+    rate = float((w * x).sum() / max((w * T).sum(), 1e-12))
     starts = [
         (1.0, 1.0 / rate, 1.0, 1.0),
         (0.25, 0.25 / rate, 0.8, 2.5),
@@ -328,7 +331,10 @@ def probability_alive(
 
 
 def _bgnbd_growth(
-    params: BgNbdParams, t: np.ndarray, x: np.ndarray, T: np.ndarray  # noqa: N803
+    params: BgNbdParams,
+    t: np.ndarray,
+    x: np.ndarray,
+    T: np.ndarray,  # noqa: N803
 ) -> np.ndarray:
     """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)],
     z = t / (alpha+T+t): the numerator of FHL 2005a eq. (10) (eq. 9 for x = 0, T = 0).
@@ -417,9 +423,7 @@ def discounted_expected_purchases(
 # Gamma-Gamma
 
 
-def gamma_gamma_log_likelihood(
-    params: Sequence[float], x: ArrayLike, m: ArrayLike
-) -> np.ndarray:
+def gamma_gamma_log_likelihood(params: Sequence[float], x: ArrayLike, m: ArrayLike) -> np.ndarray:
     """Per-customer log-likelihood of the mean value m_x of x > 0 transactions (Fader and
     Hardie 2013, eq. 3): f(m_x | p, q, gamma, x) = G(px+q) / (G(px) G(q)) gamma^q
     m_x^(px-1) x^(px) / (gamma + m_x x)^(px+q)."""
@@ -450,8 +454,9 @@ def _gamma_gamma_mean_ll_and_grad(
         d_p = x * (dig - special.digamma(p * x) + log_m + log_x - log_total)
         d_q = dig - special.digamma(q) + np.log(gamma) - log_total
         d_gamma = q / gamma - (p * x + q) / (xm + gamma)
-        grad = np.array([np.dot(w, d) for d in (d_p, d_q, d_gamma)]) / total
-        return float(np.dot(w, ll)) / total, grad
+        # (w * d).sum(), not np.dot: BLAS threading costs more than it saves at this size
+        grad = np.array([(w * d).sum() for d in (d_p, d_q, d_gamma)]) / total
+        return float((w * ll).sum()) / total, grad
 
     return mean_ll_and_grad
 
@@ -481,7 +486,9 @@ def fit_gamma_gamma(
         raise ClvFitError("no customers to fit on (empty input)")
     w = _weights(weights, x.shape)
     if not np.all(np.isfinite(x)):
-        raise ClvFitError(f"frequency has {int((~np.isfinite(x)).sum())} missing or infinite values")
+        raise ClvFitError(
+            f"frequency has {int((~np.isfinite(x)).sum())} missing or infinite values"
+        )
     if np.any(x < 0) or np.any(x != np.round(x)):
         raise ClvFitError("frequency must be a whole, non-negative number of repeat purchases")
     keep = x > 0

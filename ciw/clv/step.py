@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import io
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -140,15 +140,20 @@ def fit_and_score(data: RfmData, settings: ClvSettings) -> tuple[dict, dict, dic
         axis=1,
         return_counts=True,
     )
-    bgnbd = fit_bgnbd(triples[0], triples[1], triples[2], weights=counts)
-    bgnbd = replace(bgnbd, n_customers=int(fitted.sum()))
+    bgnbd = fit_bgnbd(
+        triples[0], triples[1], triples[2], weights=counts, min_customers=settings.min_customers
+    )
     repeat = (data.frequency > 0) & (data.monetary > 0)
     if int(repeat.sum()) < settings.min_repeat_customers:
         raise ClvFitError(
             f"only {int(repeat.sum())} repeat customers to fit the spend model on "
             f"(var clv_min_repeat_customers = {settings.min_repeat_customers})"
         )
-    spend = fit_gamma_gamma(data.frequency[repeat], data.monetary[repeat])
+    spend = fit_gamma_gamma(
+        data.frequency[repeat],
+        data.monetary[repeat],
+        min_repeat_customers=settings.min_repeat_customers,
+    )
     scores = {
         "probability_alive": probability_alive(bgnbd, data.frequency, data.recency, data.age),
         "expected_purchases": expected_purchases(
