@@ -5,6 +5,7 @@ injected bad day."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -286,7 +287,9 @@ def test_kpi_alerts_fire_on_an_injected_bad_day(built, monkeypatch):
 def test_the_demo_run_welcomes_a_new_customer_once_through_the_receivers(built):
     warehouse, home, _ = built
     shop = sqlite3.connect(Path(home) / "demo" / "shop.sqlite")
-    now = "2026-11-21 09:00:00"
+    # a first purchase an hour ago: inside the welcome window whatever day the tests run
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    now = moment.strftime("%Y-%m-%d %H:%M:%S")
     _add_account(shop, 900011, "welcome.me@example.org", "07700 900111")
     shop.execute(
         "insert into marketing_preferences (account_id, channel, is_opted_in, updated_at) "
@@ -333,6 +336,7 @@ def test_the_demo_run_welcomes_a_new_customer_once_through_the_receivers(built):
     ) == [(1,)]
     welcomed = warehouse.query(
         "select welcomed_share from marts.kpi_daily_scorecard where sales_channel = 'all' "
-        "and kpi_date = '2026-11-21'"
+        "and kpi_date = %s",
+        (moment.date(),),
     )
     assert welcomed and welcomed[0][0] is not None and welcomed[0][0] > 0
