@@ -43,45 +43,18 @@ sends as (
 
 ),
 
-reachable as (
+offers as (
 
     select
         customer_id,
         channel,
-        contact_point
-    from {{ ref('int_customer_channels_reachable') }}
-    where reachable_rank = 1
-
-),
-
-customers as (
-
-    select
-        customer_id,
-        first_name
-    from {{ ref('dim_customers') }}
-
-),
-
-categories as (
-
-    select
-        customer_id,
-        product_category,
-        category_rank
-    from {{ ref('int_customer_categories_ranked') }}
-    where category_rank <= 3
-
-),
-
-offers as (
-
-    select
-        product_category,
+        contact_point,
+        first_name,
+        top_product_categories,
         offer_code,
         offer_text,
         discount_percent
-    from {{ ref('voucher_offers') }}
+    from {{ ref('int_customer_offers') }}
 
 ),
 
@@ -112,17 +85,6 @@ latest_activity as (
 
 ),
 
-top_categories as (
-
-    select
-        customer_id,
-        string_agg(product_category, ',' order by category_rank) as top_product_categories,
-        min(product_category) filter (where category_rank = 1) as favourite_category
-    from categories
-    group by customer_id
-
-),
-
 final as (
 
     select
@@ -130,25 +92,19 @@ final as (
         || to_char(latest_activity.activity_at at time zone 'utc', 'YYYY-MM-DD')
             as idempotency_key,
         latest_activity.customer_id,
-        reachable.channel,
-        reachable.contact_point,
-        customers.first_name,
+        offers.channel,
+        offers.contact_point,
+        offers.first_name,
         latest_activity.activity_type,
-        top_categories.top_product_categories,
-        coalesce(category_offers.offer_code, default_offer.offer_code) as offer_code,
-        coalesce(category_offers.offer_text, default_offer.offer_text) as offer_text,
-        coalesce(category_offers.discount_percent, default_offer.discount_percent)
-            as discount_percent,
+        offers.top_product_categories,
+        offers.offer_code,
+        offers.offer_text,
+        offers.discount_percent,
         latest_activity.activity_type || ':'
         || to_char(latest_activity.activity_at at time zone 'utc', 'YYYY-MM-DD') as reason,
         latest_activity.activity_at
     from latest_activity
-    inner join reachable on latest_activity.customer_id = reachable.customer_id
-    inner join customers on latest_activity.customer_id = customers.customer_id
-    left join top_categories on latest_activity.customer_id = top_categories.customer_id
-    left join offers as category_offers
-        on top_categories.favourite_category = category_offers.product_category
-    left join offers as default_offer on default_offer.product_category = '*'
+    inner join offers on latest_activity.customer_id = offers.customer_id
     left join sends on latest_activity.customer_id = sends.customer_id
     where sends.customer_id is null
 

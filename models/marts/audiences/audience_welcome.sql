@@ -28,14 +28,16 @@ sends as (
 
 ),
 
-reachable as (
+offers as (
 
     select
         customer_id,
         channel,
-        contact_point
-    from {{ ref('int_customer_channels_reachable') }}
-    where reachable_rank = 1
+        contact_point,
+        first_name,
+        last_name,
+        favourite_category
+    from {{ ref('int_customer_offers') }}
 
 ),
 
@@ -43,22 +45,10 @@ customers as (
 
     select
         customer_id,
-        first_name,
-        last_name,
         birth_date,
         is_sms_consented,
         is_email_consented
     from {{ ref('dim_customers') }}
-
-),
-
-categories as (
-
-    select
-        customer_id,
-        product_category
-    from {{ ref('int_customer_categories_ranked') }}
-    where category_rank = 1
 
 ),
 
@@ -67,13 +57,13 @@ final as (
     select
         'welcome:' || first_purchases.customer_id as idempotency_key,
         first_purchases.customer_id,
-        reachable.channel,
-        reachable.contact_point,
-        customers.first_name,
-        customers.last_name,
+        offers.channel,
+        offers.contact_point,
+        offers.first_name,
+        offers.last_name,
         first_purchases.sales_channel as first_purchase_channel,
         first_purchases.order_key as first_order_key,
-        categories.product_category as first_product_category,
+        offers.favourite_category as first_product_category,
         concat_ws(
             ',',
             'interests',
@@ -84,9 +74,8 @@ final as (
         first_purchases.event_id as reason,
         first_purchases.purchased_at
     from first_purchases
-    inner join reachable on first_purchases.customer_id = reachable.customer_id
+    inner join offers on first_purchases.customer_id = offers.customer_id
     inner join customers on first_purchases.customer_id = customers.customer_id
-    left join categories on first_purchases.customer_id = categories.customer_id
     left join sends on first_purchases.customer_id = sends.customer_id
     where sends.customer_id is null
 

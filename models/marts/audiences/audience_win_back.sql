@@ -37,14 +37,17 @@ sends as (
 
 ),
 
-reachable as (
+offers as (
 
     select
         customer_id,
         channel,
-        contact_point
-    from {{ ref('int_customer_channels_reachable') }}
-    where reachable_rank = 1
+        contact_point,
+        first_name,
+        favourite_category,
+        offer_code,
+        offer_text
+    from {{ ref('int_customer_offers') }}
 
 ),
 
@@ -52,32 +55,11 @@ customers as (
 
     select
         customer_id,
-        first_name,
         email,
         phone,
         is_email_consented,
         is_sms_consented
     from {{ ref('dim_customers') }}
-
-),
-
-categories as (
-
-    select
-        customer_id,
-        product_category
-    from {{ ref('int_customer_categories_ranked') }}
-    where category_rank = 1
-
-),
-
-offers as (
-
-    select
-        product_category,
-        offer_code,
-        offer_text
-    from {{ ref('voucher_offers') }}
 
 ),
 
@@ -87,17 +69,17 @@ final as (
         'win_back:' || segments.customer_id || ':'
         || to_char({{ as_of_date() }}, 'YYYY-MM') as idempotency_key,
         segments.customer_id,
-        reachable.channel,
-        reachable.contact_point,
-        customers.first_name,
+        offers.channel,
+        offers.contact_point,
+        offers.first_name,
         -- for ad-audience matching (hashed by the connector), only where consented
         case when customers.is_email_consented then customers.email end as email,
         case when customers.is_sms_consented then customers.phone end as phone,
         segments.lifecycle_stage,
         segments.value_tier,
-        categories.product_category as favourite_category,
-        coalesce(category_offers.offer_code, default_offer.offer_code) as offer_code,
-        coalesce(category_offers.offer_text, default_offer.offer_text) as offer_text,
+        offers.favourite_category,
+        offers.offer_code,
+        offers.offer_text,
         'win_back:' || to_char({{ as_of_date() }}, 'YYYY-MM') as reason,
         lifetime_value.probability_alive,
         lifetime_value.clv_amount,
@@ -106,12 +88,8 @@ final as (
         sends.customer_id is null as is_due_for_message
     from segments
     inner join lifetime_value on segments.customer_id = lifetime_value.customer_id
-    inner join reachable on segments.customer_id = reachable.customer_id
+    inner join offers on segments.customer_id = offers.customer_id
     inner join customers on segments.customer_id = customers.customer_id
-    left join categories on segments.customer_id = categories.customer_id
-    left join offers as category_offers
-        on categories.product_category = category_offers.product_category
-    left join offers as default_offer on default_offer.product_category = '*'
     left join sends on segments.customer_id = sends.customer_id
     where
         segments.value_tier in (
