@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--dsn", help="PostgreSQL DSN (default: a temporary embedded server)")
     args = parser.parse_args()
 
-    from match_quality import derived_truth, score, truth_by_record
+    from match_quality import derived_truth, evidence_ceiling, score, truth_by_record
 
     from ciw.cli import load_sources
     from ciw.config import Paths
@@ -79,9 +79,9 @@ def main() -> None:
             "select source_system, source_table, source_record_id, customer_id "
             "from marts.identity_map"
         )
-        print(
-            "match quality:", json.dumps(score(mapped, truth, paths.demo / "truth" / "persons.csv"))
-        )
+        quality = score(mapped, truth, paths.demo / "truth" / "persons.csv")
+        quality.update(evidence_ceiling(warehouse, mapped, truth))
+        print("match quality:", json.dumps(quality))
 
         db = sqlite3.connect(paths.demo / "shop.sqlite")
         start = db.execute("select max(account_id) from accounts").fetchone()[0] + 1

@@ -6,6 +6,15 @@ Reads ``marts.identity_map`` and scores it against ``truth/identity_truth.csv``:
 precision, recall and F1 over identity records, the share of true persons split across several
 customer ids, the share of customer ids holding several persons, and wrong merges of different
 people who share a household address or a family email.
+
+It also reports the *evidence ceiling*: the recall a perfect matcher could reach from what the
+data says. Two records of one person are reachable when a chain of that person's records joins
+them in which each step shares an identifier value (email, phone, account, loyalty card, card
+token, as the warehouse normalised them) or both names plus a birth date or a postcode. A card
+token only ever used anonymously, or a newsletter sign-up whose email appears nowhere else, is
+the person's in the ground truth but carries nothing that could tie it to them; no rule can
+find those pairs without guessing from a name alone. ``recall_of_reachable`` is the recall
+over the reachable pairs only.
 """
 
 from __future__ import annotations
@@ -82,6 +91,62 @@ def score(records: list[tuple[str, str, str, int]], truth: dict, persons_csv: Pa
     }
 
 
+def _root(parent: list[int], node: int) -> int:
+    while parent[node] != node:
+        parent[node] = parent[parent[node]]
+        node = parent[node]
+    return node
+
+
+def evidence_ceiling(warehouse, records: list[tuple[str, str, str, int]], truth: dict) -> dict:
+    """Pairs a perfect matcher could reach from the data, and the recall within them (see the
+    module's docstring). ``records`` as for :func:`score`."""
+    identifiers: dict[str, set] = defaultdict(set)
+    for key, kind, value in warehouse.query(
+        "select record_key, identifier_type, identifier_value from matched.int_identifiers_unpivoted"
+    ):
+        identifiers[key].add((kind, value))
+    attributes = {
+        (system, table, record_id): (key, has_names, birth_date, postcode)
+        for system, table, record_id, key, has_names, birth_date, postcode in warehouse.query(
+            "select source_system, source_table, source_record_id, record_key, "
+            "first_name_normalized is not null and last_name_normalized is not null, "
+            "birth_date, postcode from matched.int_identity_records_unioned"
+        )
+    }
+    by_person: dict[str, list] = defaultdict(list)
+    for system, table, record_id, customer in records:
+        person = truth.get((system, table, record_id))
+        if person is not None and (system, table, record_id) in attributes:
+            by_person[person].append((attributes[(system, table, record_id)], customer))
+
+    def evidence(a, b) -> bool:
+        (key_a, names_a, birth_a, post_a), (key_b, names_b, birth_b, post_b) = a, b
+        if identifiers[key_a] & identifiers[key_b]:
+            return True
+        return bool(names_a and names_b) and (
+            (birth_a is not None and birth_a == birth_b) or (post_a is not None and post_a == post_b)
+        )
+
+    actual = reachable = found = 0
+    for recs in by_person.values():
+        n = len(recs)
+        actual += _pairs(n)
+        parent = list(range(n))
+        for i in range(n):
+            for j in range(i + 1, n):
+                if evidence(recs[i][0], recs[j][0]):
+                    parent[_root(parent, i)] = _root(parent, j)
+        components = Counter(_root(parent, i) for i in range(n))
+        reachable += sum(_pairs(size) for size in components.values())
+        cells = Counter((_root(parent, i), recs[i][1]) for i in range(n))
+        found += sum(_pairs(size) for size in cells.values())
+    return {
+        "evidence_ceiling_recall": round(reachable / actual, 5) if actual else 1.0,
+        "recall_of_reachable": round(found / reachable, 5) if reachable else 1.0,
+    }
+
+
 def derived_truth(warehouse, truth: dict) -> None:
     """Card tokens and cookies are identity records too: their person is the one behind the
     transactions / events that carry them."""
@@ -121,6 +186,7 @@ def main() -> None:
         "select source_system, source_table, source_record_id, customer_id from marts.identity_map"
     )
     result = score(records, truth, truth_dir / "persons.csv")
+    result.update(evidence_ceiling(warehouse, records, truth))
     out = io.StringIO()
     json.dump(result, out, indent=2)
     print(out.getvalue())

@@ -67,6 +67,24 @@ as $$
     end
 $$;
 
+-- one keystroke apart (a dropped, doubled, swapped or wrong letter) in a name of at least
+-- three letters, first letter kept: "jsoe" / "jose", "wod" / "wood". The similarity ratio
+-- alone rejects these in short names (0.75 for four letters); the rule is only used where a
+-- strong identifier (email, phone, card) already joins the two records
+create or replace function {{ target.schema }}.is_one_slip_apart(a text, b text)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+    select
+        a is not null and b is not null
+        and greatest(length(a), length(b)) >= 3
+        and left(a, 1) = left(b, 1)
+        and abs(length(a) - length(b)) <= 1
+        and {{ target.schema }}.edit_distance(a, b) <= 1
+$$;
+
 -- first names: the best of both readings of an ambiguous nickname on either side
 create or replace function {{ target.schema }}.first_name_similarity(
     a text, a_alternative text, b text, b_alternative text

@@ -1,7 +1,11 @@
 {#- Pairs of records sharing a strong identifier. Issued identifiers (account, loyalty card:
     var('match_unguarded_identifiers')) link outright; shared-able ones (email, phone, card)
-    link only when first and last names are compatible, and never through an identifier held
-    by more than var('max_people_per_identifier') distinct first names (families, shop phones). -#}
+    link only when first and last names agree (similar, one keystroke apart, or swapped), and
+    never through an identifier held by more than var('max_people_per_identifier') different
+    people (families, shop phones). People, not spellings, are counted: "christopher",
+    "chistopher" and "chris" on one email are one person. Birth dates veto: two records with
+    different birth dates never link through a shared-able identifier, and an identifier held
+    by namesakes of different birth dates (a father and son) links nobody. -#}
 with
 
 identifiers as (
@@ -22,7 +26,8 @@ records as (
         first_name_canonical,
         first_name_alternative,
         last_name_normalized,
-        last_name_canonical
+        last_name_canonical,
+        birth_date
     from {{ ref('int_identity_records_unioned') }}
 
 ),
@@ -40,17 +45,130 @@ identifier_spread as (
 
 ),
 
+-- identifiers carrying more first-name spellings than the limit allows: are they typos,
+-- nicknames and swapped names of fewer people, or really that many people?
+crowded_identifier_names as materialized (
+
+    select
+        identifier_spread.identifier_type,
+        identifier_spread.identifier_value,
+        records.first_name_canonical,
+        records.first_name_alternative,
+        records.last_name_canonical,
+        row_number() over (
+            partition by identifier_spread.identifier_type, identifier_spread.identifier_value
+            order by count(*) desc, records.first_name_canonical, records.last_name_canonical asc
+        ) as name_rank
+    from identifier_spread
+    inner join identifiers
+        on
+            identifier_spread.identifier_type = identifiers.identifier_type
+            and identifier_spread.identifier_value = identifiers.identifier_value
+    inner join records on identifiers.record_key = records.record_key
+    where
+        identifier_spread.first_name_count > {{ var('max_people_per_identifier') }}
+        and identifier_spread.record_count between 2 and {{ var('max_records_per_customer') }}
+        and records.first_name_canonical is not null
+    group by
+        identifier_spread.identifier_type,
+        identifier_spread.identifier_value,
+        records.first_name_canonical,
+        records.first_name_alternative,
+        records.last_name_canonical
+
+),
+
+-- a spelling is another person unless it agrees with a commoner spelling on the identifier
+crowded_identifier_people as (
+
+    select
+        spelling.identifier_type,
+        spelling.identifier_value,
+        count(*) as people_count
+    from crowded_identifier_names as spelling
+    where
+        not exists (
+            select 1
+            from crowded_identifier_names as commoner
+            where
+                commoner.identifier_type = spelling.identifier_type
+                and commoner.identifier_value = spelling.identifier_value
+                and commoner.name_rank < spelling.name_rank
+                and (
+                    {{ target.schema }}.first_name_similarity(
+                        commoner.first_name_canonical, commoner.first_name_alternative,
+                        spelling.first_name_canonical, spelling.first_name_alternative
+                    ) >= {{ var('fuzzy_name_threshold') }}
+                    or {{ target.schema }}.is_one_slip_apart(
+                        commoner.first_name_canonical, spelling.first_name_canonical
+                    )
+                    or (
+                        {{ target.schema }}.name_similarity(
+                            spelling.first_name_canonical, commoner.last_name_canonical
+                        ) >= {{ var('fuzzy_name_threshold') }}
+                        and {{ target.schema }}.name_similarity(
+                            spelling.last_name_canonical, commoner.first_name_canonical
+                        ) >= {{ var('fuzzy_name_threshold') }}
+                    )
+                )
+        )
+    group by spelling.identifier_type, spelling.identifier_value
+
+),
+
+-- one identifier, one first name, two birth dates: namesakes share it, and it cannot tell
+-- which of them a record without a birth date belongs to
+namesakes_on_identifier as (
+
+    select
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        records.first_name_canonical
+    from identifiers
+    inner join records on identifiers.record_key = records.record_key
+    where records.birth_date is not null
+    group by
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        records.first_name_canonical
+    having count(distinct records.birth_date) > 1
+
+),
+
+namesake_identifiers as (
+
+    select distinct
+        identifier_type,
+        identifier_value
+    from namesakes_on_identifier
+
+),
+
 usable_identifiers as (
 
     select
-        identifier_type,
-        identifier_value
+        identifier_spread.identifier_type,
+        identifier_spread.identifier_value
     from identifier_spread
+    left join crowded_identifier_people
+        on
+            identifier_spread.identifier_type = crowded_identifier_people.identifier_type
+            and identifier_spread.identifier_value = crowded_identifier_people.identifier_value
+    left join namesake_identifiers
+        on
+            identifier_spread.identifier_type = namesake_identifiers.identifier_type
+            and identifier_spread.identifier_value = namesake_identifiers.identifier_value
     where
-        record_count between 2 and {{ var('max_records_per_customer') }}
+        identifier_spread.record_count between 2 and {{ var('max_records_per_customer') }}
         and (
-            identifier_type in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
-            or first_name_count <= {{ var('max_people_per_identifier') }}
+            identifier_spread.identifier_type
+            in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
+            or (
+                coalesce(
+                    crowded_identifier_people.people_count, identifier_spread.first_name_count
+                ) <= {{ var('max_people_per_identifier') }}
+                and namesake_identifiers.identifier_value is null
+            )
         )
 
 ),
@@ -89,7 +207,9 @@ named_pairs as materialized (
         right_records.first_name_canonical as right_first_name,
         right_records.first_name_alternative as right_first_name_alternative,
         right_records.last_name_normalized as right_last_name,
-        right_records.last_name_canonical as right_last_name_canonical
+        right_records.last_name_canonical as right_last_name_canonical,
+        coalesce(left_records.birth_date <> right_records.birth_date, false)
+            as is_birth_date_conflict
     from candidate_pairs
     inner join records as left_records
         on candidate_pairs.left_record_key = left_records.record_key
@@ -118,24 +238,40 @@ scored_directly as materialized (
 
 ),
 
+agreed_directly as materialized (
+
+    select
+        *,
+        coalesce(first_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
+        or {{ target.schema }}.is_one_slip_apart(left_first_name, right_first_name)
+        or {{ target.schema }}.is_one_slip_apart(left_first_name_alternative, right_first_name)
+        or {{ target.schema }}.is_one_slip_apart(left_first_name, right_first_name_alternative)
+            as is_first_name_agreed,
+        coalesce(last_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
+        or {{ target.schema }}.is_one_slip_apart(left_last_name, right_last_name)
+            as is_last_name_agreed
+    from scored_directly
+
+),
+
 -- ... and swapped first / last names are only tried where the direct comparison failed
 scored as materialized (
 
     select
         *,
-        case
-            when
-                not is_unguarded
-                and (
-                    coalesce(first_name_similarity, 1) < {{ var('fuzzy_name_threshold') }}
-                    or coalesce(last_name_similarity, 1) < {{ var('fuzzy_name_threshold') }}
-                )
-                then least(
-                    {{ target.schema }}.name_similarity(left_first_name, right_last_name_canonical),
-                    {{ target.schema }}.name_similarity(left_last_name_canonical, right_first_name)
-                )
-        end as swapped_name_similarity
-    from scored_directly
+        not is_unguarded
+        and not (is_first_name_agreed and is_last_name_agreed)
+        and (
+            {{ target.schema }}.name_similarity(left_first_name, right_last_name_canonical)
+            >= {{ var('fuzzy_name_threshold') }}
+            or {{ target.schema }}.is_one_slip_apart(left_first_name, right_last_name_canonical)
+        )
+        and (
+            {{ target.schema }}.name_similarity(left_last_name_canonical, right_first_name)
+            >= {{ var('fuzzy_name_threshold') }}
+            or {{ target.schema }}.is_one_slip_apart(left_last_name_canonical, right_first_name)
+        ) as is_swapped_name_agreed
+    from agreed_directly
 
 ),
 
@@ -154,10 +290,12 @@ links as (
     where
         is_unguarded
         or (
-            coalesce(first_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
-            and coalesce(last_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
+            not is_birth_date_conflict
+            and (
+                (is_first_name_agreed and is_last_name_agreed)
+                or is_swapped_name_agreed
+            )
         )
-        or swapped_name_similarity >= {{ var('fuzzy_name_threshold') }}
 
 ),
 
