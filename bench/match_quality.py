@@ -103,7 +103,8 @@ def evidence_ceiling(warehouse, records: list[tuple[str, str, str, int]], truth:
     module's docstring). ``records`` as for :func:`score`."""
     identifiers: dict[str, set] = defaultdict(set)
     for key, kind, value in warehouse.query(
-        "select record_key, identifier_type, identifier_value from matched.int_identifiers_unpivoted"
+        "select record_key, identifier_type, identifier_value "
+        "from matched.int_identifiers_unpivoted"
     ):
         identifiers[key].add((kind, value))
     attributes = {
@@ -124,9 +125,9 @@ def evidence_ceiling(warehouse, records: list[tuple[str, str, str, int]], truth:
         (key_a, names_a, birth_a, post_a), (key_b, names_b, birth_b, post_b) = a, b
         if identifiers[key_a] & identifiers[key_b]:
             return True
-        return bool(names_a and names_b) and (
-            (birth_a is not None and birth_a == birth_b) or (post_a is not None and post_a == post_b)
-        )
+        same_birth_date = birth_a is not None and birth_a == birth_b
+        same_postcode = post_a is not None and post_a == post_b
+        return bool(names_a and names_b) and (same_birth_date or same_postcode)
 
     actual = reachable = found = 0
     for recs in by_person.values():
