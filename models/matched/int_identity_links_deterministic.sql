@@ -1,11 +1,8 @@
-{#- Pairs of records sharing a strong identifier. Issued identifiers (account, loyalty card:
-    var('match_unguarded_identifiers')) link outright; shared-able ones (email, phone, card)
-    link only when first and last names agree (similar, one keystroke apart, or swapped), and
-    never through an identifier held by more than var('max_people_per_identifier') different
-    people (families, shop phones). People, not spellings, are counted: "christopher",
-    "chistopher" and "chris" on one email are one person. Birth dates veto: two records with
-    different birth dates never link through a shared-able identifier, and an identifier held
-    by namesakes of different birth dates (a father and son) links nobody. -#}
+{#- Pairs of records sharing a strong identifier the identifier may link
+    (int_identifiers_assessed: issued ones such as account and loyalty card outright; shareable
+    ones unless several people or namesakes hold them). Shareable identifiers link two records
+    only when first and last names agree (similar, one keystroke apart, or swapped) and their
+    birth dates do not differ. -#}
 with
 
 identifiers as (
@@ -32,144 +29,13 @@ records as (
 
 ),
 
-identifier_spread as (
-
-    select
-        identifiers.identifier_type,
-        identifiers.identifier_value,
-        count(*) as record_count,
-        count(distinct records.first_name_canonical) as first_name_count
-    from identifiers
-    inner join records on identifiers.record_key = records.record_key
-    group by identifiers.identifier_type, identifiers.identifier_value
-
-),
-
--- identifiers carrying more first-name spellings than the limit allows: are they typos,
--- nicknames and swapped names of fewer people, or really that many people?
-crowded_identifier_names as materialized (
-
-    select
-        identifier_spread.identifier_type,
-        identifier_spread.identifier_value,
-        records.first_name_canonical,
-        records.first_name_alternative,
-        records.last_name_canonical,
-        row_number() over (
-            partition by identifier_spread.identifier_type, identifier_spread.identifier_value
-            order by count(*) desc, records.first_name_canonical, records.last_name_canonical asc
-        ) as name_rank
-    from identifier_spread
-    inner join identifiers
-        on
-            identifier_spread.identifier_type = identifiers.identifier_type
-            and identifier_spread.identifier_value = identifiers.identifier_value
-    inner join records on identifiers.record_key = records.record_key
-    where
-        identifier_spread.first_name_count > {{ var('max_people_per_identifier') }}
-        and identifier_spread.record_count between 2 and {{ var('max_records_per_customer') }}
-        and records.first_name_canonical is not null
-    group by
-        identifier_spread.identifier_type,
-        identifier_spread.identifier_value,
-        records.first_name_canonical,
-        records.first_name_alternative,
-        records.last_name_canonical
-
-),
-
--- a spelling is another person unless it agrees with a commoner spelling on the identifier
-crowded_identifier_people as (
-
-    select
-        spelling.identifier_type,
-        spelling.identifier_value,
-        count(*) as people_count
-    from crowded_identifier_names as spelling
-    where
-        not exists (
-            select 1
-            from crowded_identifier_names as commoner
-            where
-                commoner.identifier_type = spelling.identifier_type
-                and commoner.identifier_value = spelling.identifier_value
-                and commoner.name_rank < spelling.name_rank
-                and (
-                    {{ target.schema }}.first_name_similarity(
-                        commoner.first_name_canonical, commoner.first_name_alternative,
-                        spelling.first_name_canonical, spelling.first_name_alternative
-                    ) >= {{ var('fuzzy_name_threshold') }}
-                    or {{ target.schema }}.is_one_slip_apart(
-                        commoner.first_name_canonical, spelling.first_name_canonical
-                    )
-                    or (
-                        {{ target.schema }}.name_similarity(
-                            spelling.first_name_canonical, commoner.last_name_canonical
-                        ) >= {{ var('fuzzy_name_threshold') }}
-                        and {{ target.schema }}.name_similarity(
-                            spelling.last_name_canonical, commoner.first_name_canonical
-                        ) >= {{ var('fuzzy_name_threshold') }}
-                    )
-                )
-        )
-    group by spelling.identifier_type, spelling.identifier_value
-
-),
-
--- one identifier, one first name, two birth dates: namesakes share it, and it cannot tell
--- which of them a record without a birth date belongs to
-namesakes_on_identifier as (
-
-    select
-        identifiers.identifier_type,
-        identifiers.identifier_value,
-        records.first_name_canonical
-    from identifiers
-    inner join records on identifiers.record_key = records.record_key
-    where records.birth_date is not null
-    group by
-        identifiers.identifier_type,
-        identifiers.identifier_value,
-        records.first_name_canonical
-    having count(distinct records.birth_date) > 1
-
-),
-
-namesake_identifiers as (
-
-    select distinct
-        identifier_type,
-        identifier_value
-    from namesakes_on_identifier
-
-),
-
 usable_identifiers as (
 
     select
-        identifier_spread.identifier_type,
-        identifier_spread.identifier_value
-    from identifier_spread
-    left join crowded_identifier_people
-        on
-            identifier_spread.identifier_type = crowded_identifier_people.identifier_type
-            and identifier_spread.identifier_value = crowded_identifier_people.identifier_value
-    left join namesake_identifiers
-        on
-            identifier_spread.identifier_type = namesake_identifiers.identifier_type
-            and identifier_spread.identifier_value = namesake_identifiers.identifier_value
-    where
-        identifier_spread.record_count between 2 and {{ var('max_records_per_customer') }}
-        and (
-            identifier_spread.identifier_type
-            in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
-            or (
-                coalesce(
-                    crowded_identifier_people.people_count, identifier_spread.first_name_count
-                ) <= {{ var('max_people_per_identifier') }}
-                and namesake_identifiers.identifier_value is null
-            )
-        )
+        identifier_type,
+        identifier_value
+    from {{ ref('int_identifiers_assessed') }}
+    where is_usable
 
 ),
 

@@ -1,24 +1,18 @@
 {#- What a person should look at: identifiers too widely shared to link anyone (family
-    emails, shop phones, junk that escaped the blocklist) and customers that look over-merged
-    (too many records, several dates of birth). -#}
+    emails, shop phones, junk that escaped the blocklist, namesakes on one email) and
+    customers that look over-merged (too many records, several dates of birth). -#}
 with
 
-identifiers as (
+assessed as (
 
     select
-        record_key,
         identifier_type,
-        identifier_value
-    from {{ ref('int_identifiers_unpivoted') }}
-
-),
-
-records as (
-
-    select
-        record_key,
-        first_name_canonical
-    from {{ ref('int_identity_records_unioned') }}
+        identifier_value,
+        people_count,
+        record_count,
+        unusable_reason
+    from {{ ref('int_identifiers_assessed') }}
+    where not is_usable and not is_issued
 
 ),
 
@@ -35,17 +29,14 @@ clustered as (
 shared_identifiers as (
 
     select
-        'shared_identifier' as review_reason,
-        identifiers.identifier_type || '=' || identifiers.identifier_value as review_subject,
-        count(distinct records.first_name_canonical) as distinct_people,
-        count(*) as record_count
-    from identifiers
-    inner join records on identifiers.record_key = records.record_key
-    where identifiers.identifier_type not in ('{{ var("match_unguarded_identifiers") | join("', '") }}')
-    group by identifiers.identifier_type, identifiers.identifier_value
-    having
-        count(distinct records.first_name_canonical) > {{ var('max_people_per_identifier') }}
-        or count(*) > {{ var('max_records_per_customer') }}
+        case
+            when unusable_reason = 'held_by_namesakes' then 'identifier_held_by_namesakes'
+            else 'shared_identifier'
+        end as review_reason,
+        identifier_type || '=' || identifier_value as review_subject,
+        people_count as distinct_people,
+        record_count
+    from assessed
 
 ),
 

@@ -1,0 +1,178 @@
+{#- Every strong identifier value two or more records hold, judged once: how many records and
+    different people hold it, and whether it may link them. Issued identifiers (account,
+    loyalty card: var('match_unguarded_identifiers')) may, unless absurdly widespread;
+    shareable ones (email, phone, card token) may not when more than
+    var('max_people_per_identifier') different people hold them (family emails, shop phones)
+    or when namesakes with different birth dates hold them (a father and son on the family
+    email: the identifier cannot say whose a record without a birth date is). People, not
+    spellings, are counted: "christopher", "chistopher" and "chris" on one email are one
+    person, while "mary", "john" and "kate" are three. -#}
+with
+
+held as materialized (
+
+    select
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        identifiers.record_key,
+        records.first_name_canonical,
+        records.first_name_alternative,
+        records.last_name_canonical,
+        records.birth_date
+    from {{ ref('int_identifiers_unpivoted') }} as identifiers
+    inner join {{ ref('int_identity_records_unioned') }} as records
+        on identifiers.record_key = records.record_key
+    where
+        identifiers.identifier_type
+        in ('{{ var("match_deterministic_identifiers") | join("', '") }}')
+
+),
+
+spread as materialized (
+
+    select
+        identifier_type,
+        identifier_value,
+        count(*) as record_count,
+        count(distinct first_name_canonical) as first_name_count
+    from held
+    group by identifier_type, identifier_value
+    having count(*) >= 2
+
+),
+
+-- identifiers carrying more first-name spellings than the limit allows: are they typos,
+-- nicknames and swapped names of fewer people, or really that many people?
+crowded_names as materialized (
+
+    select
+        held.identifier_type,
+        held.identifier_value,
+        held.first_name_canonical,
+        held.first_name_alternative,
+        held.last_name_canonical,
+        row_number() over (
+            partition by held.identifier_type, held.identifier_value
+            order by count(*) desc, held.first_name_canonical asc, held.last_name_canonical asc
+        ) as name_rank
+    from spread
+    inner join held
+        on
+            spread.identifier_type = held.identifier_type
+            and spread.identifier_value = held.identifier_value
+    where
+        spread.first_name_count > {{ var('max_people_per_identifier') }}
+        and spread.record_count <= {{ var('max_records_per_customer') }}
+        and held.first_name_canonical is not null
+    group by
+        held.identifier_type,
+        held.identifier_value,
+        held.first_name_canonical,
+        held.first_name_alternative,
+        held.last_name_canonical
+
+),
+
+-- a spelling is another person unless it agrees with a commoner spelling on the identifier
+crowded_people as (
+
+    select
+        spelling.identifier_type,
+        spelling.identifier_value,
+        count(*) as people_count
+    from crowded_names as spelling
+    where
+        not exists (
+            select 1
+            from crowded_names as commoner
+            where
+                commoner.identifier_type = spelling.identifier_type
+                and commoner.identifier_value = spelling.identifier_value
+                and commoner.name_rank < spelling.name_rank
+                and (
+                    {{ target.schema }}.first_name_similarity(
+                        commoner.first_name_canonical, commoner.first_name_alternative,
+                        spelling.first_name_canonical, spelling.first_name_alternative
+                    ) >= {{ var('fuzzy_name_threshold') }}
+                    or {{ target.schema }}.is_one_slip_apart(
+                        commoner.first_name_canonical, spelling.first_name_canonical
+                    )
+                    or (
+                        {{ target.schema }}.name_similarity(
+                            spelling.first_name_canonical, commoner.last_name_canonical
+                        ) >= {{ var('fuzzy_name_threshold') }}
+                        and {{ target.schema }}.name_similarity(
+                            spelling.last_name_canonical, commoner.first_name_canonical
+                        ) >= {{ var('fuzzy_name_threshold') }}
+                    )
+                )
+        )
+    group by spelling.identifier_type, spelling.identifier_value
+
+),
+
+-- one identifier, one first name, two birth dates: namesakes share it
+namesakes as (
+
+    select
+        identifier_type,
+        identifier_value,
+        first_name_canonical
+    from held
+    where birth_date is not null
+    group by identifier_type, identifier_value, first_name_canonical
+    having count(distinct birth_date) > 1
+
+),
+
+namesake_identifiers as (
+
+    select distinct
+        identifier_type,
+        identifier_value
+    from namesakes
+
+),
+
+assessed as (
+
+    select
+        spread.identifier_type,
+        spread.identifier_value,
+        spread.record_count,
+        spread.first_name_count,
+        coalesce(crowded_people.people_count, spread.first_name_count) as people_count,
+        namesake_identifiers.identifier_value is not null as is_held_by_namesakes,
+        spread.identifier_type
+        in ('{{ var("match_unguarded_identifiers") | join("', '") }}') as is_issued
+    from spread
+    left join crowded_people
+        on
+            spread.identifier_type = crowded_people.identifier_type
+            and spread.identifier_value = crowded_people.identifier_value
+    left join namesake_identifiers
+        on
+            spread.identifier_type = namesake_identifiers.identifier_type
+            and spread.identifier_value = namesake_identifiers.identifier_value
+
+),
+
+judged as (
+
+    select
+        *,
+        case
+            when record_count > {{ var('max_records_per_customer') }} then 'too_many_records'
+            when is_issued then null
+            when people_count > {{ var('max_people_per_identifier') }}
+                then 'shared_by_several_people'
+            when is_held_by_namesakes then 'held_by_namesakes'
+        end as unusable_reason
+    from assessed
+
+)
+
+select
+    *,
+    unusable_reason is null as is_usable
+from judged
