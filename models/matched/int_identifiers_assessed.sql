@@ -3,8 +3,9 @@
     loyalty card: var('match_unguarded_identifiers')) may, unless absurdly widespread;
     shareable ones (email, phone, card token) may not when more than
     var('max_people_per_identifier') different people hold them (family emails, shop phones)
-    or when namesakes with different birth dates hold them (a father and son on the family
-    email: the identifier cannot say whose a record without a birth date is). People, not
+    or when namesakes hold them: one name with different birth dates, or on an email with
+    different phone numbers (a father and son on the family email: the identifier cannot say
+    whose a record without a birth date is). People, not
     spellings, are counted: "christopher", "chistopher" and "chris" on one email are one
     person, while "mary", "john" and "kate" are three. -#}
 with
@@ -18,7 +19,8 @@ held as materialized (
         records.first_name_canonical,
         records.first_name_alternative,
         records.last_name_canonical,
-        records.birth_date
+        records.birth_date,
+        records.phone_e164
     from {{ ref('int_identifiers_unpivoted') }} as identifiers
     inner join {{ ref('int_identity_records_unioned') }} as records
         on identifiers.record_key = records.record_key
@@ -111,7 +113,8 @@ crowded_people as (
 
 ),
 
--- one identifier, one first name, two birth dates: namesakes share it
+-- one identifier, one first name, two birth dates (or, on an email, two phone numbers when
+-- var('match_email_namesakes_by_phone')): namesakes share it
 namesakes as (
 
     select
@@ -119,9 +122,13 @@ namesakes as (
         identifier_value,
         first_name_canonical
     from held
-    where birth_date is not null
+    where first_name_canonical is not null
     group by identifier_type, identifier_value, first_name_canonical
-    having count(distinct birth_date) > 1
+    having
+        count(distinct birth_date) > 1
+        {%- if var('match_email_namesakes_by_phone') %}
+            or (identifier_type = 'email' and count(distinct phone_e164) > 1)
+        {%- endif %}
 
 ),
 
