@@ -47,7 +47,7 @@ def build(warehouse, paths, args: list[str], label: str) -> float:
     data = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json").read_text())
     slowest = sorted(data["results"], key=lambda r: -r["execution_time"])
     print(f"{label}: {elapsed:.1f}s ({len(data['results'])} nodes); slowest:")
-    for node in slowest[:6]:
+    for node in slowest[:10]:
         print(f"    {node['unique_id'].split('.')[-1][:48]:<48} {node['execution_time']:7.1f}s")
     return elapsed
 

@@ -11,12 +11,15 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import pickle
 import shutil
 import sqlite3
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
+from typing import IO, Any
 
 FIRST_NAMES = [
     "William",
@@ -523,12 +526,104 @@ def _people(rng: Random, customers: int) -> list[Person]:
     return persons
 
 
-class _Writer:
-    """Collects rows per table / file in memory, then writes them in one pass."""
+class _Spool:
+    """An append-only list of rows (tuples, lists, dicts or strings) kept on disk: full chunks
+    of ``CHUNK`` rows are pickled into a temporary file shared by every spool, only the last,
+    unfinished chunk stays in memory. Reading back gives the very same values in the same
+    order, so the files written from a spool are byte for byte those written from a list.
 
-    def __init__(self) -> None:
-        self.shop: dict[str, list[tuple]] = {
-            k: []
+    Indexing a row keeps it in memory from then on, so changes made to it (``row[2] = x``)
+    stick and are seen by later reads; ``spool[i] = row`` replaces a row. Only a handful of
+    rows are ever spoilt like this (``force_bad_rows``).
+    """
+
+    CHUNK = 512
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self._chunks: list[int] = []  # file offset of each full chunk, in order
+        self._tail: list[Any] = []
+        self._touched: dict[int, Any] = {}  # index -> row read or replaced by index
+
+    def append(self, row: Any) -> None:
+        self._tail.append(row)
+        if len(self._tail) == self.CHUNK:
+            self._file.seek(0, 2)
+            self._chunks.append(self._file.tell())
+            pickle.dump(self._tail, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._tail = []
+
+    def __len__(self) -> int:
+        return len(self._chunks) * self.CHUNK + len(self._tail)
+
+    def _chunk(self, n: int) -> list[Any]:
+        """The rows of chunk ``n`` as first appended (the tail for the unfinished one)."""
+        if n == len(self._chunks):
+            return self._tail
+        self._file.seek(self._chunks[n])
+        return pickle.load(self._file)
+
+    def __getitem__(self, i: int) -> Any:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i not in self._touched:
+            n, k = divmod(i, self.CHUNK)
+            self._touched[i] = self._chunk(n)[k]
+        return self._touched[i]
+
+    def __setitem__(self, i: int, row: Any) -> None:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        self._touched[i] = row
+
+    def __iter__(self) -> Iterator[Any]:
+        for n in range(len(self._chunks) + 1):
+            rows = self._chunk(n)
+            if self._touched:
+                base = n * self.CHUNK
+                rows = [self._touched.get(base + k, row) for k, row in enumerate(rows)]
+            yield from rows
+
+
+class _Chain:
+    """Several spools read, indexed and changed as one list (a table's weekly files in order)."""
+
+    def __init__(self, spools: Iterable[_Spool]) -> None:
+        self.spools = list(spools)
+
+    def __len__(self) -> int:
+        return sum(len(spool) for spool in self.spools)
+
+    def _locate(self, i: int) -> tuple[_Spool, int]:
+        if i >= 0:
+            for spool in self.spools:
+                if i < len(spool):
+                    return spool, i
+                i -= len(spool)
+        raise IndexError(i)
+
+    def __getitem__(self, i: int) -> Any:
+        spool, k = self._locate(i)
+        return spool[k]
+
+    def __setitem__(self, i: int, row: Any) -> None:
+        spool, k = self._locate(i)
+        spool[k] = row
+
+    def __iter__(self) -> Iterator[Any]:
+        for spool in self.spools:
+            yield from spool
+
+
+class _Writer:
+    """Collects rows per table / file in spools on disk (all in ``file``, a temporary file),
+    then writes them file by file in one pass: memory holds only a few hundred rows per spool,
+    so a million persons fit in a few GB."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.shop: dict[str, _Spool] = {
+            k: self.spool()
             for k in (
                 "products",
                 "accounts",
@@ -539,19 +634,30 @@ class _Writer:
                 "marketing_preferences",
             )
         }
-        self.pos: dict[str, dict[str, list[list]]] = {
+        self.pos: dict[str, dict[str, _Spool]] = {  # table -> week -> rows (lists)
             "transactions": {},
             "transaction_lines": {},
             "loyalty_signups": {},
         }
-        self.web: dict[str, list[str]] = {}
-        self.tickets: list[dict] = []
-        self.contacts: list[dict] = []
-        self.esp_events: list[dict] = []
-        self.truth: list[tuple[str, str, str, str]] = []
+        self.web: dict[str, _Spool] = {}  # week -> JSON lines
+        self.tickets = self.spool()  # dicts
+        self.contacts = self.spool()  # dicts
+        self.esp_events = self.spool()  # dicts
+        self.truth = self.spool()  # (system, table, record id, person id)
+        # (table, record id) of records that lost their id to a spoilt row: left out of the truth
+        self.lost: set[tuple[str, str]] = set()
+
+    def spool(self) -> _Spool:
+        return _Spool(self.file)
 
     def pos_row(self, table: str, week: str, row: list) -> None:
-        self.pos[table].setdefault(week, []).append(row)
+        self.week(self.pos[table], week).append(row)
+
+    def week(self, weeks: dict[str, _Spool], week: str) -> _Spool:
+        """The spool of ``week`` in ``weeks``, new if need be."""
+        if week not in weeks:
+            weeks[week] = self.spool()
+        return weeks[week]
 
 
 SHOP_DDL = """
@@ -611,13 +717,20 @@ POS_HEADERS = {
 
 
 class _Generator:
-    def __init__(self, rng: Random, as_of: dt.date, days: int, bad_row_rate: float) -> None:
+    def __init__(
+        self,
+        rng: Random,
+        as_of: dt.date,
+        days: int,
+        bad_row_rate: float,
+        spool: IO[bytes],
+    ) -> None:
         self.rng = rng
         self.noise = _Noise(rng)
         self.end = (dt.datetime.combine(as_of, dt.time(), dt.UTC) - EPOCH).total_seconds()
         self.start = self.end - days * 86400
         self.bad_row_rate = bad_row_rate
-        self.w = _Writer()
+        self.w = _Writer(spool)
         self.ids = {
             k: 0
             for k in (
@@ -973,7 +1086,7 @@ class _Generator:
                 "product_sku": sku if kind in ("product_view", "add_to_cart") else None,
                 "occurred_at": _iso(ts),
             }
-            lines = self.w.web.setdefault(_week(ts), [])
+            lines = self.w.week(self.w.web, _week(ts))
             if self.bad():
                 roll = rng.random()
                 if roll < 0.34:
@@ -1109,14 +1222,14 @@ class _Generator:
         if self.bad_row_rate <= 0:
             return
         rng, w = self.rng, self.w
-        lost: set[tuple[str, str]] = set()
+        lost = w.lost
 
         shop_lines = w.shop["order_lines"]
         if shop_lines and not any(line[1] is None for line in shop_lines):
             i = rng.randrange(len(shop_lines))
             shop_lines[i] = (shop_lines[i][0], None, *shop_lines[i][2:])
 
-        def spoil(rows: list[list], column: int, values: tuple[str, ...], truth: str) -> None:
+        def spoil(rows: _Chain, column: int, values: tuple[str, ...], truth: str) -> None:
             for value in values:
                 if rows and not any(r[column] == value for r in rows):
                     row = rows[rng.randrange(len(rows))]
@@ -1124,42 +1237,41 @@ class _Generator:
                         lost.add((truth, row[column]))
                     row[column] = value
 
-        txns = [r for week in sorted(w.pos["transactions"]) for r in w.pos["transactions"][week]]
+        txns = _Chain(w.pos["transactions"][week] for week in sorted(w.pos["transactions"]))
         spoil(txns, 7, ("not a date", "2026-13-45T99:00:00Z"), "transactions")
         spoil(txns, 6, ("abc",), "transactions")
         spoil(txns, 0, ("",), "transactions")
-        signups = [
-            r for week in sorted(w.pos["loyalty_signups"]) for r in w.pos["loyalty_signups"][week]
-        ]
+        signups = _Chain(
+            w.pos["loyalty_signups"][week] for week in sorted(w.pos["loyalty_signups"])
+        )
         spoil(signups, 3, ("31/02/1985", "unknown"), "loyalty_signups")
         spoil(signups, 0, ("",), "loyalty_signups")
 
         if w.web:
-            lines = [(week, i) for week in sorted(w.web) for i in range(len(w.web[week]))]
-            everything = "\n".join(line for week in sorted(w.web) for line in w.web[week])
+            lines = _Chain(w.web[week] for week in sorted(w.web))  # every line, in file order
             wanted = []
-            if not any(not line.endswith("}") for week in w.web for line in w.web[week]):
+            if all(line.endswith("}") for line in lines):
                 wanted.append("truncated")
-            if '"occurred_at": "yesterday"' not in everything:
+            if not any('"occurred_at": "yesterday"' in line for line in lines):
                 wanted.append("yesterday")
-            if not any('"event_id"' not in line for week in w.web for line in w.web[week]):
+            if all('"event_id"' in line for line in lines):
                 wanted.append("no_id")
             for kind in wanted:
-                week, i = lines[rng.randrange(len(lines))]
-                line = w.web[week][i]
+                i = rng.randrange(len(lines))
+                line = lines[i]
                 try:
                     record = json.loads(line)
                 except ValueError:
                     continue
                 event_id = record.get("event_id")
                 if kind == "truncated":
-                    w.web[week][i] = line[: -rng.randint(5, 40)]
+                    lines[i] = line[: -rng.randint(5, 40)]
                 elif kind == "yesterday":
                     record["occurred_at"] = "yesterday"
-                    w.web[week][i] = json.dumps(record)
+                    lines[i] = json.dumps(record)
                 else:
                     record.pop("event_id", None)
-                    w.web[week][i] = json.dumps(record)
+                    lines[i] = json.dumps(record)
                 if kind != "yesterday" and event_id is not None:
                     lost.add(("events", event_id))
 
@@ -1179,8 +1291,18 @@ class _Generator:
             if w.esp_events and all(e[field_name] for e in w.esp_events):
                 w.esp_events[rng.randrange(len(w.esp_events))][field_name] = None
 
-        if lost:
-            w.truth = [row for row in w.truth if (row[1], row[2]) not in lost]
+
+def _write_json_array(path: Path, items: Iterable[object]) -> int:
+    """Write ``items`` one by one, byte for byte as ``json.dumps(list(items), indent=0)`` would
+    (without ever holding the whole list or text); returns how many were written."""
+    count = 0
+    with path.open("w", encoding="utf-8") as f:
+        for item in items:
+            f.write(",\n" if count else "[\n")
+            f.write(json.dumps(item, indent=0))
+            count += 1
+        f.write("\n]" if count else "[]")
+    return count
 
 
 def _write(out: Path, gen: _Generator, meta: dict, persons: int) -> dict[str, int]:
@@ -1209,25 +1331,23 @@ def _write(out: Path, gen: _Generator, meta: dict, persons: int) -> dict[str, in
     folder = out / "web" / "events"
     folder.mkdir(parents=True)
     for week in sorted(w.web):
-        (folder / f"events_{week}.jsonl").write_text(
-            "\n".join(w.web[week]) + "\n", encoding="utf-8"
-        )
+        with (folder / f"events_{week}.jsonl").open("w", encoding="utf-8") as f:
+            f.writelines(f"{line}\n" for line in w.web[week])
     counts["web.events"] = sum(len(lines) for lines in w.web.values())
     (out / "helpdesk").mkdir()
-    (out / "helpdesk" / "tickets.json").write_text(
-        json.dumps(w.tickets, indent=0), encoding="utf-8"
-    )
-    counts["helpdesk.tickets"] = len(w.tickets)
+    counts["helpdesk.tickets"] = _write_json_array(out / "helpdesk" / "tickets.json", w.tickets)
     (out / "esp").mkdir()
-    (out / "esp" / "contacts.json").write_text(json.dumps(w.contacts, indent=0), encoding="utf-8")
-    (out / "esp" / "events.json").write_text(json.dumps(w.esp_events, indent=0), encoding="utf-8")
-    counts["esp.contacts"] = len(w.contacts)
-    counts["esp.events"] = len(w.esp_events)
+    counts["esp.contacts"] = _write_json_array(out / "esp" / "contacts.json", w.contacts)
+    counts["esp.events"] = _write_json_array(out / "esp" / "events.json", w.esp_events)
+    kept = 0
     with (out / "truth" / "identity_truth.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["source_system", "source_table", "source_record_id", "person_id"])
-        writer.writerows(w.truth)
-    counts["truth.identity_truth"] = len(w.truth)
+        for row in w.truth:
+            if (row[1], row[2]) not in w.lost:
+                writer.writerow(row)
+                kept += 1
+    counts["truth.identity_truth"] = kept
     counts["truth.persons"] = persons
     meta["counts"] = counts
     (out / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
@@ -1259,56 +1379,58 @@ def generate(
         elif target.exists() or target.is_symlink():
             target.unlink()
     rng = Random(seed)
-    gen = _Generator(rng, as_of, days, bad_row_rate)
-    gen.make_products()
-    persons = _people(rng, customers)
-    if progress:
-        progress(f"{customers:,} persons generated")
-    for index, person in enumerate(persons, start=1):
-        gen.live(person)
-        if progress and index % 10_000 == 0:
-            progress(f"{index:,} / {customers:,} persons lived their lives")
-    gen.force_bad_rows()
-    (out / "truth").mkdir()
-    with (out / "truth" / "persons.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(
-            [
-                "person_id",
-                "first_name",
-                "last_name",
-                "date_of_birth",
-                "email",
-                "phone",
-                "postcode",
-                "household_id",
-                "is_prospect",
-                "is_serial_complainer",
-            ]
-        )
-        for p in persons:
+    # the rows wait on disk until written, in a temporary file that is never visible in out
+    with tempfile.TemporaryFile(dir=out) as spool:
+        gen = _Generator(rng, as_of, days, bad_row_rate, spool)
+        gen.make_products()
+        persons = _people(rng, customers)
+        if progress:
+            progress(f"{customers:,} persons generated")
+        for index, person in enumerate(persons, start=1):
+            gen.live(person)
+            if progress and index % 10_000 == 0:
+                progress(f"{index:,} / {customers:,} persons lived their lives")
+        gen.force_bad_rows()
+        (out / "truth").mkdir()
+        with (out / "truth" / "persons.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
             writer.writerow(
                 [
-                    p.person_id,
-                    p.first_name,
-                    p.last_name,
-                    p.birth_date.isoformat(),
-                    p.emails[0],
-                    p.phone,
-                    p.postcode,
-                    p.household_id,
-                    int(p.is_prospect),
-                    int(p.is_serial_complainer),
+                    "person_id",
+                    "first_name",
+                    "last_name",
+                    "date_of_birth",
+                    "email",
+                    "phone",
+                    "postcode",
+                    "household_id",
+                    "is_prospect",
+                    "is_serial_complainer",
                 ]
             )
-    meta = {
-        "seed": seed,
-        "customers": customers,
-        "as_of": as_of.isoformat(),
-        "days": days,
-        "bad_row_rate": bad_row_rate,
-    }
-    counts = _write(out, gen, meta, len(persons))
+            for p in persons:
+                writer.writerow(
+                    [
+                        p.person_id,
+                        p.first_name,
+                        p.last_name,
+                        p.birth_date.isoformat(),
+                        p.emails[0],
+                        p.phone,
+                        p.postcode,
+                        p.household_id,
+                        int(p.is_prospect),
+                        int(p.is_serial_complainer),
+                    ]
+                )
+        meta = {
+            "seed": seed,
+            "customers": customers,
+            "as_of": as_of.isoformat(),
+            "days": days,
+            "bad_row_rate": bad_row_rate,
+        }
+        counts = _write(out, gen, meta, len(persons))
     if progress:
         progress(f"wrote {sum(counts.values()):,} records to {out}")
     return GenerateResult(out_dir=out, counts=counts)
