@@ -126,9 +126,11 @@ namesakes as (
     group by identifier_type, identifier_value, first_name_canonical
     having
         count(distinct birth_date) > 1
-        {%- if var('match_email_namesakes_by_phone') %}
-            or (identifier_type = 'email' and count(distinct phone_e164) > 1)
-        {%- endif %}
+        or (
+            {{ 'true' if var('match_email_namesakes_by_phone') else 'false' }}
+            and identifier_type = 'email'
+            and count(distinct phone_e164) > 1
+        )
 
 ),
 
