@@ -4,10 +4,10 @@
     shareable ones (email, phone, card token) may not when more than
     var('max_people_per_identifier') different people hold them (family emails, shop phones)
     or when namesakes hold them: one name with different birth dates, or (optionally) on an
-    email with different phone numbers (a father and son on the family email: the identifier cannot say
-    whose a record without a birth date is). People, not
-    spellings, are counted: "christopher", "chistopher" and "chris" on one email are one
-    person, while "mary", "john" and "kate" are three. -#}
+    email with different phone numbers (a father and son on the family email: the identifier
+    cannot say whose a record without a birth date is). People, not spellings, are counted:
+    "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
+    and "kate" are three. -#}
 with
 
 held as materialized (
