@@ -92,13 +92,12 @@ crowded_people as (
                 and commoner.identifier_value = spelling.identifier_value
                 and commoner.name_rank < spelling.name_rank
                 and (
-                    {{ target.schema }}.first_name_similarity(
-                        commoner.first_name_canonical, commoner.first_name_alternative,
-                        spelling.first_name_canonical, spelling.first_name_alternative
-                    ) >= {{ var('fuzzy_name_threshold') }}
-                    or {{ target.schema }}.is_one_slip_apart(
-                        commoner.first_name_canonical, spelling.first_name_canonical
-                    )
+                    {{ names_agree(
+                        'commoner.first_name_canonical', 'spelling.first_name_canonical',
+                        similarity=target.schema ~ '.first_name_similarity('
+                            ~ 'commoner.first_name_canonical, commoner.first_name_alternative, '
+                            ~ 'spelling.first_name_canonical, spelling.first_name_alternative)'
+                    ) }}
                     or (
                         {{ target.schema }}.name_similarity(
                             spelling.first_name_canonical, commoner.last_name_canonical

@@ -108,14 +108,16 @@ agreed_directly as materialized (
 
     select
         *,
-        coalesce(first_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
-        or {{ target.schema }}.is_one_slip_apart(left_first_name, right_first_name)
+        {{ names_agree(
+            'left_first_name', 'right_first_name',
+            similarity='coalesce(first_name_similarity, 1)'
+        ) }}
         or {{ target.schema }}.is_one_slip_apart(left_first_name_alternative, right_first_name)
         or {{ target.schema }}.is_one_slip_apart(left_first_name, right_first_name_alternative)
             as is_first_name_agreed,
-        coalesce(last_name_similarity, 1) >= {{ var('fuzzy_name_threshold') }}
-        or {{ target.schema }}.is_one_slip_apart(left_last_name, right_last_name)
-            as is_last_name_agreed
+        {{ names_agree(
+            'left_last_name', 'right_last_name', similarity='coalesce(last_name_similarity, 1)'
+        ) }} as is_last_name_agreed
     from scored_directly
 
 ),
@@ -127,16 +129,9 @@ scored as materialized (
         *,
         not is_unguarded
         and not (is_first_name_agreed and is_last_name_agreed)
-        and (
-            {{ target.schema }}.name_similarity(left_first_name, right_last_name_canonical)
-            >= {{ var('fuzzy_name_threshold') }}
-            or {{ target.schema }}.is_one_slip_apart(left_first_name, right_last_name_canonical)
-        )
-        and (
-            {{ target.schema }}.name_similarity(left_last_name_canonical, right_first_name)
-            >= {{ var('fuzzy_name_threshold') }}
-            or {{ target.schema }}.is_one_slip_apart(left_last_name_canonical, right_first_name)
-        ) as is_swapped_name_agreed
+        and {{ names_agree('left_first_name', 'right_last_name_canonical') }}
+        and {{ names_agree('left_last_name_canonical', 'right_first_name') }}
+            as is_swapped_name_agreed
     from agreed_directly
 
 ),
