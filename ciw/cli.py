@@ -286,21 +286,23 @@ def build_models(warehouse: Warehouse, paths: Paths, extra: Sequence[str] = ()) 
     return status
 
 
-def fit_lifetime_value(warehouse: Warehouse, paths: Paths) -> int:
-    """The lifetime-value step: fit, score, write clv.*; loud on degenerate input."""
+def fit_lifetime_value(warehouse: Warehouse, paths: Paths, refit: bool | None = None) -> int:
+    """The lifetime-value step: fit (or re-use a recent fit), score, write clv.*; loud on
+    degenerate input."""
     from ciw.clv.models import ClvFitError
     from ciw.clv.step import run_clv_step
 
     err_console.print("[bold]fitting[/] the lifetime-value models (BG/NBD + Gamma-Gamma) ...")
     try:
-        result = run_clv_step(warehouse, paths.project)
+        result = run_clv_step(warehouse, paths.project, refit=refit)
     except ClvFitError as exc:
         console.print(f"[red]lifetime-value fit failed[/]: {exc}")
         return 1
     bgnbd = ", ".join(f"{k}={v:.4g}" for k, v in result.bgnbd.items())
     spend = ", ".join(f"{k}={v:.4g}" for k, v in result.gamma_gamma.items())
+    how = "fit" if result.refitted else "re-used fit (var clv_refit_days)"
     console.print(
-        f"lifetime value: fit {result.fit_id} on {result.fitted_customers:,} customers "
+        f"lifetime value: {how} {result.fit_id} on {result.fitted_customers:,} customers "
         f"({result.repeat_customers:,} repeat buyers), {result.customers:,} scored in "
         f"{result.read_seconds + result.fit_seconds + result.write_seconds:.1f}s; "
         f"BG/NBD {bgnbd}; Gamma-Gamma {spend}"
@@ -426,7 +428,7 @@ def cmd_forget(args: argparse.Namespace, paths: Paths) -> int:
 def cmd_clv(args: argparse.Namespace, paths: Paths) -> int:
     """Re-fit the lifetime-value models on the current RFM summary (then `ciw dbt`)."""
     warehouse = open_warehouse(args, paths)
-    return fit_lifetime_value(warehouse, paths)
+    return fit_lifetime_value(warehouse, paths, refit=True if args.refit else None)
 
 
 def cmd_dbt(args: argparse.Namespace, paths: Paths) -> int:
@@ -583,6 +585,11 @@ def build_parser() -> argparse.ArgumentParser:
         "clv", help="fit the lifetime-value models and score customers (part of `run`)"
     )
     add_dsn(clv)
+    clv.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit even when the latest fit is recent (default: refit every clv_refit_days)",
+    )
     clv.set_defaults(func=cmd_clv)
 
     sync = sub.add_parser("sync", help="sync the audience marts to their channels")

@@ -358,3 +358,25 @@ def test_a_cached_wheel_needs_no_network(cdnow, monkeypatch, tmp_path):
     (tmp_path / cdnow_module.WHEEL_NAME).write_bytes(b"corrupt")
     with pytest.raises(CdnowDownloadError):
         cdnow_rfm()
+
+
+def test_refit_schedule_reuses_a_recent_fit_and_never_a_future_one():
+    import datetime as dt
+
+    from ciw.clv.models import BgNbdParams, GammaGammaParams
+    from ciw.clv.step import ClvSettings, StoredFit, needs_refit
+
+    stored = StoredFit(
+        fit_id="f1",
+        as_of_date=dt.date(2026, 11, 1),
+        bgnbd=BgNbdParams(0.2, 4.0, 0.8, 2.4, -1.0, 100),
+        gamma_gamma=GammaGammaParams(6.0, 3.7, 15.0, -1.0, 50),
+    )
+    weekly = ClvSettings(refit_days=7)
+    assert needs_refit(None, dt.date(2026, 11, 1), weekly)
+    assert not needs_refit(stored, dt.date(2026, 11, 1), weekly)
+    assert not needs_refit(stored, dt.date(2026, 11, 7), weekly)
+    assert needs_refit(stored, dt.date(2026, 11, 8), weekly)
+    # replaying an earlier day must not score with parameters fitted on later data
+    assert needs_refit(stored, dt.date(2026, 10, 31), weekly)
+    assert needs_refit(stored, dt.date(2026, 11, 1), ClvSettings(refit_days=0))

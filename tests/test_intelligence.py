@@ -249,6 +249,36 @@ def test_first_purchase_events_corrected_by_late_orders_and_merges(built):
     assert cli.main(["run", "--customers", CUSTOMERS, "--quiet"]) == 0
     after = warehouse.query("select * from marts.first_purchase_events order by event_id")
     assert before == after
+    _assert_purchase_days_match_a_full_recount(warehouse, merged)
+    # the later runs scored with the first run's fit (var clv_refit_days); --refit fits again
+    fits = warehouse.query("select fit_id from clv.model_fits")
+    assert len(fits) == 1
+    assert warehouse.query("select distinct fit_id from clv.customer_predictions") == fits
+    assert cli.main(["clv", "--refit"]) == 0
+    assert len(warehouse.query("select fit_id from clv.model_fits")) == 2
+
+
+def _assert_purchase_days_match_a_full_recount(warehouse, merged: int) -> None:
+    """The incremental purchase days (re-computed only for customers whose orders changed: the
+    late order, both ends of the merge) equal a count from scratch over every order."""
+    recount = warehouse.query(
+        "select customer_id, (ordered_at at time zone 'utc')::date, count(*), "
+        "sum(revenue_amount)::numeric(18, 2) from marts.fct_orders "
+        "where customer_id is not null and not is_cancelled group by 1, 2 order by 1, 2"
+    )
+    table = warehouse.query(
+        "select customer_id, purchase_date, order_count, revenue_amount "
+        "from marts.int_customer_purchase_days order by 1, 2"
+    )
+    assert table == recount
+    assert len(table) > 100
+    assert not any(row[0] == merged for row in table)
+    previous = warehouse.query(
+        "select count(*) from marts.int_customer_purchase_days as p where previous_purchase_date "
+        "is distinct from (select max(q.purchase_date) from marts.int_customer_purchase_days "
+        "as q where q.customer_id = p.customer_id and q.purchase_date < p.purchase_date)"
+    )
+    assert previous == [(0,)]
 
 
 def test_kpi_alerts_fire_on_an_injected_bad_day(built, monkeypatch):

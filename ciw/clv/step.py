@@ -1,7 +1,10 @@
 """The lifetime-value step of the pipeline, run between two dbt builds.
 
 1. read ``marts.customer_rfm_summary`` (built by the first dbt build),
-2. fit BG/NBD (purchase frequency and dropout) and Gamma-Gamma (spend) by maximum likelihood,
+2. fit BG/NBD (purchase frequency and dropout) and Gamma-Gamma (spend) by maximum likelihood —
+   or, when the latest fit is recent (var ``clv_refit_days``, as-of dates apart), re-use its
+   parameters: they describe the whole customer base and barely move in a few days, while
+   every customer's own history (and so their score) is re-read on every run,
 3. score every buying customer,
 4. write ``clv.model_fits`` (one row per fit) and replace ``clv.customer_predictions``,
 
@@ -12,7 +15,6 @@ that read it. Degenerate input (too few customers or repeat buyers, no convergen
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import time
@@ -23,7 +25,9 @@ import numpy as np
 import yaml
 
 from ciw.clv.models import (
+    BgNbdParams,
     ClvFitError,
+    GammaGammaParams,
     conditional_expected_spend,
     discounted_expected_purchases,
     expected_purchases,
@@ -45,6 +49,7 @@ class ClvSettings:
     annual_discount_rate: float = 0.10
     min_customers: int = 100
     min_repeat_customers: int = 30
+    refit_days: int = 7
 
     @classmethod
     def from_project(cls, project: Path) -> ClvSettings:
@@ -59,6 +64,7 @@ class ClvSettings:
             min_repeat_customers=int(
                 found.get("clv_min_repeat_customers", cls.min_repeat_customers)
             ),
+            refit_days=int(found.get("clv_refit_days", cls.refit_days)),
         )
 
     @property
@@ -87,6 +93,7 @@ class ClvStepResult:
     read_seconds: float
     fit_seconds: float
     write_seconds: float
+    refitted: bool = True
 
 
 def rfm_relation(project: Path) -> str:
@@ -98,7 +105,10 @@ def rfm_relation(project: Path) -> str:
 
 def read_rfm(warehouse: Warehouse, relation: str) -> RfmData:
     """The RFM summary through COPY (fast enough for millions of customers)."""
-    buffer = io.StringIO()
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
     with warehouse.cursor() as cur:
         cur.execute("select to_regclass(%s)", (relation,))
         if cur.fetchone()[0] is None:
@@ -111,23 +121,36 @@ def read_rfm(warehouse: Warehouse, relation: str) -> RfmData:
             f"order by customer_id) to stdout with (format csv)",
             buffer,
         )
-    buffer.seek(0)
-    rows = list(csv.reader(buffer))
-    if not rows:
+    if not buffer.getbuffer().nbytes:
         raise ClvFitError(f"{relation} is empty: no buying customers to fit on")
-    columns = list(zip(*rows, strict=True))
+    names = ["customer_id", "frequency", "recency", "age", "monetary", "as_of_date"]
+    table = pacsv.read_csv(
+        io.BytesIO(buffer.getvalue()),
+        read_options=pacsv.ReadOptions(column_names=names),
+        convert_options=pacsv.ConvertOptions(
+            column_types={
+                "customer_id": pa.int64(),
+                "frequency": pa.float64(),
+                "recency": pa.float64(),
+                "age": pa.float64(),
+                "monetary": pa.float64(),
+                "as_of_date": pa.string(),
+            }
+        ),
+    )
+    as_of = table.column("as_of_date")[0].as_py()
     return RfmData(
-        customer_id=np.asarray(columns[0], dtype=np.int64),
-        frequency=np.asarray(columns[1], dtype=float),
-        recency=np.asarray(columns[2], dtype=float),
-        age=np.asarray(columns[3], dtype=float),
-        monetary=np.asarray(columns[4], dtype=float),
-        as_of_date=dt.date.fromisoformat(columns[5][0]) if columns[5][0] else None,
+        customer_id=table.column("customer_id").to_numpy(),
+        frequency=table.column("frequency").to_numpy(),
+        recency=table.column("recency").to_numpy(),
+        age=table.column("age").to_numpy(),
+        monetary=table.column("monetary").to_numpy(),
+        as_of_date=dt.date.fromisoformat(as_of) if as_of else None,
     )
 
 
-def fit_and_score(data: RfmData, settings: ClvSettings) -> tuple[dict, dict, dict]:
-    """Fit both models and score every customer; returns (bgnbd, gamma_gamma, scores)."""
+def fit_models(data: RfmData, settings: ClvSettings) -> tuple[BgNbdParams, GammaGammaParams]:
+    """Fit BG/NBD on every customer with history and Gamma-Gamma on the repeat buyers."""
     fitted = data.age > 0  # a customer who first bought today carries no information yet
     if int(fitted.sum()) < settings.min_customers:
         raise ClvFitError(
@@ -154,20 +177,34 @@ def fit_and_score(data: RfmData, settings: ClvSettings) -> tuple[dict, dict, dic
         data.monetary[repeat],
         min_repeat_customers=settings.min_repeat_customers,
     )
+    return bgnbd, spend
+
+
+def score_customers(
+    data: RfmData, settings: ClvSettings, bgnbd: BgNbdParams, spend: GammaGammaParams
+) -> dict[str, np.ndarray]:
+    """Every customer's predictions under the given parameters; refuses non-finite scores.
+    The purchase-model scores depend on (x, t_x, T) only: each distinct history is scored once
+    (the discounted sum costs one hypergeometric evaluation per week of the horizon)."""
+    histories, inverse = np.unique(
+        np.stack([data.frequency, data.recency, data.age]), axis=1, return_inverse=True
+    )
+    inverse = inverse.reshape(-1)
+    x, t_x, age = histories
     scores = {
-        "probability_alive": probability_alive(bgnbd, data.frequency, data.recency, data.age),
-        "expected_purchases": expected_purchases(
-            bgnbd, settings.horizon_weeks, data.frequency, data.recency, data.age
-        ),
+        "probability_alive": probability_alive(bgnbd, x, t_x, age)[inverse],
+        "expected_purchases": expected_purchases(bgnbd, settings.horizon_weeks, x, t_x, age)[
+            inverse
+        ],
         "discounted_expected_purchases": discounted_expected_purchases(
             bgnbd,
-            data.frequency,
-            data.recency,
-            data.age,
+            x,
+            t_x,
+            age,
             horizon_periods=int(round(settings.horizon_weeks)),
             periods_per_year=WEEKS_PER_YEAR,
             annual_discount_rate=settings.annual_discount_rate,
-        ),
+        )[inverse],
         "expected_purchase_value": conditional_expected_spend(
             spend, data.frequency, np.where(data.monetary > 0, data.monetary, 0.0)
         ),
@@ -176,7 +213,53 @@ def fit_and_score(data: RfmData, settings: ClvSettings) -> tuple[dict, dict, dic
         if not np.all(np.isfinite(values)):
             bad = int((~np.isfinite(values)).sum())
             raise ClvFitError(f"{bad} customers got a non-finite {name}: refusing to write")
-    return _params(bgnbd), _params(spend), scores
+    return scores
+
+
+def fit_and_score(data: RfmData, settings: ClvSettings) -> tuple[dict, dict, dict]:
+    """Fit both models and score every customer; returns (bgnbd, gamma_gamma, scores)."""
+    bgnbd, spend = fit_models(data, settings)
+    return _params(bgnbd), _params(spend), score_customers(data, settings, bgnbd, spend)
+
+
+@dataclass(frozen=True)
+class StoredFit:
+    fit_id: str
+    as_of_date: dt.date
+    bgnbd: BgNbdParams
+    gamma_gamma: GammaGammaParams
+
+
+def latest_fit(warehouse: Warehouse) -> StoredFit | None:
+    """The most recent fit in clv.model_fits (None before the first)."""
+    with warehouse.cursor() as cur:
+        cur.execute("select to_regclass('clv.model_fits')")
+        if cur.fetchone()[0] is None:
+            return None
+        cur.execute(
+            "select fit_id, as_of_date, bgnbd_r, bgnbd_alpha, bgnbd_a, bgnbd_b, "
+            "bgnbd_log_likelihood, customer_count, gamma_gamma_p, gamma_gamma_q, "
+            "gamma_gamma_gamma, gamma_gamma_log_likelihood, repeat_customer_count "
+            "from clv.model_fits order by fitted_at desc, fit_id desc limit 1"
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return StoredFit(
+        fit_id=row[0],
+        as_of_date=row[1],
+        bgnbd=BgNbdParams(*map(float, row[2:7]), n_customers=int(row[7])),
+        gamma_gamma=GammaGammaParams(*map(float, row[8:12]), n_customers=int(row[12])),
+    )
+
+
+def needs_refit(stored: StoredFit | None, as_of: dt.date, settings: ClvSettings) -> bool:
+    """Refit without a fit, when the fit's as-of date is refit_days or more before this one, or
+    when this as-of date lies before the fit's (a replay of the past must not use the future)."""
+    if stored is None or settings.refit_days <= 0:
+        return True
+    age_days = (as_of - stored.as_of_date).days
+    return age_days < 0 or age_days >= settings.refit_days
 
 
 def _params(params: object) -> dict[str, float]:
@@ -196,59 +279,34 @@ def write_predictions(
     spend: dict[str, float],
     scores: dict[str, np.ndarray],
     fit_seconds: float,
+    log_fit: bool = True,
 ) -> None:
-    """Replace the predictions and log the fit, in one transaction."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    columns = (
-        data.customer_id,
-        scores["probability_alive"],
-        scores["expected_purchases"],
-        scores["discounted_expected_purchases"],
-        scores["expected_purchase_value"],
+    """Replace the predictions and log the fit (unless it is a stored one), in one transaction."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.table(
+        {
+            "customer_id": pa.array(data.customer_id, pa.int64()),
+            "fit_id": pa.array([fit_id] * len(data.customer_id), pa.string()),
+            "probability_alive": pa.array(scores["probability_alive"], pa.float64()),
+            "expected_purchases": pa.array(scores["expected_purchases"], pa.float64()),
+            "discounted_expected_purchases": pa.array(
+                scores["discounted_expected_purchases"], pa.float64()
+            ),
+            "expected_purchase_value": pa.array(scores["expected_purchase_value"], pa.float64()),
+        }
     )
-    for customer_id, alive, purchases, discounted, value in zip(*columns, strict=True):
-        writer.writerow(
-            (
-                int(customer_id),
-                fit_id,
-                f"{alive:.8g}",
-                f"{purchases:.8g}",
-                f"{discounted:.8g}",
-                f"{value:.8g}",
-            )
-        )
-    buffer.seek(0)
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
+    buffer = io.BytesIO(sink.getvalue().to_pybytes())
     with warehouse.cursor() as cur:
         for table in ("clv.model_fits", "clv.customer_predictions"):
             cur.execute("select to_regclass(%s)", (table,))
             if cur.fetchone()[0] is None:
                 raise ClvFitError(f"{table} does not exist: run dbt once (on-run-start creates it)")
-        cur.execute(
-            "insert into clv.model_fits (fit_id, as_of_date, customer_count, "
-            "repeat_customer_count, horizon_weeks, annual_discount_rate, bgnbd_r, bgnbd_alpha, "
-            "bgnbd_a, bgnbd_b, bgnbd_log_likelihood, gamma_gamma_p, gamma_gamma_q, "
-            "gamma_gamma_gamma, gamma_gamma_log_likelihood, fit_seconds) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                fit_id,
-                data.as_of_date or dt.date.today(),
-                int(bgnbd.get("n_customers", 0)),
-                int(spend.get("n_customers", 0)),
-                settings.horizon_weeks,
-                settings.annual_discount_rate,
-                bgnbd["r"],
-                bgnbd["alpha"],
-                bgnbd["a"],
-                bgnbd["b"],
-                bgnbd["log_likelihood"],
-                spend["p"],
-                spend["q"],
-                spend["gamma"],
-                spend["log_likelihood"],
-                fit_seconds,
-            ),
-        )
+        if log_fit:
+            _log_fit(cur, fit_id, data, settings, bgnbd, spend, fit_seconds)
         cur.execute("truncate clv.customer_predictions")
         cur.copy_expert(
             "copy clv.customer_predictions (customer_id, fit_id, probability_alive, "
@@ -258,16 +316,67 @@ def write_predictions(
         )
 
 
-def run_clv_step(warehouse: Warehouse, project: Path) -> ClvStepResult:
-    """Read, fit, score and write; raises ClvFitError on degenerate input."""
+def _log_fit(cur, fit_id, data, settings, bgnbd, spend, fit_seconds) -> None:
+    cur.execute(
+        "insert into clv.model_fits (fit_id, as_of_date, customer_count, "
+        "repeat_customer_count, horizon_weeks, annual_discount_rate, bgnbd_r, bgnbd_alpha, "
+        "bgnbd_a, bgnbd_b, bgnbd_log_likelihood, gamma_gamma_p, gamma_gamma_q, "
+        "gamma_gamma_gamma, gamma_gamma_log_likelihood, fit_seconds) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            fit_id,
+            data.as_of_date or dt.date.today(),
+            int(bgnbd.get("n_customers", 0)),
+            int(spend.get("n_customers", 0)),
+            settings.horizon_weeks,
+            settings.annual_discount_rate,
+            bgnbd["r"],
+            bgnbd["alpha"],
+            bgnbd["a"],
+            bgnbd["b"],
+            bgnbd["log_likelihood"],
+            spend["p"],
+            spend["q"],
+            spend["gamma"],
+            spend["log_likelihood"],
+            fit_seconds,
+        ),
+    )
+
+
+def run_clv_step(warehouse: Warehouse, project: Path, refit: bool | None = None) -> ClvStepResult:
+    """Read, fit (or re-use a recent fit), score and write; raises ClvFitError on degenerate
+    input. ``refit``: True forces a fit, False re-uses the latest fit whatever its age, None
+    (default) refits when the latest fit is var clv_refit_days or more old (see needs_refit)."""
     settings = ClvSettings.from_project(project)
     started = time.monotonic()
     data = read_rfm(warehouse, rfm_relation(project))
     read_done = time.monotonic()
-    bgnbd, spend, scores = fit_and_score(data, settings)
+    as_of = data.as_of_date or dt.date.today()
+    stored = latest_fit(warehouse)
+    if refit is None:
+        refit = needs_refit(stored, as_of, settings)
+    if not refit and stored is None:
+        raise ClvFitError("no stored fit to re-use: fit first (ciw clv --refit)")
+    if refit:
+        bgnbd_fit, spend_fit = fit_models(data, settings)
+        fit_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    else:
+        bgnbd_fit, spend_fit, fit_id = stored.bgnbd, stored.gamma_gamma, stored.fit_id
+    scores = score_customers(data, settings, bgnbd_fit, spend_fit)
+    bgnbd, spend = _params(bgnbd_fit), _params(spend_fit)
     fit_done = time.monotonic()
-    fit_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    write_predictions(warehouse, fit_id, data, settings, bgnbd, spend, scores, fit_done - read_done)
+    write_predictions(
+        warehouse,
+        fit_id,
+        data,
+        settings,
+        bgnbd,
+        spend,
+        scores,
+        fit_done - read_done,
+        log_fit=refit,
+    )
     return ClvStepResult(
         fit_id=fit_id,
         customers=len(data.customer_id),
@@ -278,4 +387,5 @@ def run_clv_step(warehouse: Warehouse, project: Path) -> ClvStepResult:
         read_seconds=read_done - started,
         fit_seconds=fit_done - read_done,
         write_seconds=time.monotonic() - fit_done,
+        refitted=refit,
     )

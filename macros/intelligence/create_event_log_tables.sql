@@ -27,4 +27,10 @@ create table if not exists {{ generate_schema_name('marts', none) }}.first_purch
     recorded_at timestamp with time zone,
     retracted_at timestamp with time zone
 );
+
+-- each run replaces events by id and reads the events of the customers whose orders changed
+create index if not exists first_purchase_events_event_id_idx
+on {{ generate_schema_name('marts', none) }}.first_purchase_events (event_id);
+create index if not exists first_purchase_events_customer_id_idx
+on {{ generate_schema_name('marts', none) }}.first_purchase_events (customer_id);
 {%- endmacro %}

@@ -3,9 +3,15 @@
     `purchase_days` (a CTE: customer_id, purchase_date, previous_purchase_date,
     revenue_amount, gross_margin_amount). The last CTE is `segmented`. Rules: README
     "Segments", vars lifecycle_*, rfm_frequency_score_thresholds, seeds rfm_segments and
-    value_tiers. -#}
-{% macro segment_customers(purchase_days='purchase_days', as_of_dates='as_of_dates') %}
+    value_tiers. With `from_states=true` the caller provides the `customer_states` CTE
+    itself (as_of_date, customer_id, purchase_day_count, revenue_amount,
+    gross_margin_amount_12m, recent_return_gap_days, first_purchase_date, last_purchase_date:
+    int_customer_purchase_states has them for the as-of date). -#}
+{% macro segment_customers(
+    purchase_days='purchase_days', as_of_dates='as_of_dates', from_states=false
+) %}
 
+{% if not from_states -%}
 customer_states as (
 
     select
@@ -30,6 +36,7 @@ customer_states as (
     group by {{ as_of_dates }}.as_of_date, {{ purchase_days }}.customer_id
 
 ),
+{%- endif %}
 
 scored as (
 

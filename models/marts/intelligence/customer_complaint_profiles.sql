@@ -16,11 +16,13 @@ contacts as (
 
 ),
 
-orders as (
+order_counts as (
 
-    select customer_id
-    from {{ ref('fct_orders') }}
-    where customer_id is not null and not is_cancelled
+    -- orders (not cancelled) up to the as-of date
+    select
+        customer_id,
+        order_count
+    from {{ ref('int_customer_purchase_states') }}
 
 ),
 
@@ -51,16 +53,6 @@ lifetime_value as (
         probability_alive,
         clv_amount
     from {{ ref('customer_lifetime_value') }}
-
-),
-
-order_counts as (
-
-    select
-        customer_id,
-        count(*) as order_count
-    from orders
-    group by customer_id
 
 ),
 

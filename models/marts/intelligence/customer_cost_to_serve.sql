@@ -105,56 +105,70 @@ marketing_costs as (
 
 ),
 
-customer_months as (
+costs_unioned as (
 
     select
         customer_id,
-        cost_month
+        cost_month,
+        contact_count,
+        enquiry_count,
+        complaint_count,
+        0::bigint as return_count,
+        0::bigint as marketing_send_count,
+        contact_cost,
+        0::numeric as return_handling_cost,
+        0::numeric as marketing_cost
     from contact_costs
-    union
+    union all
     select
         customer_id,
-        cost_month
+        cost_month,
+        0::bigint as contact_count,
+        0::bigint as enquiry_count,
+        0::bigint as complaint_count,
+        return_count,
+        0::bigint as marketing_send_count,
+        0::numeric as contact_cost,
+        return_handling_cost,
+        0::numeric as marketing_cost
     from return_costs
-    union
+    union all
     select
         customer_id,
-        cost_month
+        cost_month,
+        0::bigint as contact_count,
+        0::bigint as enquiry_count,
+        0::bigint as complaint_count,
+        0::bigint as return_count,
+        marketing_send_count,
+        0::numeric as contact_cost,
+        0::numeric as return_handling_cost,
+        marketing_cost
     from marketing_costs
 
 ),
 
 final as (
 
+    -- one aggregate over the three cost kinds (no union-then-join: one pass at millions of rows)
     select
-        customer_months.customer_id,
-        coalesce(contact_costs.contact_count, 0) as contact_count,
-        coalesce(contact_costs.enquiry_count, 0) as enquiry_count,
-        coalesce(contact_costs.complaint_count, 0) as complaint_count,
-        coalesce(return_costs.return_count, 0) as return_count,
-        coalesce(marketing_costs.marketing_send_count, 0) as marketing_send_count,
-        coalesce(contact_costs.contact_cost, 0)::numeric(14, 2) as contact_cost,
-        coalesce(return_costs.return_handling_cost, 0)::numeric(14, 2) as return_handling_cost,
-        coalesce(marketing_costs.marketing_cost, 0)::numeric(14, 2) as marketing_cost,
+        customer_id,
+        sum(contact_count)::bigint as contact_count,
+        sum(enquiry_count)::bigint as enquiry_count,
+        sum(complaint_count)::bigint as complaint_count,
+        sum(return_count)::bigint as return_count,
+        sum(marketing_send_count)::bigint as marketing_send_count,
+        coalesce(sum(contact_cost), 0)::numeric(14, 2) as contact_cost,
+        coalesce(sum(return_handling_cost), 0)::numeric(14, 2) as return_handling_cost,
+        coalesce(sum(marketing_cost), 0)::numeric(14, 2) as marketing_cost,
         (
-            coalesce(contact_costs.contact_cost, 0)
-            + coalesce(return_costs.return_handling_cost, 0)
-            + coalesce(marketing_costs.marketing_cost, 0)
+            coalesce(sum(contact_cost), 0)
+            + coalesce(sum(return_handling_cost), 0)
+            + coalesce(sum(marketing_cost), 0)
         )::numeric(14, 2) as cost_to_serve,
-        customer_months.cost_month
-    from customer_months
-    left join contact_costs
-        on
-            customer_months.customer_id = contact_costs.customer_id
-            and customer_months.cost_month = contact_costs.cost_month
-    left join return_costs
-        on
-            customer_months.customer_id = return_costs.customer_id
-            and customer_months.cost_month = return_costs.cost_month
-    left join marketing_costs
-        on
-            customer_months.customer_id = marketing_costs.customer_id
-            and customer_months.cost_month = marketing_costs.cost_month
+        cost_month
+    from costs_unioned
+    group by customer_id, cost_month
 
 )
 

@@ -4,17 +4,6 @@
     handling, marketing). -#}
 with
 
-purchase_days as (
-
-    select
-        customer_id,
-        revenue_amount,
-        gross_margin_amount,
-        purchase_date
-    from {{ ref('int_customer_purchase_days') }}
-
-),
-
 returns as (
 
     select
@@ -43,16 +32,11 @@ sales as (
 
     select
         customer_id,
-        sum(revenue_amount) as revenue_amount,
-        sum(gross_margin_amount) as gross_margin_amount,
-        sum(revenue_amount) filter (
-            where purchase_date > {{ as_of_date() }} - interval '12 months'
-        ) as revenue_amount_12m,
-        sum(gross_margin_amount) filter (
-            where purchase_date > {{ as_of_date() }} - interval '12 months'
-        ) as gross_margin_amount_12m
-    from purchase_days
-    group by customer_id
+        revenue_amount,
+        gross_margin_amount,
+        revenue_amount_12m,
+        gross_margin_amount_12m
+    from {{ ref('int_customer_purchase_states') }}
 
 ),
 

@@ -3,41 +3,17 @@
     purchase days, monetary value = mean revenue of the repeat purchase days. -#}
 with
 
-purchase_days as (
-
-    select
-        customer_id,
-        purchase_date,
-        revenue_amount,
-        gross_margin_amount
-    from {{ ref('int_customer_purchase_days') }}
-
-),
-
-numbered as (
-
-    select
-        customer_id,
-        revenue_amount,
-        gross_margin_amount,
-        purchase_date,
-        row_number() over (partition by customer_id order by purchase_date) as purchase_number
-    from purchase_days
-
-),
-
 summarised as (
 
     select
         customer_id,
-        count(*) as purchase_day_count,
-        sum(revenue_amount) as revenue_amount,
-        sum(gross_margin_amount) as gross_margin_amount,
-        avg(revenue_amount) filter (where purchase_number > 1) as repeat_purchase_value,
-        min(purchase_date) as first_purchase_date,
-        max(purchase_date) as last_purchase_date
-    from numbered
-    group by customer_id
+        purchase_day_count,
+        revenue_amount,
+        gross_margin_amount,
+        repeat_purchase_value,
+        first_purchase_date,
+        last_purchase_date
+    from {{ ref('int_customer_purchase_states') }}
 
 ),
 

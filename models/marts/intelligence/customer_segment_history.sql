@@ -1,7 +1,24 @@
 {#- Public. Segment history: every buying customer's lifecycle stage, RFM segment and value
     tier at each month end (the last var segment_history_months month ends on the first build,
     then each new month end as it passes). Rows are kept as computed then: history, not
-    rebuilt by --full-refresh. -#}
+    rebuilt by --full-refresh. A run with no new month end reads nothing (checked first: most
+    runs). -#}
+{%- set history_months = var("segment_history_months") %}
+{%- set has_new_month_end = true %}
+{%- if execute and is_incremental() %}
+    {%- set check %}
+        select count(*)
+        from generate_series(
+            date_trunc('month', {{ as_of_date() }}) - interval '{{ history_months }} months',
+            date_trunc('month', {{ as_of_date() }}) - interval '1 month',
+            interval '1 month'
+        ) as month_start
+        where (month_start + interval '1 month' - interval '1 day')::date > (
+            select coalesce(max(period_end_date), date '1900-01-01') from {{ this }}
+        )
+    {%- endset %}
+    {%- set has_new_month_end = run_query(check).columns[0].values()[0] > 0 %}
+{%- endif %}
 {{
     config(
         materialized='incremental',
@@ -23,6 +40,9 @@ purchase_days as (
         purchase_date,
         previous_purchase_date
     from {{ ref('int_customer_purchase_days') }}
+    {%- if not has_new_month_end %}
+        where false
+    {%- endif %}
 
 ),
 

@@ -3,15 +3,17 @@
     Customers who never bought are prospects. -#}
 with
 
-purchase_days as (
+states as (
 
     select
         customer_id,
+        purchase_day_count,
         revenue_amount,
-        gross_margin_amount,
-        purchase_date,
-        previous_purchase_date
-    from {{ ref('int_customer_purchase_days') }}
+        gross_margin_amount_365d,
+        recent_return_gap_days,
+        first_purchase_date,
+        last_purchase_date
+    from {{ ref('int_customer_purchase_states') }}
 
 ),
 
@@ -22,13 +24,22 @@ customers as (
 
 ),
 
-as_of_dates as (
+customer_states as (
 
-    select {{ as_of_date() }} as as_of_date
+    select
+        {{ as_of_date() }} as as_of_date,
+        customer_id,
+        purchase_day_count,
+        revenue_amount,
+        gross_margin_amount_365d as gross_margin_amount_12m,
+        recent_return_gap_days,
+        first_purchase_date,
+        last_purchase_date
+    from states
 
 ),
 
-{{ segment_customers() }},
+{{ segment_customers(from_states=true) }},
 
 final as (
 

@@ -1,10 +1,13 @@
 {#- Public. An event log of first purchases: one `first_purchase` event per customer (their
     first purchase with us in any channel) and one `first_purchase_in_channel` event for each
     further channel an existing customer starts buying in. Each run recomputes the truth from
-    all orders and compares it with the log: new events are added, and events that are no
-    longer true (a late record showed an earlier purchase, two customers merged, an order was
-    cancelled) are retracted, never deleted, so a mistaken welcome stays measurable. The log
-    is history: --full-refresh does not rebuild it. -#}
+    the orders of the customers whose orders changed since the last run
+    (int_customer_order_changes) and compares it with their events in the log: new events are
+    added, and events that are no longer true (a late record showed an earlier purchase, two
+    customers merged, an order was cancelled) are retracted, never deleted, so a mistaken
+    welcome stays measurable. The log is history: --full-refresh does not rebuild it. -#}
+-- depends_on: {{ ref('int_customer_order_changes') }}
+{%- set event_log_watermark = 'greatest(recorded_at, retracted_at)' %}
 {{
     config(
         materialized='incremental',
@@ -29,6 +32,9 @@ orders as (
     where
         customer_id is not null
         and not is_cancelled
+        {% if is_incremental() %}
+            and customer_id in ({{ changed_order_customers(event_log_watermark) }})
+        {% endif %}
 
 ),
 
@@ -108,6 +114,7 @@ logged as (
             order_loaded_at,
             recorded_at
         from {{ this }}
+        where customer_id in ({{ changed_order_customers(event_log_watermark) }})
     {% else %}
         select
             event_id,

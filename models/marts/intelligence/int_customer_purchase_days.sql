@@ -1,6 +1,19 @@
-{#- One row per customer and day with a purchase (any channel), up to the as-of date: the
-    unit of repeat buying for RFM and lifetime value (several orders on one day are one
-    purchase). -#}
+{#- One row per customer and day with a purchase (any channel): the unit of repeat buying for
+    RFM and lifetime value (several orders on one day are one purchase), with the previous
+    purchase day. All days, also after the as-of date: the models reading it filter on
+    purchase_date, so this table does not depend on the as-of date and stays incremental —
+    each run re-computes only the customers whose orders changed (int_customer_order_changes). -#}
+-- depends_on: {{ ref('int_customer_order_changes') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        pre_hook="{{ delete_changed_order_customers() }}",
+        indexes=[{'columns': ['customer_id']}],
+    )
+}}
+
 with
 
 orders as (
@@ -14,6 +27,9 @@ orders as (
     where
         customer_id is not null
         and not is_cancelled
+        {% if is_incremental() %}
+            and customer_id in ({{ changed_order_customers() }})
+        {% endif %}
 
 ),
 
@@ -26,7 +42,6 @@ purchase_days as (
         sum(revenue_amount)::numeric(18, 2) as revenue_amount,
         sum(gross_margin_amount)::numeric(18, 2) as gross_margin_amount
     from orders
-    where {{ utc_date('ordered_at') }} <= {{ as_of_date() }}
     group by customer_id, {{ utc_date('ordered_at') }}
 
 ),
@@ -41,7 +56,8 @@ with_previous as (
         purchase_date,
         lag(purchase_date) over (
             partition by customer_id order by purchase_date
-        ) as previous_purchase_date
+        ) as previous_purchase_date,
+        current_timestamp as computed_at
     from purchase_days
 
 )

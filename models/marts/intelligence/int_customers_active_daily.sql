@@ -1,78 +1,98 @@
 {#- Per day: customers active (a purchase in the last 365 days), customers who were active a
     year earlier (the retention base) and how many of those bought again since (retained).
-    Computed with difference arrays over purchase days, not by expanding customers x days. -#}
+    Computed with difference arrays over (purchase day, previous purchase day) pairs, not by
+    expanding customers x days. -#}
 with
 
 purchase_days as (
 
     select
-        customer_id,
-        purchase_date
+        purchase_date,
+        previous_purchase_date
     from {{ ref('int_customer_purchase_days') }}
+    where purchase_date <= {{ as_of_date() }}
 
 ),
 
-spans as (
+pairs as (
 
-    -- a purchase day keeps its customer active until the next purchase or for 365 days
+    -- customers only matter through (purchase day, previous purchase day): one hash aggregate,
+    -- a few hundred thousand pairs at most, instead of a sort of every purchase day
     select
         purchase_date,
-        lead(purchase_date) over (
-            partition by customer_id order by purchase_date
-        ) as next_purchase_date,
-        least(
-            lead(purchase_date) over (partition by customer_id order by purchase_date),
-            purchase_date + 365
-        ) as active_until_date
+        previous_purchase_date,
+        count(*) as customer_count
     from purchase_days
+    group by purchase_date, previous_purchase_date
 
 ),
 
 changes as (
 
+    -- a purchase day keeps its customer active for 365 days, cut short by the next purchase;
+    -- each row starts its own span and cuts the previous span short when it came within 365
+    -- days (the -1/+1 pairs cancel when it did not). Retention base = active a year earlier;
+    -- retained = in the base and bought again since the base day.
     select
         purchase_date as change_date,
-        1 as active_change,
-        0 as base_change,
-        0 as retained_change
-    from spans
-    union all
-    select
-        active_until_date as change_date,
-        -1 as active_change,
-        0 as base_change,
-        0 as retained_change
-    from spans
+        customer_count as active_change,
+        0::bigint as base_change,
+        0::bigint as retained_change
+    from pairs
     union all
     select
         purchase_date + 365 as change_date,
-        0 as active_change,
-        1 as base_change,
-        0 as retained_change
-    from spans
+        -customer_count as active_change,
+        customer_count as base_change,
+        0::bigint as retained_change
+    from pairs
     union all
     select
-        active_until_date + 365 as change_date,
-        0 as active_change,
-        -1 as base_change,
-        0 as retained_change
-    from spans
+        purchase_date + 730 as change_date,
+        0::bigint as active_change,
+        -customer_count as base_change,
+        0::bigint as retained_change
+    from pairs
     union all
     select
-        greatest(purchase_date + 365, next_purchase_date) as change_date,
-        0 as active_change,
-        0 as base_change,
-        1 as retained_change
-    from spans
-    where next_purchase_date is not null
+        least(purchase_date, previous_purchase_date + 365) as change_date,
+        -customer_count as active_change,
+        0::bigint as base_change,
+        0::bigint as retained_change
+    from pairs
+    where previous_purchase_date is not null
     union all
     select
-        active_until_date + 365 as change_date,
-        0 as active_change,
-        0 as base_change,
-        -1 as retained_change
-    from spans
-    where next_purchase_date is not null
+        previous_purchase_date + 365 as change_date,
+        customer_count as active_change,
+        0::bigint as base_change,
+        0::bigint as retained_change
+    from pairs
+    where previous_purchase_date is not null
+    union all
+    select
+        least(purchase_date, previous_purchase_date + 365) + 365 as change_date,
+        0::bigint as active_change,
+        -customer_count as base_change,
+        -customer_count as retained_change
+    from pairs
+    where previous_purchase_date is not null
+    union all
+    select
+        previous_purchase_date + 730 as change_date,
+        0::bigint as active_change,
+        customer_count as base_change,
+        0::bigint as retained_change
+    from pairs
+    where previous_purchase_date is not null
+    union all
+    select
+        greatest(previous_purchase_date + 365, purchase_date) as change_date,
+        0::bigint as active_change,
+        0::bigint as base_change,
+        customer_count as retained_change
+    from pairs
+    where previous_purchase_date is not null
 
 ),
 
@@ -92,7 +112,7 @@ days as (
 
     select calendar_day::date as kpi_date
     from generate_series(
-        (select min(purchase_date) from purchase_days),
+        (select min(purchase_date) from pairs),
         {{ as_of_date() }},
         interval '1 day'
     ) as calendar_day

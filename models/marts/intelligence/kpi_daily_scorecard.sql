@@ -14,7 +14,10 @@ orders as (
         revenue_amount,
         ordered_at
     from {{ ref('fct_orders') }}
-    where not is_cancelled
+    where
+        not is_cancelled
+        -- only the scorecard's days: the flow KPIs never look further back
+        and {{ utc_date('ordered_at') }} >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
 ),
 
@@ -25,6 +28,7 @@ purchase_days as (
         purchase_date,
         previous_purchase_date
     from {{ ref('int_customer_purchase_days') }}
+    where purchase_date >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
 ),
 
@@ -36,7 +40,10 @@ first_purchases as (
         sales_channel,
         purchased_at
     from {{ ref('first_purchase_events') }}
-    where event_type = 'first_purchase' and not is_retracted
+    where
+        event_type = 'first_purchase'
+        and not is_retracted
+        and {{ utc_date('purchased_at') }} >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
 ),
 
@@ -57,6 +64,7 @@ contacts as (
         is_complaint,
         created_at
     from {{ ref('fct_contacts_costed') }}
+    where {{ utc_date('created_at') }} >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
 ),
 

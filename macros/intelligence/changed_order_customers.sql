@@ -1,0 +1,23 @@
+{#- The customers an incremental intelligence model must re-compute: those whose orders changed
+    (int_customer_order_changes) after the model last wrote (max of `watermark`, a
+    current_timestamp column of the model). Use inside `{% if is_incremental() %}`. A model
+    that fails keeps its old watermark, so the next run picks the same customers up again;
+    re-computing a customer twice gives the same rows. -#}
+{% macro changed_order_customers(watermark='computed_at') -%}
+    select customer_id
+    from {{ ref('int_customer_order_changes') }}
+    where
+        orders_changed_at > (
+            select coalesce(max({{ watermark }}), '-infinity'::timestamptz) from {{ this }}
+        )
+{%- endmacro %}
+
+{#- pre_hook of a per-customer incremental model: delete the rows of the customers about to be
+    re-computed. delete+insert alone would keep the old rows of a customer who now has none
+    (every order cancelled, or all moved to another customer by a merge). -#}
+{% macro delete_changed_order_customers(watermark='computed_at') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where customer_id in ({{ changed_order_customers(watermark) }})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,104 @@
+{#- One row per customer whose orders the intelligence marts must re-read, with when the
+    warehouse saw the change: customers with orders loaded (new, late or updated: dlt reloads
+    a changed order, so a cancellation counts) since the last run, and customers the matched
+    layer moved records to or from (merges and splits, int_customer_ids_assigned). The
+    incremental marts re-compute only customers changed after they last wrote (macro
+    changed_order_customers). A change of model logic needs a --full-refresh of the marts. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
+with
+
+orders as (
+
+    select
+        customer_id,
+        loaded_at
+    from {{ ref('fct_orders') }}
+
+),
+
+assignments as (
+
+    select
+        customer_id,
+        previous_customer_id,
+        assigned_at
+    from {{ ref('int_customer_ids_assigned') }}
+
+),
+
+{% if is_incremental() %}
+
+    seen as (
+
+        select
+            coalesce(max(orders_loaded_up_to), '-infinity'::timestamptz) as orders_loaded_up_to,
+            coalesce(max(orders_changed_at), '-infinity'::timestamptz) as orders_changed_at
+        from {{ this }}
+
+    ),
+
+    loaded as (
+
+        select
+            customer_id,
+            loaded_at
+        from orders
+        where loaded_at > (select seen.orders_loaded_up_to from seen)
+
+    ),
+
+    reassigned as (
+
+        -- both ends of a move: the customer who got records and the one who lost them
+        select unnest(array[customer_id, previous_customer_id]) as customer_id
+        from assignments
+        where assigned_at > (select seen.orders_changed_at from seen)
+
+    ),
+
+    changed as (
+
+        select customer_id from loaded
+        union
+        select customer_id from reassigned
+
+    ),
+
+    final as (
+
+        select
+            customer_id,
+            current_timestamp as orders_changed_at,
+            greatest(
+                (select max(loaded.loaded_at) from loaded),
+                (select seen.orders_loaded_up_to from seen)
+            ) as orders_loaded_up_to
+        from changed
+        where customer_id is not null
+
+    )
+
+{% else %}
+
+    final as (
+
+        select
+            customer_id,
+            current_timestamp as orders_changed_at,
+            (select max(orders.loaded_at) from orders) as orders_loaded_up_to
+        from orders
+        where customer_id is not null
+        group by customer_id
+
+    )
+
+{% endif %}
+
+select * from final
