@@ -20,6 +20,7 @@ orders as (
 
     select
         customer_id,
+        sales_channel,
         revenue_amount,
         gross_margin_amount,
         ordered_at
@@ -39,6 +40,10 @@ purchase_days as (
         customer_id,
         {{ utc_date('ordered_at') }} as purchase_date,
         count(*) as order_count,
+        -- per sales channel, for the scorecard's repeat-purchase rate by channel
+        count(*) filter (where sales_channel = 'web') as web_order_count,
+        count(*) filter (where sales_channel = 'phone') as phone_order_count,
+        count(*) filter (where sales_channel = 'store') as store_order_count,
         sum(revenue_amount)::numeric(18, 2) as revenue_amount,
         sum(gross_margin_amount)::numeric(18, 2) as gross_margin_amount
     from orders
@@ -51,6 +56,9 @@ with_previous as (
     select
         customer_id,
         order_count,
+        web_order_count,
+        phone_order_count,
+        store_order_count,
         revenue_amount,
         gross_margin_amount,
         purchase_date,

@@ -24,9 +24,12 @@ orders as (
 purchase_days as (
 
     select
-        customer_id,
         purchase_date,
-        previous_purchase_date
+        previous_purchase_date,
+        order_count,
+        web_order_count,
+        phone_order_count,
+        store_order_count
     from {{ ref('int_customer_purchase_days') }}
     where purchase_date >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
@@ -126,23 +129,40 @@ daily_orders as (
 
 ),
 
+repeat_days as (
+
+    -- an order from a customer who had bought on an earlier day: its purchase day has a
+    -- previous purchase day (purchase days carry their orders per channel: no join to orders)
+    select
+        purchase_date,
+        sum(order_count) as all_order_count,
+        sum(order_count) filter (where previous_purchase_date is not null) as all_repeat_order_count,
+        sum(web_order_count) as web_order_count,
+        sum(web_order_count) filter (where previous_purchase_date is not null) as web_repeat_order_count,
+        sum(phone_order_count) as phone_order_count,
+        sum(phone_order_count) filter (where previous_purchase_date is not null) as phone_repeat_order_count,
+        sum(store_order_count) as store_order_count,
+        sum(store_order_count) filter (where previous_purchase_date is not null) as store_repeat_order_count
+    from purchase_days
+    group by purchase_date
+
+),
+
 repeat_orders as (
 
-    -- an order from a customer who had bought on an earlier day
     select
-        {{ utc_date('orders.ordered_at') }} as kpi_date,
-        coalesce(orders.sales_channel, 'all') as sales_channel,
-        count(*) filter (where purchase_days.previous_purchase_date is not null)::numeric
-        / nullif(count(*), 0) as repeat_purchase_rate
-    from orders
-    inner join purchase_days
-        on
-            orders.customer_id = purchase_days.customer_id
-            and {{ utc_date('orders.ordered_at') }} = purchase_days.purchase_date
-    group by grouping sets (
-        ({{ utc_date('orders.ordered_at') }}, orders.sales_channel),
-        ({{ utc_date('orders.ordered_at') }})
-    )
+        repeat_days.purchase_date as kpi_date,
+        channel_orders.sales_channel,
+        channel_orders.repeat_order_count::numeric
+        / nullif(channel_orders.order_count, 0) as repeat_purchase_rate
+    from repeat_days
+    cross join lateral (
+        values
+        ('all', repeat_days.all_repeat_order_count, repeat_days.all_order_count),
+        ('web', repeat_days.web_repeat_order_count, repeat_days.web_order_count),
+        ('phone', repeat_days.phone_repeat_order_count, repeat_days.phone_order_count),
+        ('store', repeat_days.store_repeat_order_count, repeat_days.store_order_count)
+    ) as channel_orders (sales_channel, repeat_order_count, order_count)
 
 ),
 
