@@ -4,6 +4,7 @@
     that fails keeps its old watermark, so the next run picks the same customers up again;
     re-computing a customer twice gives the same rows. -#}
 {% macro changed_order_customers(watermark='computed_at') -%}
+    {%- do _require_watermark_column(watermark) -%}
     select customer_id
     from {{ ref('int_customer_order_changes') }}
     where
@@ -19,5 +20,23 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where customer_id in ({{ changed_order_customers(watermark) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A table built by a version without the watermark column cannot be caught up
+    incrementally: say how to rebuild it (nothing is lost: it is derived from the orders). -#}
+{% macro _require_watermark_column(watermark) -%}
+    {%- if execute and watermark is string and '(' not in watermark -%}
+        {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
+        {%- if existing is not none -%}
+            {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | list -%}
+            {%- if names and watermark not in names -%}
+                {{ exceptions.raise_compiler_error(
+                    this.identifier ~ " was built by an older version (no " ~ watermark
+                    ~ " column): rebuild it once with `ciw dbt build --full-refresh --select "
+                    ~ this.identifier ~ "+`"
+                ) }}
+            {%- endif -%}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
