@@ -26,7 +26,7 @@
 {#- A table built by a version without the watermark column cannot be caught up
     incrementally: say how to rebuild it (nothing is lost: it is derived from the orders). -#}
 {% macro _require_watermark_column(watermark) -%}
-    {%- if execute and watermark is string and '(' not in watermark -%}
+    {%- if execute and this is not string and watermark is string and '(' not in watermark -%}
         {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
         {%- if existing is not none -%}
             {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | list -%}
