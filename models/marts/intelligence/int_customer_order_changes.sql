@@ -4,6 +4,7 @@
     layer moved records to or from (merges and splits, int_customer_ids_assigned). The
     incremental marts re-compute only customers changed after they last wrote (macro
     changed_order_customers). A change of model logic needs a --full-refresh of the marts. -#}
+-- depends_on: {{ ref('int_customer_ids_assigned') }}
 {{
     config(
         materialized='incremental',
@@ -23,17 +24,17 @@ orders as (
 
 ),
 
-assignments as (
-
-    select
-        customer_id,
-        previous_customer_id,
-        assigned_at
-    from {{ ref('int_customer_ids_assigned') }}
-
-),
-
 {% if is_incremental() %}
+
+    assignments as (
+
+        select
+            customer_id,
+            previous_customer_id,
+            assigned_at
+        from {{ ref('int_customer_ids_assigned') }}
+
+    ),
 
     seen as (
 
@@ -87,12 +88,19 @@ assignments as (
 
 {% else %}
 
+    latest_load as (
+
+        select max(loaded_at) as loaded_at
+        from orders
+
+    ),
+
     final as (
 
         select
             customer_id,
             current_timestamp as orders_changed_at,
-            (select max(orders.loaded_at) from orders) as orders_loaded_up_to
+            (select latest_load.loaded_at from latest_load) as orders_loaded_up_to
         from orders
         where customer_id is not null
         group by customer_id
