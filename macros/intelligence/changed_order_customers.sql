@@ -40,3 +40,13 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- A where-clause condition: on an incremental run, only the customers whose orders changed
+    (changed_order_customers); on a full build, every customer (`true`). -#}
+{% macro is_changed_order_customer(watermark='computed_at') -%}
+    {%- if is_incremental() -%}
+        customer_id in ({{ changed_order_customers(watermark) }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

@@ -32,9 +32,7 @@ orders as (
     where
         customer_id is not null
         and not is_cancelled
-        {%- if is_incremental() %}
-            and customer_id in ({{ changed_order_customers(event_log_watermark) }})
-        {%- endif %}
+        and {{ is_changed_order_customer(event_log_watermark) }}
 
 ),
 

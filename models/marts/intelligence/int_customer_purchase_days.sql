@@ -28,9 +28,7 @@ orders as (
     where
         customer_id is not null
         and not is_cancelled
-        {%- if is_incremental() %}
-            and customer_id in ({{ changed_order_customers() }})
-        {%- endif %}
+        and {{ is_changed_order_customer() }}
 
 ),
 
