@@ -46,20 +46,39 @@ still_alive as (
 
     select distinct customer_id
     from assignments
+    where customer_id in (select moved.previous_customer_id from moved)
+
+),
+
+moved_links as (
+
+    select
+        moved.previous_customer_id,
+        moved.customer_id,
+        links.match_rule,
+        links.evidence
+    from moved
+    inner join links on moved.record_key = links.left_record_key
+    union all
+    select
+        moved.previous_customer_id,
+        moved.customer_id,
+        links.match_rule,
+        links.evidence
+    from moved
+    inner join links on moved.record_key = links.right_record_key
 
 ),
 
 link_evidence as (
 
     select
-        moved.previous_customer_id,
-        moved.customer_id,
-        string_agg(distinct links.match_rule, ', ') as match_rules,
-        left(string_agg(distinct links.evidence, '; '), 2000) as evidence
-    from moved
-    inner join links
-        on moved.record_key in (links.left_record_key, links.right_record_key)
-    group by moved.previous_customer_id, moved.customer_id
+        previous_customer_id,
+        customer_id,
+        string_agg(distinct match_rule, ', ') as match_rules,
+        left(string_agg(distinct evidence, '; '), 2000) as evidence
+    from moved_links
+    group by previous_customer_id, customer_id
 
 ),
 

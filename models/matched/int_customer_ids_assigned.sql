@@ -3,12 +3,20 @@
     customers merge the older id survives. When a cluster splits, the part holding most of the
     old customer's records keeps the id and the rest get new ones. New clusters get new ids.
     Only new and changed assignments are written; previous_customer_id and the run that changed
-    them feed the audit model customer_id_changes. -#}
+    them feed the audit model customer_id_changes.
+    Incremental: only the clusters int_identity_records_clustered wrote after this model last
+    changed an id are looked at (a cluster is always written whole, and so are all the parts
+    of a customer that split). -#}
 {{ config(
     materialized='incremental',
     unique_key='record_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[
+        {'columns': ['record_key'], 'unique': True},
+        {'columns': ['customer_id']},
+        {'columns': ['assigned_at']},
+    ],
 ) }}
 
 with
@@ -19,6 +27,9 @@ clusters as (
         record_key,
         cluster_key
     from {{ ref('int_identity_records_clustered') }}
+    {% if is_incremental() -%}
+        where clustered_at > {{ matching_watermark('assigned_at') }}
+    {%- endif %}
 
 ),
 
@@ -30,6 +41,7 @@ previous as (
             customer_id,
             assigned_at
         from {{ this }}
+        where record_key in (select clusters.record_key from clusters)
     {% else %}
         select
             null::text as record_key,
@@ -93,8 +105,12 @@ ranked_claims as (
 
 highest_previous_id as (
 
-    select coalesce(max(customer_id), 0) as customer_id
-    from previous
+    {% if is_incremental() %}
+        select coalesce(max(customer_id), 0) as customer_id
+        from {{ this }}
+    {% else %}
+        select 0::bigint as customer_id
+    {% endif %}
 
 ),
 

@@ -7,8 +7,30 @@
     email with different phone numbers (a father and son on the family email: the identifier
     cannot say whose a record without a birth date is). People, not spellings, are counted:
     "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
-    and "kate" are three. -#}
+    and "kate" are three.
+    Incremental: only identifier values whose holders changed (int_identifiers_unpivoted rows
+    written after this model last did) are judged again; their old rows are deleted first, so a
+    value left with a single holder disappears. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['identifier_type', 'identifier_value'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ delete_assessments_of_changed_values() }}",
+    indexes=[{'columns': ['identifier_type', 'identifier_value'], 'unique': True}],
+) }}
+
 with
+
+{% if is_incremental() %}
+
+    changed_values as materialized (
+
+        {{ identifier_values_changed() }}
+
+    ),
+
+{% endif %}
 
 held as materialized (
 
@@ -22,10 +44,17 @@ held as materialized (
         records.birth_date,
         records.phone_e164
     from {{ ref('int_identifiers_unpivoted') }} as identifiers
+    {% if is_incremental() -%}
+        inner join changed_values
+            on
+                identifiers.identifier_type = changed_values.identifier_type
+                and identifiers.identifier_value = changed_values.identifier_value
+    {% endif -%}
     inner join {{ ref('int_identity_records_unioned') }} as records
         on identifiers.record_key = records.record_key
     where
-        identifiers.identifier_type
+        identifiers.is_current
+        and identifiers.identifier_type
         in ('{{ var("match_deterministic_identifiers") | join("', '") }}')
 
 ),
@@ -182,5 +211,6 @@ judged as (
 
 select
     *,
-    unusable_reason is null as is_usable
+    unusable_reason is null as is_usable,
+    current_timestamp as assessed_at
 from judged

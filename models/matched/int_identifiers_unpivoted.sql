@@ -1,7 +1,23 @@
 {#- One row per (record, identifier): the strong identifiers deterministic rules match on.
     Blocklisted junk values are dropped here. A web cookie identifies an account only when it
     logged into exactly one; a payment card identifies a loyalty card only when it was used
-    with exactly one (else both go to review, see int_identity_review). -#}
+    with exactly one (int_identity_records_unioned).
+    Incremental: the identifiers of records whose identity changed are written again
+    (changed_at = now), and an identifier a record no longer holds stays as a tombstone
+    (is_current = false), so later models know every identifier value whose holders changed.
+    Models matching on identifiers read only the current rows. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['record_key', 'identifier_type', 'identifier_value'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['identifier_type', 'identifier_value']},
+        {'columns': ['record_key']},
+        {'columns': ['changed_at']},
+    ],
+) }}
+
 with
 
 records as (
@@ -11,9 +27,14 @@ records as (
         source_system,
         source_table,
         source_record_id,
+        linked_loyalty_card_id,
+        linked_account_id,
         email_normalized,
         phone_e164
     from {{ ref('int_identity_records_unioned') }}
+    {% if is_incremental() -%}
+        where identity_changed_at > {{ matching_watermark('changed_at') }}
+    {%- endif %}
 
 ),
 
@@ -23,48 +44,6 @@ blocklist as (
         identifier_type,
         lower(identifier_value) as identifier_value
     from {{ ref('identifier_blocklist') }}
-
-),
-
-web_logins as (
-
-    select
-        cookie_id,
-        account_id
-    from {{ ref('stg_web__events') }}
-    where account_id is not null
-
-),
-
-card_payments as (
-
-    select
-        card_token_hash,
-        loyalty_card_id
-    from {{ ref('stg_pos__transactions') }}
-    where card_token_hash is not null and loyalty_card_id is not null
-
-),
-
-cookie_accounts as (
-
-    select
-        cookie_id,
-        min(account_id) as account_id
-    from web_logins
-    group by cookie_id
-    having count(distinct account_id) = 1
-
-),
-
-card_loyalty_cards as (
-
-    select
-        card_token_hash,
-        min(loyalty_card_id) as loyalty_card_id
-    from card_payments
-    group by card_token_hash
-    having count(distinct loyalty_card_id) = 1
 
 ),
 
@@ -99,10 +78,28 @@ identifiers as (
 
     select
         record_key,
+        'account' as identifier_type,
+        linked_account_id as identifier_value
+    from records
+    where linked_account_id is not null
+
+    union all
+
+    select
+        record_key,
         'loyalty_card' as identifier_type,
         source_record_id as identifier_value
     from records
     where source_system = 'pos' and source_table = 'loyalty_signups'
+
+    union all
+
+    select
+        record_key,
+        'loyalty_card' as identifier_type,
+        linked_loyalty_card_id as identifier_value
+    from records
+    where linked_loyalty_card_id is not null
 
     union all
 
@@ -113,27 +110,15 @@ identifiers as (
     from records
     where source_system = 'pos' and source_table = 'card_tokens'
 
-    union all
-
-    select
-        'pos:card_tokens:' || card_token_hash as record_key,
-        'loyalty_card' as identifier_type,
-        loyalty_card_id as identifier_value
-    from card_loyalty_cards
-
-    union all
-
-    select
-        'web:cookies:' || cookie_id as record_key,
-        'account' as identifier_type,
-        account_id::text as identifier_value
-    from cookie_accounts
-
 ),
 
 not_blocklisted as (
 
-    select identifiers.*
+    select
+        identifiers.record_key,
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        true as is_current
     from identifiers
     left join blocklist
         on
@@ -141,6 +126,48 @@ not_blocklisted as (
             and lower(identifiers.identifier_value) = blocklist.identifier_value
     where blocklist.identifier_value is null
 
-)
+),
 
-select * from not_blocklisted
+{% if is_incremental() %}
+
+    -- identifiers the changed records held before and hold no longer
+    dropped as (
+
+        select
+            previous.record_key,
+            previous.identifier_type,
+            previous.identifier_value,
+            false as is_current
+        from {{ this }} as previous
+        inner join records on previous.record_key = records.record_key
+        left join not_blocklisted
+            on
+                previous.record_key = not_blocklisted.record_key
+                and previous.identifier_type = not_blocklisted.identifier_type
+                and previous.identifier_value = not_blocklisted.identifier_value
+        where previous.is_current and not_blocklisted.record_key is null
+
+    ),
+
+    final as (
+
+        select * from not_blocklisted
+        union all
+        select * from dropped
+
+    )
+
+{% else %}
+
+    final as (
+
+        select * from not_blocklisted
+
+    )
+
+{% endif %}
+
+select
+    *,
+    current_timestamp as changed_at
+from final

@@ -2,7 +2,20 @@
     (int_identifiers_assessed: issued ones such as account and loyalty card outright; shareable
     ones unless several people or namesakes hold them). Shareable identifiers link two records
     only when first and last names agree (similar, one keystroke apart, or swapped) and their
-    birth dates do not differ. -#}
+    birth dates do not differ. One row per pair and identifier (int_identity_links_unioned keeps
+    the best per pair).
+    Incremental: the links of records touched since this model last wrote
+    (int_identity_records_touched) are deleted and computed again. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_links_of_touched_records() }}",
+    indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
+) }}
+
+-- depends_on: {{ ref('int_identity_records_touched') }}
+
 with
 
 identifiers as (
@@ -12,9 +25,29 @@ identifiers as (
         identifier_type,
         identifier_value
     from {{ ref('int_identifiers_unpivoted') }}
-    where identifier_type in ('{{ var("match_deterministic_identifiers") | join("', '") }}')
+    where
+        is_current
+        and identifier_type in ('{{ var("match_deterministic_identifiers") | join("', '") }}')
 
 ),
+
+{% if is_incremental() %}
+
+    touched as materialized (
+
+        {{ touched_records() }}
+
+    ),
+
+    touched_identifiers as (
+
+        select identifiers.*
+        from identifiers
+        inner join touched on identifiers.record_key = touched.record_key
+
+    ),
+
+{% endif %}
 
 records as (
 
@@ -39,25 +72,54 @@ usable_identifiers as (
 
 ),
 
-candidate_pairs as materialized (
+{% if is_incremental() %}
 
-    select
-        left_side.record_key as left_record_key,
-        right_side.record_key as right_record_key,
-        left_side.identifier_type,
-        left_side.identifier_value
-    from identifiers as left_side
-    inner join usable_identifiers
-        on
-            left_side.identifier_type = usable_identifiers.identifier_type
-            and left_side.identifier_value = usable_identifiers.identifier_value
-    inner join identifiers as right_side
-        on
-            left_side.identifier_type = right_side.identifier_type
-            and left_side.identifier_value = right_side.identifier_value
-            and left_side.record_key < right_side.record_key
+    -- every pair with a touched side: touched left, or touched right and an untouched left
+    candidate_pairs as materialized (
 
-),
+        select
+            least(touched_side.record_key, other_side.record_key) as left_record_key,
+            greatest(touched_side.record_key, other_side.record_key) as right_record_key,
+            touched_side.identifier_type,
+            touched_side.identifier_value
+        from touched_identifiers as touched_side
+        inner join usable_identifiers
+            on
+                touched_side.identifier_type = usable_identifiers.identifier_type
+                and touched_side.identifier_value = usable_identifiers.identifier_value
+        inner join identifiers as other_side
+            on
+                touched_side.identifier_type = other_side.identifier_type
+                and touched_side.identifier_value = other_side.identifier_value
+                and touched_side.record_key <> other_side.record_key
+        left join touched as other_touched on other_side.record_key = other_touched.record_key
+        where other_touched.record_key is null or touched_side.record_key < other_side.record_key
+
+    ),
+
+{% else %}
+
+    candidate_pairs as materialized (
+
+        select
+            left_side.record_key as left_record_key,
+            right_side.record_key as right_record_key,
+            left_side.identifier_type,
+            left_side.identifier_value
+        from identifiers as left_side
+        inner join usable_identifiers
+            on
+                left_side.identifier_type = usable_identifiers.identifier_type
+                and left_side.identifier_value = usable_identifiers.identifier_value
+        inner join identifiers as right_side
+            on
+                left_side.identifier_type = right_side.identifier_type
+                and left_side.identifier_value = right_side.identifier_value
+                and left_side.record_key < right_side.record_key
+
+    ),
+
+{% endif %}
 
 named_pairs as materialized (
 
@@ -141,12 +203,15 @@ links as (
     select
         left_record_key,
         right_record_key,
+        identifier_type,
+        identifier_value,
         'same_' || identifier_type as match_rule,
         identifier_type || '=' || identifier_value as evidence,
         case
             when is_unguarded then 1.0
             else coalesce(least(first_name_similarity, last_name_similarity), 0.95)
-        end::numeric(6, 4) as match_score
+        end::numeric(6, 4) as match_score,
+        current_timestamp as computed_at
     from scored
     where
         is_unguarded
@@ -158,14 +223,6 @@ links as (
             )
         )
 
-),
-
-best_per_pair as (
-
-    select distinct on (left_record_key, right_record_key) *
-    from links
-    order by left_record_key asc, right_record_key asc, match_score desc, match_rule asc
-
 )
 
-select * from best_per_pair
+select * from links

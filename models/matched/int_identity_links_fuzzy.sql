@@ -4,7 +4,20 @@
     compared with typos (edit distance), nicknames folded and first/last swapped. Households
     (same address, same last name) do not merge: both names must be similar, birth dates must
     agree where both are known, and without a birth date the two records must not carry a
-    different email or phone (two people of the same name at one address). -#}
+    different email or phone (two people of the same name at one address).
+    Incremental: the links of records touched since this model last wrote
+    (int_identity_records_touched: changed records and the members of households whose
+    members changed) are deleted and computed again. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_links_of_touched_records() }}",
+    indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
+) }}
+
+-- depends_on: {{ ref('int_identity_records_touched') }}
+
 with
 
 records as (
@@ -29,66 +42,91 @@ block_keys as (
 
     select
         record_key,
-        'dob_postcode:' || birth_date || ':' || postcode as block_key
-    from records
-    where birth_date is not null and postcode is not null
-
-    union
-
-    -- birth date + first three letters of either name: catches typos in one name and swapped
-    -- first / last names, since both records emit a key for each of their names
-    select
-        record_key,
-        'dob_name:' || birth_date || ':' || left(last_name_normalized, 3)
-            as block_key
-    from records
-    where birth_date is not null
-
-    union
-
-    select
-        record_key,
-        'dob_name:' || birth_date || ':' || left(first_name_canonical, 3)
-            as block_key
-    from records
-    where birth_date is not null
-
-    union
-
-    select
-        record_key,
-        'address:' || postcode || ':' || address_normalized as block_key
-    from records
-    where postcode is not null and address_normalized is not null
+        block_key
+    from {{ ref('int_identity_block_keys') }}
+    where is_current
 
 ),
+
+{% if is_incremental() %}
+
+    touched as materialized (
+
+        {{ touched_records() }}
+
+    ),
+
+    touched_keys as (
+
+        select block_keys.*
+        from block_keys
+        inner join touched on block_keys.record_key = touched.record_key
+
+    ),
+
+    -- every pair with a touched side: touched left, or touched right and an untouched left
+    candidate_pairs as materialized (
+
+        select distinct
+            least(touched_keys.record_key, other_keys.record_key) as left_record_key,
+            greatest(touched_keys.record_key, other_keys.record_key) as right_record_key
+        from touched_keys
+        inner join block_keys as other_keys
+            on
+                touched_keys.block_key = other_keys.block_key
+                and touched_keys.record_key <> other_keys.record_key
+        left join touched as other_touched on other_keys.record_key = other_touched.record_key
+        where other_touched.record_key is null or touched_keys.record_key < other_keys.record_key
+
+    ),
+
+{% else %}
+
+    candidate_pairs as materialized (
+
+        select distinct
+            left_keys.record_key as left_record_key,
+            right_keys.record_key as right_record_key
+        from block_keys as left_keys
+        inner join block_keys as right_keys
+            on
+                left_keys.block_key = right_keys.block_key
+                and left_keys.record_key < right_keys.record_key
+
+    ),
+
+{% endif %}
 
 -- namesakes at one address with different birth dates (a father and son of the same name):
 -- there the address rule cannot tell them apart, so it does not apply
 ambiguous_namesakes as (
 
     select
-        postcode,
-        address_normalized,
-        first_name_canonical,
-        last_name_normalized
+        records.postcode,
+        records.address_normalized,
+        records.first_name_canonical,
+        records.last_name_normalized
     from records
-    where postcode is not null and address_normalized is not null
-    group by postcode, address_normalized, first_name_canonical, last_name_normalized
-    having count(distinct birth_date) > 1
-
-),
-
-candidate_pairs as (
-
-    select distinct
-        left_keys.record_key as left_record_key,
-        right_keys.record_key as right_record_key
-    from block_keys as left_keys
-    inner join block_keys as right_keys
-        on
-            left_keys.block_key = right_keys.block_key
-            and left_keys.record_key < right_keys.record_key
+    {% if is_incremental() -%}
+        inner join (
+            select distinct
+                left_records.postcode,
+                left_records.address_normalized
+            from candidate_pairs
+            inner join records as left_records
+                on candidate_pairs.left_record_key = left_records.record_key
+        ) as candidate_addresses
+            on
+                records.postcode = candidate_addresses.postcode
+                and records.address_normalized = candidate_addresses.address_normalized
+    {% endif -%}
+    where records.postcode is not null and records.address_normalized is not null
+    group by
+        records.postcode,
+        records.address_normalized,
+        records.first_name_canonical,
+        records.last_name_normalized
+    having count(distinct records.birth_date) > 1
 
 ),
 
@@ -165,7 +203,8 @@ links as (
         end as match_rule,
         'name_score=' || name_score
         || case when is_same_birth_date then ', same birth date' else ', same address' end
-            as evidence
+            as evidence,
+        current_timestamp as computed_at
     from compared
     where
         (is_same_birth_date and name_score >= {{ var('fuzzy_name_threshold') }})

@@ -1,4 +1,16 @@
-{#- All links between identity records, deterministic and fuzzy, best rule per pair. -#}
+{#- All links between identity records, deterministic and fuzzy, best rule per pair.
+    Incremental: the pairs of records touched since this model last wrote are deleted and
+    taken again from the (already re-computed) link models. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_links_of_touched_records() }}",
+    indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
+) }}
+
+-- depends_on: {{ ref('int_identity_records_touched') }}
+
 with
 
 deterministic_links as (
@@ -10,6 +22,9 @@ deterministic_links as (
         evidence,
         match_score
     from {{ ref('int_identity_links_deterministic') }}
+    {% if is_incremental() -%}
+        where {{ is_link_of_touched_record() }}
+    {%- endif %}
 
 ),
 
@@ -22,6 +37,9 @@ fuzzy_links as (
         evidence,
         match_score
     from {{ ref('int_identity_links_fuzzy') }}
+    {% if is_incremental() -%}
+        where {{ is_link_of_touched_record() }}
+    {%- endif %}
 
 ),
 
@@ -46,9 +64,12 @@ best_per_pair as (
         right_record_key,
         match_rule,
         evidence,
-        match_score
+        match_score,
+        current_timestamp as computed_at
     from unioned
-    order by left_record_key asc, right_record_key asc, rule_rank asc, match_score desc
+    order by
+        left_record_key asc, right_record_key asc, rule_rank asc, match_score desc,
+        match_rule asc, evidence asc
 
 )
 

@@ -1,13 +1,25 @@
 {#- Connected components of the link graph: every record gets the smallest record_key of its
-    component as cluster_key (macros/matching/connected_components.sql, run as pre-hook). -#}
+    component as cluster_key (macros/matching/connected_components.sql, run as pre-hook).
+    Incremental: only the clusters that records touched since this model last wrote belonged
+    to, or now link into, are computed again, whole (a removed link can split one), and
+    written with their new keys and sizes; every other cluster keeps its rows. -#}
 {{ config(
-    pre_hook="{{ connected_components(
-        ref('int_identity_records_unioned'), 'record_key',
-        ref('int_identity_links_unioned'), 'left_record_key', 'right_record_key'
-    ) }}"
+    materialized='incremental',
+    unique_key='record_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ cluster_scope() }}",
+        "{{ connected_components(cluster_scope_edges()) }}",
+    ],
+    indexes=[
+        {'columns': ['record_key'], 'unique': True},
+        {'columns': ['cluster_key']},
+    ],
 ) }}
 
 -- depends_on: {{ ref('int_identity_links_unioned') }}
+-- depends_on: {{ ref('int_identity_records_touched') }}
 
 with
 
@@ -24,6 +36,16 @@ records as (
 
 ),
 
+scope as (
+
+    {% if is_incremental() %}
+        select record_key from pg_temp.cluster_scope
+    {% else %}
+        select record_key from records
+    {% endif %}
+
+),
+
 labels as (
 
     select
@@ -37,16 +59,26 @@ clustered as (
 
     select
         records.record_key,
-        labels.cluster_key,
+        coalesce(labels.cluster_key, records.record_key) as cluster_key,
         records.source_system,
         records.source_table,
         records.source_record_id,
         records.birth_date,
         records.record_updated_at,
-        count(*) over (partition by labels.cluster_key) as cluster_record_count
-    from records
-    inner join labels on records.record_key = labels.record_key
+        current_timestamp as clustered_at
+    from scope
+    inner join records on scope.record_key = records.record_key
+    left join labels on scope.record_key = labels.record_key
+
+),
+
+sized as (
+
+    select
+        *,
+        count(*) over (partition by cluster_key) as cluster_record_count
+    from clustered
 
 )
 
-select * from clustered
+select * from sized

@@ -1,5 +1,23 @@
 {#- Every person-bearing record of every source, one row each, with its normalised identity
-    attributes. record_key = <source_system>:<source_table>:<source_record_id>. -#}
+    attributes. record_key = <source_system>:<source_table>:<source_record_id>.
+    Incremental: a run reads only the source rows loaded since the newest load it has seen per
+    source table (payment cards and web cookies: every transaction / login of a card or cookie
+    that had a new one) and writes the records that differ. identity_changed_at moves only when
+    an attribute matching uses changed (identity_hash), so a card seen again in a store, or an
+    account re-loaded unchanged, does not make the later models re-match it. A change to the
+    nicknames seed needs `--full-refresh`. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='record_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['record_key'], 'unique': True},
+        {'columns': ['source_table', 'record_loaded_at']},
+        {'columns': ['identity_changed_at']},
+    ],
+) }}
+
 with
 
 accounts as (
@@ -13,8 +31,10 @@ accounts as (
         address_normalized,
         postcode,
         birth_date,
-        updated_at
+        updated_at,
+        loaded_at
     from {{ ref('stg_shop__accounts') }}
+    where {{ is_loaded_after_watermark('shop', 'accounts') }}
 
 ),
 
@@ -28,8 +48,10 @@ guest_checkouts as (
         phone_e164,
         address_normalized,
         postcode,
-        updated_at
+        updated_at,
+        loaded_at
     from {{ ref('stg_shop__guest_checkouts') }}
+    where {{ is_loaded_after_watermark('shop', 'guest_checkouts') }}
 
 ),
 
@@ -44,8 +66,10 @@ loyalty_signups as (
         address_normalized,
         postcode,
         birth_date,
-        signed_up_at
+        signed_up_at,
+        loaded_at
     from {{ ref('stg_pos__loyalty_signups') }}
+    where {{ is_loaded_after_watermark('pos', 'loyalty_signups') }}
 
 ),
 
@@ -53,7 +77,9 @@ pos_transactions as (
 
     select
         card_token_hash,
-        transacted_at
+        loyalty_card_id,
+        transacted_at,
+        loaded_at
     from {{ ref('stg_pos__transactions') }}
     where card_token_hash is not null
 
@@ -67,8 +93,10 @@ tickets as (
         requester_first_name_normalized,
         requester_last_name_normalized,
         phone_e164,
-        updated_at
+        updated_at,
+        loaded_at
     from {{ ref('stg_helpdesk__tickets') }}
+    where {{ is_loaded_after_watermark('helpdesk', 'tickets') }}
 
 ),
 
@@ -79,8 +107,10 @@ esp_contacts as (
         email_normalized,
         first_name_normalized,
         last_name_normalized,
-        updated_at
+        updated_at,
+        loaded_at
     from {{ ref('stg_esp__contacts') }}
+    where {{ is_loaded_after_watermark('esp', 'contacts') }}
 
 ),
 
@@ -88,18 +118,51 @@ web_logins as (
 
     select
         cookie_id,
-        occurred_at
+        account_id,
+        occurred_at,
+        loaded_at
     from {{ ref('stg_web__events') }}
     where account_id is not null
 
 ),
 
+{% if is_incremental() %}
+
+    -- cards and cookies with a new transaction or login: re-read all of theirs
+
+    changed_card_tokens as (
+
+        select distinct card_token_hash
+        from pos_transactions
+        where {{ is_loaded_after_watermark('pos', 'card_tokens') }}
+
+    ),
+
+    changed_web_cookies as (
+
+        select distinct cookie_id
+        from web_logins
+        where {{ is_loaded_after_watermark('web', 'cookies') }}
+
+    ),
+
+{% endif %}
+
+-- a payment card names a loyalty card when it was used with exactly one, a cookie an account
+-- when it logged into exactly one (else neither identifies anybody)
 card_tokens as (
 
     select
         card_token_hash,
-        max(transacted_at) as last_seen_at
+        case
+            when count(distinct loyalty_card_id) = 1 then min(loyalty_card_id)
+        end as linked_loyalty_card_id,
+        max(transacted_at) as last_seen_at,
+        max(loaded_at) as loaded_at
     from pos_transactions
+    {% if is_incremental() -%}
+        where card_token_hash in (select changed_card_tokens.card_token_hash from changed_card_tokens)
+    {%- endif %}
     group by card_token_hash
 
 ),
@@ -108,8 +171,14 @@ web_cookies as (
 
     select
         cookie_id,
-        max(occurred_at) as last_seen_at
+        case when count(distinct account_id) = 1 then min(account_id)::text end
+            as linked_account_id,
+        max(occurred_at) as last_seen_at,
+        max(loaded_at) as loaded_at
     from web_logins
+    {% if is_incremental() -%}
+        where cookie_id in (select changed_web_cookies.cookie_id from changed_web_cookies)
+    {%- endif %}
     group by cookie_id
 
 ),
@@ -127,7 +196,10 @@ unioned as (
         address_normalized,
         postcode,
         birth_date,
-        updated_at as record_updated_at
+        updated_at as record_updated_at,
+        null as linked_loyalty_card_id,
+        null as linked_account_id,
+        loaded_at as record_loaded_at
     from accounts
 
     union all
@@ -143,7 +215,10 @@ unioned as (
         address_normalized,
         postcode,
         null::date as birth_date,
-        updated_at as record_updated_at
+        updated_at as record_updated_at,
+        null as linked_loyalty_card_id,
+        null as linked_account_id,
+        loaded_at as record_loaded_at
     from guest_checkouts
 
     union all
@@ -159,7 +234,10 @@ unioned as (
         address_normalized,
         postcode,
         birth_date,
-        signed_up_at as record_updated_at
+        signed_up_at as record_updated_at,
+        null as linked_loyalty_card_id,
+        null as linked_account_id,
+        loaded_at as record_loaded_at
     from loyalty_signups
 
     union all
@@ -175,7 +253,10 @@ unioned as (
         null as address_normalized,
         null as postcode,
         null::date as birth_date,
-        last_seen_at as record_updated_at
+        last_seen_at as record_updated_at,
+        linked_loyalty_card_id,
+        null as linked_account_id,
+        loaded_at as record_loaded_at
     from card_tokens
 
     union all
@@ -191,7 +272,10 @@ unioned as (
         null as address_normalized,
         null as postcode,
         null::date as birth_date,
-        updated_at as record_updated_at
+        updated_at as record_updated_at,
+        null as linked_loyalty_card_id,
+        null as linked_account_id,
+        loaded_at as record_loaded_at
     from tickets
 
     union all
@@ -207,7 +291,10 @@ unioned as (
         null as address_normalized,
         null as postcode,
         null::date as birth_date,
-        updated_at as record_updated_at
+        updated_at as record_updated_at,
+        null as linked_loyalty_card_id,
+        null as linked_account_id,
+        loaded_at as record_loaded_at
     from esp_contacts
 
     union all
@@ -223,7 +310,10 @@ unioned as (
         null as address_normalized,
         null as postcode,
         null::date as birth_date,
-        last_seen_at as record_updated_at
+        last_seen_at as record_updated_at,
+        null as linked_loyalty_card_id,
+        linked_account_id,
+        loaded_at as record_loaded_at
     from web_cookies
 
 ),
@@ -243,24 +333,27 @@ nicknames as (
 canonicalised as (
 
     select
+        unioned.source_system || ':' || unioned.source_table || ':' || unioned.source_record_id
+            as record_key,
         unioned.source_system,
         unioned.source_table,
         unioned.source_record_id,
+        unioned.linked_loyalty_card_id,
+        unioned.linked_account_id,
         unioned.first_name_normalized,
         unioned.last_name_normalized,
+        coalesce(nicknames.canonical_name, unioned.first_name_normalized) as first_name_canonical,
+        coalesce(nicknames.alternative_canonical_name, unioned.first_name_normalized)
+            as first_name_alternative,
+        coalesce(last_nicknames.canonical_name, unioned.last_name_normalized)
+            as last_name_canonical,
         unioned.email_normalized,
         unioned.phone_e164,
         unioned.address_normalized,
         unioned.postcode,
         unioned.birth_date,
         unioned.record_updated_at,
-        unioned.source_system || ':' || unioned.source_table || ':' || unioned.source_record_id
-            as record_key,
-        coalesce(nicknames.canonical_name, unioned.first_name_normalized) as first_name_canonical,
-        coalesce(nicknames.alternative_canonical_name, unioned.first_name_normalized)
-            as first_name_alternative,
-        coalesce(last_nicknames.canonical_name, unioned.last_name_normalized)
-            as last_name_canonical
+        unioned.record_loaded_at
     from unioned
     left join nicknames
         on split_part(unioned.first_name_normalized, ' ', 1) = nicknames.nickname
@@ -268,6 +361,70 @@ canonicalised as (
     left join nicknames as last_nicknames
         on unioned.last_name_normalized = last_nicknames.nickname
 
-)
+),
 
-select * from canonicalised
+hashed as (
+
+    select
+        *,
+        -- what matching reads: a record whose hash is unchanged is not re-matched
+        md5(row(
+            linked_loyalty_card_id, linked_account_id, first_name_normalized,
+            last_name_normalized, first_name_canonical, first_name_alternative,
+            last_name_canonical, email_normalized, phone_e164, address_normalized, postcode,
+            birth_date
+        )::text) as identity_hash
+    from canonicalised
+
+),
+
+{% if is_incremental() %}
+
+    previous as (
+
+        select
+            record_key,
+            identity_hash,
+            record_updated_at,
+            record_loaded_at,
+            identity_changed_at
+        from {{ this }}
+        where record_key in (select hashed.record_key from hashed)
+
+    ),
+
+    final as (
+
+        select
+            hashed.*,
+            case
+                when hashed.identity_hash = previous.identity_hash
+                    then previous.identity_changed_at
+                else current_timestamp
+            end as identity_changed_at,
+            current_timestamp as computed_at
+        from hashed
+        left join previous on hashed.record_key = previous.record_key
+        where
+            previous.record_key is null
+            or hashed.identity_hash <> previous.identity_hash
+            or hashed.record_updated_at is distinct from previous.record_updated_at
+            or hashed.record_loaded_at > previous.record_loaded_at
+
+    )
+
+{% else %}
+
+    final as (
+
+        select
+            *,
+            current_timestamp as identity_changed_at,
+            current_timestamp as computed_at
+        from hashed
+
+    )
+
+{% endif %}
+
+select * from final

@@ -1,0 +1,130 @@
+{#- Incremental identity resolution. Each matched model keeps a watermark: the latest time it
+    wrote (a `computed_at`-like column of its own rows). On an incremental run it re-computes
+    only what changed upstream after that watermark, so a model that failed, or wrote nothing,
+    catches up on the next run; re-computing something twice gives the same rows. -#}
+
+{#- The latest time this model wrote, or -infinity (first build, or empty table). Read once,
+    when the model is compiled, and rendered as a literal: the model's pre_hook (which deletes
+    what is about to be re-computed) and its select then use the same watermark, and the planner
+    sees a constant it can estimate against the index on the column. Inside dbt unit tests
+    (`this` is a fixture there) it stays a subquery. -#}
+{% macro matching_watermark(column) -%}
+    {%- if execute and this is not string and not (model.resource_type == 'unit_test') -%}
+        {%- set found = run_query(
+            "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this
+        ) -%}
+        '{{ found.columns[0].values()[0] }}'::timestamptz
+    {%- else -%}
+        (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A where-clause condition on a staging model's rows: on an incremental run of
+    int_identity_records_unioned, only the rows loaded after the newest load this model has
+    seen from that source table; on a full build, every row (`true`). -#}
+{% macro is_loaded_after_watermark(source_system, source_table, column='loaded_at') -%}
+    {%- if is_incremental() -%}
+        {{ column }} > (
+            select coalesce(max(record_loaded_at), '-infinity'::timestamptz)
+            from {{ this }}
+            where source_system = '{{ source_system }}' and source_table = '{{ source_table }}'
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The records whose links must be re-computed (int_identity_records_touched) after `column`'s
+    latest value in this model; every record on a full build. -#}
+{% macro touched_records(column='computed_at') -%}
+    select record_key
+    from {{ ref('int_identity_records_touched') }}
+    {%- if is_incremental() %}
+        where touched_at > {{ matching_watermark(column) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- A where-clause condition on a link table: a link with a touched end. -#}
+{% macro is_link_of_touched_record(column='computed_at') -%}
+    (
+        left_record_key in ({{ touched_records(column) }})
+        or right_record_key in ({{ touched_records(column) }})
+    )
+{%- endmacro %}
+
+{#- pre_hook of a link model: drop the links of the records about to be re-computed (a link
+    that no longer holds has no new row to replace it). -#}
+{% macro delete_links_of_touched_records(column='computed_at') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ is_link_of_touched_record(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The identifier values whose holders changed after this model last wrote (`column`): rows of
+    int_identifiers_unpivoted written since, current or tombstones. -#}
+{% macro identifier_values_changed(column='assessed_at') -%}
+    select distinct
+        identifier_type,
+        identifier_value
+    from {{ ref('int_identifiers_unpivoted') }}
+    where changed_at > {{ matching_watermark(column) }}
+{%- endmacro %}
+
+{#- pre_hook of int_identifiers_assessed: drop the judgements about to be re-made. -#}
+{% macro delete_assessments_of_changed_values() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where (identifier_type, identifier_value) in ({{ identifier_values_changed() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre_hook of int_identity_records_clustered on an incremental run: the temp table
+    cluster_scope of every record whose cluster must be computed again: the touched records,
+    their link neighbours, and every record of the clusters any of those belonged to. -#}
+{% macro cluster_scope() -%}
+    {%- if is_incremental() -%}
+        drop table if exists pg_temp.cluster_scope;
+        create temporary table cluster_scope as
+            with touched as ({{ touched_records('clustered_at') }}),
+            links as (
+                select left_record_key, right_record_key
+                from {{ ref('int_identity_links_unioned') }}
+            ),
+            seeds as (
+                select record_key from touched
+                union
+                select links.right_record_key
+                from links inner join touched on links.left_record_key = touched.record_key
+                union
+                select links.left_record_key
+                from links inner join touched on links.right_record_key = touched.record_key
+            ),
+            affected_clusters as (
+                select distinct previous.cluster_key
+                from {{ this }} as previous
+                inner join seeds on previous.record_key = seeds.record_key
+            )
+            select seeds.record_key from seeds
+            union
+            select previous.record_key
+            from {{ this }} as previous
+            inner join affected_clusters on previous.cluster_key = affected_clusters.cluster_key;
+        create unique index on cluster_scope (record_key);
+        analyze cluster_scope
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The edges connected_components() reads: every link on a full build, the links inside
+    cluster_scope on an incremental run (a link with one end in scope has both there). -#}
+{% macro cluster_scope_edges() -%}
+    select
+        links.left_record_key as left_key,
+        links.right_record_key as right_key
+    from {{ ref('int_identity_links_unioned') }} as links
+    {%- if is_incremental() %}
+        inner join pg_temp.cluster_scope as scope on links.left_record_key = scope.record_key
+    {%- endif %}
+{%- endmacro %}

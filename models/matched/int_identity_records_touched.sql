@@ -1,0 +1,127 @@
+{#- The records whose links a run must re-compute, with when: records whose identity changed,
+    every current holder of an identifier value whose holders changed (a new holder can make a
+    family email shared, a leaving one can free it), and every current member of an address
+    block whose members changed (a namesake moving in or out decides whether the address rule
+    may link the household). The link, cluster and id models re-compute exactly the records
+    touched after they last wrote (macro touched_records). Every record on a full build. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='record_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['record_key'], 'unique': True},
+        {'columns': ['touched_at']},
+    ],
+) }}
+
+-- depends_on: {{ ref('int_identifiers_unpivoted') }}
+-- depends_on: {{ ref('int_identity_block_keys') }}
+
+with
+
+records as (
+
+    select
+        record_key,
+        identity_changed_at
+    from {{ ref('int_identity_records_unioned') }}
+
+),
+
+{% if is_incremental() %}
+
+    identifiers as (
+
+        select
+            record_key,
+            identifier_type,
+            identifier_value,
+            is_current,
+            changed_at
+        from {{ ref('int_identifiers_unpivoted') }}
+
+    ),
+
+    block_keys as (
+
+        select
+            record_key,
+            block_key,
+            is_current,
+            changed_at
+        from {{ ref('int_identity_block_keys') }}
+
+    ),
+
+    changed_records as (
+
+        select record_key
+        from records
+        where identity_changed_at > {{ matching_watermark('touched_at') }}
+
+    ),
+
+    changed_values as (
+
+        select distinct
+            identifier_type,
+            identifier_value
+        from identifiers
+        where changed_at > {{ matching_watermark('touched_at') }}
+
+    ),
+
+    value_holders as (
+
+        select identifiers.record_key
+        from identifiers
+        inner join changed_values
+            on
+                identifiers.identifier_type = changed_values.identifier_type
+                and identifiers.identifier_value = changed_values.identifier_value
+        where identifiers.is_current
+
+    ),
+
+    changed_households as (
+
+        select distinct block_key
+        from block_keys
+        where changed_at > {{ matching_watermark('touched_at') }} and block_key like 'address:%'
+
+    ),
+
+    household_members as (
+
+        select block_keys.record_key
+        from block_keys
+        inner join changed_households on block_keys.block_key = changed_households.block_key
+        where block_keys.is_current
+
+    ),
+
+    touched as (
+
+        select record_key from changed_records
+        union
+        select record_key from value_holders
+        union
+        select record_key from household_members
+
+    )
+
+{% else %}
+
+    touched as (
+
+        select record_key from records
+
+    )
+
+{% endif %}
+
+select
+    record_key,
+    current_timestamp as touched_at
+from touched
