@@ -31,6 +31,8 @@ MATCHED = [
     "int_identity_links_fuzzy",
     "int_identity_links_unioned",
     "int_identity_records_clustered",
+    "identity_map",
+    "dim_customers",
 ]
 
 
@@ -80,6 +82,15 @@ def _state(warehouse) -> dict[str, object]:
         "cluster_sizes": rows(
             "select record_key, cluster_key, cluster_record_count "
             "from matched.int_identity_records_clustered"
+        ),
+        "identity_map": rows(
+            "select source_system, source_table, source_record_id, customer_id, "
+            "matched_by_rule, match_score from marts.identity_map"
+        ),
+        "dim_customers": rows(
+            "select customer_id, first_name, last_name, email, phone, address_line, postcode, "
+            "source_systems, source_record_count, is_email_consented, is_sms_consented, "
+            "is_post_consented, birth_date, first_seen_at, last_seen_at from marts.dim_customers"
         ),
     }
 

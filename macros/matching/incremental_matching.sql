@@ -128,3 +128,43 @@
         inner join pg_temp.cluster_scope as scope on links.left_record_key = scope.record_key
     {%- endif %}
 {%- endmacro %}
+
+{#- The customers whose golden record must be computed again after `column`'s latest value in
+    this model: every customer of a cluster re-written since (merges, splits, changed links),
+    every id retired or split from since, and the customers of records whose attributes or
+    consents (shop marketing preferences, email-provider contacts) changed since. -#}
+{% macro customers_changed_since(column='computed_at') -%}
+    {%- set watermark = matching_watermark(column) -%}
+    select assignments.customer_id
+    from {{ ref('int_customer_ids_assigned') }} as assignments
+    where assignments.record_key in (
+        select record_key
+        from {{ ref('int_identity_records_clustered') }}
+        where clustered_at > {{ watermark }}
+        union all
+        select record_key
+        from {{ ref('int_identity_records_unioned') }}
+        where computed_at > {{ watermark }}
+        union all
+        select 'shop:accounts:' || account_id
+        from {{ ref('stg_shop__marketing_preferences') }}
+        where loaded_at > {{ watermark }}
+        union all
+        select 'esp:contacts:' || contact_id
+        from {{ ref('stg_esp__contacts') }}
+        where loaded_at > {{ watermark }}
+    )
+    union
+    select previous_customer_id
+    from {{ ref('int_customer_ids_assigned') }}
+    where assigned_at > {{ watermark }} and previous_customer_id is not null
+{%- endmacro %}
+
+{#- pre_hook of a per-customer incremental model: delete the rows of the customers about to be
+    computed again (a retired id has no new row to replace it). -#}
+{% macro delete_changed_customers(column='computed_at') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where customer_id in ({{ customers_changed_since(column) }})
+    {%- endif -%}
+{%- endmacro %}

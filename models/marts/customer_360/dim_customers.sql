@@ -2,8 +2,36 @@
     highest-priority source that has it (var('survivorship_source_priority')), the most recent
     record first within a source; date of birth is the most frequent value; consent per channel
     is the latest statement across the shop's marketing preferences and the email service
-    provider (an unsubscribe or bounce there withdraws email consent). -#}
+    provider (an unsubscribe or bounce there withdraws email consent).
+    Incremental: only customers whose records, links, ids or consents changed since this model
+    last wrote are computed again (macro customers_changed_since); a retired id's row goes. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_customers() }}",
+    indexes=[
+        {'columns': ['customer_id'], 'unique': True},
+        {'columns': ['computed_at']},
+    ],
+) }}
+
+-- depends_on: {{ ref('int_identity_records_clustered') }}
+-- depends_on: {{ ref('stg_shop__marketing_preferences') }}
+-- depends_on: {{ ref('stg_esp__contacts') }}
+
 with
+
+{% if is_incremental() %}
+
+    changed_customers as materialized (
+
+        {{ customers_changed_since() }}
+
+    ),
+
+{% endif %}
 
 records as (
 
@@ -20,6 +48,15 @@ records as (
         birth_date,
         record_updated_at
     from {{ ref('int_identity_records_unioned') }}
+    {% if is_incremental() -%}
+        where record_key in (
+            select assignments.record_key
+            from {{ ref('int_customer_ids_assigned') }} as assignments
+            where assignments.customer_id in (
+                select changed_customers.customer_id from changed_customers
+            )
+        )
+    {%- endif %}
 
 ),
 
@@ -29,6 +66,9 @@ assignments as (
         record_key,
         customer_id
     from {{ ref('int_customer_ids_assigned') }}
+    {% if is_incremental() -%}
+        where customer_id in (select changed_customers.customer_id from changed_customers)
+    {%- endif %}
 
 ),
 
@@ -40,6 +80,9 @@ identity_map as (
         source_record_id,
         customer_id
     from {{ ref('identity_map') }}
+    {% if is_incremental() -%}
+        where customer_id in (select changed_customers.customer_id from changed_customers)
+    {%- endif %}
 
 ),
 
@@ -93,30 +136,12 @@ golden as (
 
     select
         customer_id,
-        (
-            array_agg(first_name_normalized order by source_priority asc, record_updated_at desc)
-            filter (where first_name_normalized is not null)
-        )[1] as first_name,
-        (
-            array_agg(last_name_normalized order by source_priority asc, record_updated_at desc)
-            filter (where last_name_normalized is not null)
-        )[1] as last_name,
-        (
-            array_agg(email_normalized order by source_priority asc, record_updated_at desc)
-            filter (where email_normalized is not null)
-        )[1] as email,
-        (
-            array_agg(phone_e164 order by source_priority asc, record_updated_at desc)
-            filter (where phone_e164 is not null)
-        )[1] as phone,
-        (
-            array_agg(address_normalized order by source_priority asc, record_updated_at desc)
-            filter (where address_normalized is not null)
-        )[1] as address_line,
-        (
-            array_agg(postcode order by source_priority asc, record_updated_at desc)
-            filter (where postcode is not null)
-        )[1] as postcode,
+        {{ first_by_priority('first_name_normalized') }} as first_name,
+        {{ first_by_priority('last_name_normalized') }} as last_name,
+        {{ first_by_priority('email_normalized') }} as email,
+        {{ first_by_priority('phone_e164') }} as phone,
+        {{ first_by_priority('address_normalized') }} as address_line,
+        {{ first_by_priority('postcode') }} as postcode,
         string_agg(distinct source_system, ', ' order by source_system) as source_systems,
         count(*) as source_record_count,
         mode() within group (order by birth_date) as birth_date,
@@ -157,20 +182,21 @@ consent_statements as (
 
 ),
 
+-- the latest statement per channel; two at the same instant that disagree: the opt-out
 latest_consents as (
 
     select
         customer_id,
         (
-            array_agg(is_opted_in order by updated_at desc)
+            array_agg(is_opted_in order by updated_at desc, is_opted_in asc)
             filter (where consent_channel = 'email')
         )[1] as is_email_consented,
         (
-            array_agg(is_opted_in order by updated_at desc)
+            array_agg(is_opted_in order by updated_at desc, is_opted_in asc)
             filter (where consent_channel = 'sms')
         )[1] as is_sms_consented,
         (
-            array_agg(is_opted_in order by updated_at desc)
+            array_agg(is_opted_in order by updated_at desc, is_opted_in asc)
             filter (where consent_channel = 'post')
         )[1] as is_post_consented
     from consent_statements
@@ -195,7 +221,8 @@ final as (
         coalesce(latest_consents.is_post_consented, false) as is_post_consented,
         golden.birth_date,
         golden.first_seen_at,
-        golden.last_seen_at
+        golden.last_seen_at,
+        current_timestamp as computed_at
     from golden
     left join latest_consents on golden.customer_id = latest_consents.customer_id
 

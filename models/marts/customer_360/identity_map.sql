@@ -1,14 +1,21 @@
-{#- Public: which customer every source record belongs to, and by which rule. -#}
+{#- Public: which customer every source record belongs to, and by which rule.
+    Incremental: only records whose cluster int_identity_records_clustered wrote after this
+    model last did are mapped again (a changed link, id or record always re-writes the whole
+    cluster it touches); computed_at says when a row last changed, for consumers that sync
+    changes only. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source_system', 'source_table', 'source_record_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['source_system', 'source_table', 'source_record_id'], 'unique': True},
+        {'columns': ['customer_id']},
+        {'columns': ['computed_at']},
+    ],
+) }}
+
 with
-
-assignments as (
-
-    select
-        record_key,
-        customer_id
-    from {{ ref('int_customer_ids_assigned') }}
-
-),
 
 records as (
 
@@ -18,6 +25,21 @@ records as (
         source_table,
         source_record_id
     from {{ ref('int_identity_records_clustered') }}
+    {% if is_incremental() -%}
+        where clustered_at > {{ matching_watermark('computed_at') }}
+    {%- endif %}
+
+),
+
+assignments as (
+
+    select
+        record_key,
+        customer_id
+    from {{ ref('int_customer_ids_assigned') }}
+    {% if is_incremental() -%}
+        where record_key in (select records.record_key from records)
+    {%- endif %}
 
 ),
 
@@ -29,6 +51,11 @@ links as (
         match_rule,
         match_score
     from {{ ref('int_identity_links_unioned') }}
+    {% if is_incremental() -%}
+        where
+            left_record_key in (select records.record_key from records)
+            or right_record_key in (select records.record_key from records)
+    {%- endif %}
 
 ),
 
@@ -67,7 +94,8 @@ mapped as (
         records.source_record_id,
         assignments.customer_id,
         coalesce(strongest_link.match_rule, 'singleton') as matched_by_rule,
-        coalesce(strongest_link.match_score, 1.0)::numeric(6, 4) as match_score
+        coalesce(strongest_link.match_score, 1.0)::numeric(6, 4) as match_score,
+        current_timestamp as computed_at
     from records
     inner join assignments on records.record_key = assignments.record_key
     left join strongest_link on records.record_key = strongest_link.record_key
