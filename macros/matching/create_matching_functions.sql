@@ -5,8 +5,12 @@
 create schema if not exists {{ target.schema }};
 
 -- optimal string alignment distance: insertions, deletions, substitutions and transpositions
--- of adjacent characters (the commonest typing slip, "stephne" for "stephen") each cost 1
-create or replace function {{ target.schema }}.edit_distance(a text, b text)
+-- of adjacent characters (the commonest typing slip, "stephne" for "stephen") each cost 1.
+-- edit_distance_within(a, b, k) is exact up to k and returns k + 1 beyond: it computes only
+-- the band of cells within k of the diagonal and stops as soon as a whole row exceeds k, so
+-- the matching rules (which only ask "within one or two edits?") cost a few microseconds a
+-- pair instead of a full table
+create or replace function {{ target.schema }}.edit_distance_within(a text, b text, k integer)
 returns integer
 language plpgsql
 immutable
@@ -15,52 +19,90 @@ as $$
 declare
     la integer := length(a);
     lb integer := length(b);
+    ca text[];
+    cb text[];
     two_back integer[];
     previous integer[];
     current integer[];
     i integer;
     j integer;
-    cost integer;
     best integer;
+    row_min integer;
+    beyond integer := k + 1;
 begin
     if a is null or b is null then
         return null;
     end if;
-    if la = 0 then return lb; end if;
-    if lb = 0 then return la; end if;
-    previous := array(select generate_series(0, lb));
-    two_back := previous;
+    if a = b then return 0; end if;
+    if abs(la - lb) > k then return beyond; end if;
+    if la = 0 or lb = 0 then return least(greatest(la, lb), beyond); end if;
+    ca := string_to_array(a, null);
+    cb := string_to_array(b, null);
+    previous := array_fill(beyond, array[lb + 1]);
+    for j in 0..least(lb, k) loop
+        previous[j + 1] := j;
+    end loop;
+    two_back := array_fill(beyond, array[lb + 1]);
     for i in 1..la loop
-        current := array[i];
-        for j in 1..lb loop
-            cost := case when substr(a, i, 1) = substr(b, j, 1) then 0 else 1 end;
-            best := least(current[j] + 1, previous[j + 1] + 1, previous[j] + cost);
-            if i > 1 and j > 1
-                and substr(a, i, 1) = substr(b, j - 1, 1)
-                and substr(a, i - 1, 1) = substr(b, j, 1) then
-                best := least(best, two_back[j - 1] + 1);
+        current := array_fill(beyond, array[lb + 1]);
+        if i <= k then current[1] := i; end if;
+        row_min := case when i <= k then i else beyond end;
+        for j in greatest(1, i - k)..least(lb, i + k) loop
+            if ca[i] = cb[j] then
+                best := previous[j];
+            else
+                best := least(current[j], previous[j + 1], previous[j]) + 1;
+                if i > 1 and j > 1 and ca[i] = cb[j - 1] and ca[i - 1] = cb[j] then
+                    best := least(best, two_back[j - 1] + 1);
+                end if;
             end if;
-            current := current || best;
+            best := least(best, beyond);
+            current[j + 1] := best;
+            row_min := least(row_min, best);
         end loop;
+        if row_min > k then return beyond; end if;
         two_back := previous;
         previous := current;
     end loop;
-    return previous[lb + 1];
+    return least(previous[lb + 1], beyond);
 end;
 $$;
 
-create or replace function {{ target.schema }}.name_similarity(a text, b text)
+create or replace function {{ target.schema }}.edit_distance(a text, b text)
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+    select {{ target.schema }}.edit_distance_within(a, b, greatest(length(a), length(b)))
+$$;
+
+-- 1 - edit distance / length of the longer name, spaces ignored ("o suilleabhain" and
+-- "osuilleabhain" are the same name). Exact at or above `at_least` and for names one edit apart;
+-- below that it is an upper bound that is still below `at_least` (the rules only compare it with
+-- their threshold), which lets the edit distance stop early
+drop function if exists {{ target.schema }}.name_similarity(text, text);
+create or replace function {{ target.schema }}.name_similarity(a text, b text, at_least numeric default 0)
 returns numeric
 language sql
 immutable
 parallel safe
 as $$
-    -- spaces do not count: "o suilleabhain" and "osuilleabhain" are the same name
     select case
         when a is null or b is null or a = '' or b = '' then null
         when replace(a, ' ', '') = replace(b, ' ', '') then 1.0
         else round(
-            1.0 - {{ target.schema }}.edit_distance(replace(a, ' ', ''), replace(b, ' ', ''))::numeric
+            1.0 - {{ target.schema }}.edit_distance_within(
+                replace(a, ' ', ''),
+                replace(b, ' ', ''),
+                greatest(
+                    1,
+                    floor(
+                        (1 - at_least)
+                        * greatest(length(replace(a, ' ', '')), length(replace(b, ' ', '')))
+                    )::integer
+                )
+            )::numeric
                 / greatest(length(replace(a, ' ', '')), length(replace(b, ' ', ''))),
             4
         )
@@ -82,12 +124,14 @@ as $$
         and greatest(length(a), length(b)) >= 3
         and left(a, 1) = left(b, 1)
         and abs(length(a) - length(b)) <= 1
-        and {{ target.schema }}.edit_distance(a, b) <= 1
+        and {{ target.schema }}.edit_distance_within(a, b, 1) <= 1
 $$;
 
--- first names: the best of both readings of an ambiguous nickname on either side
+-- first names: the best of both readings of an ambiguous nickname on either side (a reading
+-- equal to the name itself is not compared twice)
+drop function if exists {{ target.schema }}.first_name_similarity(text, text, text, text);
 create or replace function {{ target.schema }}.first_name_similarity(
-    a text, a_alternative text, b text, b_alternative text
+    a text, a_alternative text, b text, b_alternative text, at_least numeric default 0
 )
 returns numeric
 language sql
@@ -95,10 +139,19 @@ immutable
 parallel safe
 as $$
     select greatest(
-        {{ target.schema }}.name_similarity(a, b),
-        {{ target.schema }}.name_similarity(a_alternative, b),
-        {{ target.schema }}.name_similarity(a, b_alternative),
-        {{ target.schema }}.name_similarity(a_alternative, b_alternative)
+        {{ target.schema }}.name_similarity(a, b, at_least),
+        case
+            when a_alternative is distinct from a
+                then {{ target.schema }}.name_similarity(a_alternative, b, at_least)
+        end,
+        case
+            when b_alternative is distinct from b
+                then {{ target.schema }}.name_similarity(a, b_alternative, at_least)
+        end,
+        case
+            when a_alternative is distinct from a and b_alternative is distinct from b
+                then {{ target.schema }}.name_similarity(a_alternative, b_alternative, at_least)
+        end
     )
 $$;
 {%- endmacro %}

@@ -44,21 +44,49 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- A where-clause condition on a link table: a link with a touched end. -#}
-{% macro is_link_of_touched_record(column='computed_at') -%}
-    (
-        left_record_key in ({{ touched_records(column) }})
-        or right_record_key in ({{ touched_records(column) }})
-    )
+{#- pre_hook of the models that re-compute touched records (incremental runs): the temp table
+    pg_temp.touched_records of the records touched after this model last wrote (`column`),
+    indexed and analysed, so the model's joins can use the indexes of the big tables. -#}
+{% macro stage_touched_records(column='computed_at') -%}
+    {%- if is_incremental() -%}
+        drop table if exists pg_temp.touched_records;
+        create temporary table touched_records as {{ touched_records(column) }};
+        create unique index on pg_temp.touched_records (record_key);
+        analyze pg_temp.touched_records
+    {%- else -%}
+        select 1
+    {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of a link model: drop the links of the records about to be re-computed (a link
-    that no longer holds has no new row to replace it). -#}
-{% macro delete_links_of_touched_records(column='computed_at') -%}
+{#- pre_hook of a link model, after stage_touched_records: drop the links of the records about
+    to be re-computed (a link that no longer holds has no new row to replace it). Two deletes,
+    one per end, each an index join. -#}
+{% macro delete_links_of_touched_records() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where {{ is_link_of_touched_record(column) }}
+        delete from {{ this }} as links
+        using pg_temp.touched_records as touched
+        where links.left_record_key = touched.record_key;
+        delete from {{ this }} as links
+        using pg_temp.touched_records as touched
+        where links.right_record_key = touched.record_key
+    {%- else -%}
+        select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- The links of `relation` with an end in pg_temp.touched_records (incremental runs), one index
+    join per end; a link with both ends touched comes once. -#}
+{% macro links_of_touched_records(relation, columns) -%}
+    select {% for column in columns %}links.{{ column }}{{ ", " if not loop.last }}{% endfor %}
+    from pg_temp.touched_records as touched
+    inner join {{ relation }} as links on touched.record_key = links.left_record_key
+    union all
+    select {% for column in columns %}links.{{ column }}{{ ", " if not loop.last }}{% endfor %}
+    from pg_temp.touched_records as touched
+    inner join {{ relation }} as links on touched.record_key = links.right_record_key
+    left join pg_temp.touched_records as left_touched
+        on links.left_record_key = left_touched.record_key
+    where left_touched.record_key is null
 {%- endmacro %}
 
 {#- The identifier values whose holders changed after this model last wrote (`column`): rows of
@@ -79,39 +107,41 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of int_identity_records_clustered on an incremental run: the temp table
-    cluster_scope of every record whose cluster must be computed again: the touched records,
-    their link neighbours, and every record of the clusters any of those belonged to. -#}
+{#- pre_hook of int_identity_records_clustered on an incremental run, after
+    stage_touched_records: the temp table cluster_scope of every record whose cluster must be
+    computed again: the touched records, their link neighbours, and every record of the
+    clusters any of those belonged to (index joins only). -#}
 {% macro cluster_scope() -%}
     {%- if is_incremental() -%}
+        drop table if exists pg_temp.cluster_seeds;
+        create temporary table cluster_seeds as
+            select record_key from pg_temp.touched_records
+            union
+            select links.right_record_key
+            from pg_temp.touched_records as touched
+            inner join {{ ref('int_identity_links_unioned') }} as links
+                on touched.record_key = links.left_record_key
+            union
+            select links.left_record_key
+            from pg_temp.touched_records as touched
+            inner join {{ ref('int_identity_links_unioned') }} as links
+                on touched.record_key = links.right_record_key;
+        analyze pg_temp.cluster_seeds;
         drop table if exists pg_temp.cluster_scope;
         create temporary table cluster_scope as
-            with touched as ({{ touched_records('clustered_at') }}),
-            links as (
-                select left_record_key, right_record_key
-                from {{ ref('int_identity_links_unioned') }}
-            ),
-            seeds as (
-                select record_key from touched
-                union
-                select links.right_record_key
-                from links inner join touched on links.left_record_key = touched.record_key
-                union
-                select links.left_record_key
-                from links inner join touched on links.right_record_key = touched.record_key
-            ),
-            affected_clusters as (
+            with affected_clusters as (
                 select distinct previous.cluster_key
-                from {{ this }} as previous
-                inner join seeds on previous.record_key = seeds.record_key
+                from pg_temp.cluster_seeds as seeds
+                inner join {{ this }} as previous on seeds.record_key = previous.record_key
             )
-            select seeds.record_key from seeds
+            select record_key from pg_temp.cluster_seeds
             union
             select previous.record_key
-            from {{ this }} as previous
-            inner join affected_clusters on previous.cluster_key = affected_clusters.cluster_key;
-        create unique index on cluster_scope (record_key);
-        analyze cluster_scope
+            from affected_clusters
+            inner join {{ this }} as previous
+                on affected_clusters.cluster_key = previous.cluster_key;
+        create unique index on pg_temp.cluster_scope (record_key);
+        analyze pg_temp.cluster_scope
     {%- else -%}
         select 1
     {%- endif -%}

@@ -9,44 +9,27 @@
 
 with
 
-assignments as (
+-- the ids this run changed (assigned_at = this run's time: the index finds them)
+moved as materialized (
 
     select
         record_key,
         customer_id,
         previous_customer_id,
-        changed_in_invocation_id,
         assigned_at
     from {{ ref('int_customer_ids_assigned') }}
-
-),
-
-links as (
-
-    select
-        left_record_key,
-        right_record_key,
-        match_rule,
-        evidence
-    from {{ ref('int_identity_links_unioned') }}
-
-),
-
-moved as (
-
-    select *
-    from assignments
     where
-        changed_in_invocation_id = '{{ invocation_id }}'
+        assigned_at >= (select max(assigned_at) from {{ ref('int_customer_ids_assigned') }})
+        and changed_in_invocation_id = '{{ invocation_id }}'
         and previous_customer_id is not null
 
 ),
 
 still_alive as (
 
-    select distinct customer_id
-    from assignments
-    where customer_id in (select moved.previous_customer_id from moved)
+    select distinct assignments.customer_id
+    from {{ ref('int_customer_ids_assigned') }} as assignments
+    where assignments.customer_id in (select moved.previous_customer_id from moved)
 
 ),
 
@@ -58,7 +41,8 @@ moved_links as (
         links.match_rule,
         links.evidence
     from moved
-    inner join links on moved.record_key = links.left_record_key
+    inner join {{ ref('int_identity_links_unioned') }} as links
+        on moved.record_key = links.left_record_key
     union all
     select
         moved.previous_customer_id,
@@ -66,7 +50,8 @@ moved_links as (
         links.match_rule,
         links.evidence
     from moved
-    inner join links on moved.record_key = links.right_record_key
+    inner join {{ ref('int_identity_links_unioned') }} as links
+        on moved.record_key = links.right_record_key
 
 ),
 

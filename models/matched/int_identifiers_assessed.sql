@@ -125,14 +125,17 @@ crowded_people as (
                         'commoner.first_name_canonical', 'spelling.first_name_canonical',
                         similarity=target.schema ~ '.first_name_similarity('
                             ~ 'commoner.first_name_canonical, commoner.first_name_alternative, '
-                            ~ 'spelling.first_name_canonical, spelling.first_name_alternative)'
+                            ~ 'spelling.first_name_canonical, spelling.first_name_alternative, '
+                            ~ var('fuzzy_name_threshold') ~ ')'
                     ) }}
                     or (
                         {{ target.schema }}.name_similarity(
-                            spelling.first_name_canonical, commoner.last_name_canonical
+                            spelling.first_name_canonical, commoner.last_name_canonical,
+                            {{ var('fuzzy_name_threshold') }}
                         ) >= {{ var('fuzzy_name_threshold') }}
                         and {{ target.schema }}.name_similarity(
-                            spelling.last_name_canonical, commoner.first_name_canonical
+                            spelling.last_name_canonical, commoner.first_name_canonical,
+                            {{ var('fuzzy_name_threshold') }}
                         ) >= {{ var('fuzzy_name_threshold') }}
                     )
                 )

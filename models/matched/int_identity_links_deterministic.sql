@@ -10,57 +10,17 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_links_of_touched_records() }}",
+    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
     indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
 ) }}
 
 -- depends_on: {{ ref('int_identity_records_touched') }}
 
+{%- set identifier_types -%}
+    ('{{ var("match_deterministic_identifiers") | join("', '") }}')
+{%- endset %}
+
 with
-
-identifiers as (
-
-    select
-        record_key,
-        identifier_type,
-        identifier_value
-    from {{ ref('int_identifiers_unpivoted') }}
-    where
-        is_current
-        and identifier_type in ('{{ var("match_deterministic_identifiers") | join("', '") }}')
-
-),
-
-{% if is_incremental() %}
-
-    touched as materialized (
-
-        {{ touched_records() }}
-
-    ),
-
-    touched_identifiers as (
-
-        select identifiers.*
-        from identifiers
-        inner join touched on identifiers.record_key = touched.record_key
-
-    ),
-
-{% endif %}
-
-records as (
-
-    select
-        record_key,
-        first_name_canonical,
-        first_name_alternative,
-        last_name_normalized,
-        last_name_canonical,
-        birth_date
-    from {{ ref('int_identity_records_unioned') }}
-
-),
 
 usable_identifiers as (
 
@@ -74,7 +34,25 @@ usable_identifiers as (
 
 {% if is_incremental() %}
 
-    -- every pair with a touched side: touched left, or touched right and an untouched left
+    -- every pair with a touched side (pg_temp.touched_records, staged by the pre_hook): touched
+    -- left, or touched right and an untouched left; index joins on the identifier values
+    touched_identifiers as materialized (
+
+        select
+            identifiers.record_key,
+            identifiers.identifier_type,
+            identifiers.identifier_value
+        from pg_temp.touched_records as touched
+        inner join {{ ref('int_identifiers_unpivoted') }} as identifiers
+            on touched.record_key = identifiers.record_key
+        inner join usable_identifiers
+            on
+                identifiers.identifier_type = usable_identifiers.identifier_type
+                and identifiers.identifier_value = usable_identifiers.identifier_value
+        where identifiers.is_current and identifiers.identifier_type in {{ identifier_types }}
+
+    ),
+
     candidate_pairs as materialized (
 
         select
@@ -83,21 +61,31 @@ usable_identifiers as (
             touched_side.identifier_type,
             touched_side.identifier_value
         from touched_identifiers as touched_side
-        inner join usable_identifiers
-            on
-                touched_side.identifier_type = usable_identifiers.identifier_type
-                and touched_side.identifier_value = usable_identifiers.identifier_value
-        inner join identifiers as other_side
+        inner join {{ ref('int_identifiers_unpivoted') }} as other_side
             on
                 touched_side.identifier_type = other_side.identifier_type
                 and touched_side.identifier_value = other_side.identifier_value
                 and touched_side.record_key <> other_side.record_key
-        left join touched as other_touched on other_side.record_key = other_touched.record_key
-        where other_touched.record_key is null or touched_side.record_key < other_side.record_key
+        left join pg_temp.touched_records as other_touched
+            on other_side.record_key = other_touched.record_key
+        where
+            other_side.is_current
+            and (other_touched.record_key is null or touched_side.record_key < other_side.record_key)
 
     ),
 
 {% else %}
+
+    identifiers as (
+
+        select
+            record_key,
+            identifier_type,
+            identifier_value
+        from {{ ref('int_identifiers_unpivoted') }}
+        where is_current and identifier_type in {{ identifier_types }}
+
+    ),
 
     candidate_pairs as materialized (
 
@@ -139,9 +127,9 @@ named_pairs as materialized (
         coalesce(left_records.birth_date <> right_records.birth_date, false)
             as is_birth_date_conflict
     from candidate_pairs
-    inner join records as left_records
+    inner join {{ ref('int_identity_records_unioned') }} as left_records
         on candidate_pairs.left_record_key = left_records.record_key
-    inner join records as right_records
+    inner join {{ ref('int_identity_records_unioned') }} as right_records
         on candidate_pairs.right_record_key = right_records.record_key
 
 ),
@@ -155,12 +143,15 @@ scored_directly as materialized (
             when not is_unguarded
                 then {{ target.schema }}.first_name_similarity(
                     left_first_name, left_first_name_alternative,
-                    right_first_name, right_first_name_alternative
+                    right_first_name, right_first_name_alternative,
+                    {{ var('fuzzy_name_threshold') }}
                 )
         end as first_name_similarity,
         case
             when not is_unguarded
-                then {{ target.schema }}.name_similarity(left_last_name, right_last_name)
+                then {{ target.schema }}.name_similarity(
+                    left_last_name, right_last_name, {{ var('fuzzy_name_threshold') }}
+                )
         end as last_name_similarity
     from named_pairs
 

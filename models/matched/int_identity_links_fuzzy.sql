@@ -12,75 +12,97 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_links_of_touched_records() }}",
+    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
     indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
 ) }}
 
 -- depends_on: {{ ref('int_identity_records_touched') }}
 
+{#- similarities below both thresholds need not be exact (name_similarity's at_least) -#}
+{%- set lowest_threshold = [var('fuzzy_name_threshold'), var('fuzzy_name_threshold_without_birth_date')] | min %}
+
 with
-
-records as (
-
-    select
-        record_key,
-        first_name_canonical,
-        first_name_alternative,
-        last_name_normalized,
-        last_name_canonical,
-        address_normalized,
-        postcode,
-        email_normalized,
-        phone_e164,
-        birth_date
-    from {{ ref('int_identity_records_unioned') }}
-    where first_name_canonical is not null and last_name_normalized is not null
-
-),
-
-block_keys as (
-
-    select
-        record_key,
-        block_key
-    from {{ ref('int_identity_block_keys') }}
-    where is_current
-
-),
 
 {% if is_incremental() %}
 
-    touched as materialized (
+    -- every pair with a touched side (pg_temp.touched_records, staged by the pre_hook): touched
+    -- left, or touched right and an untouched left; index joins on the block keys
+    touched_keys as materialized (
 
-        {{ touched_records() }}
+        select
+            block_keys.record_key,
+            block_keys.block_key
+        from pg_temp.touched_records as touched
+        inner join {{ ref('int_identity_block_keys') }} as block_keys
+            on touched.record_key = block_keys.record_key
+        where block_keys.is_current
 
     ),
 
-    touched_keys as (
-
-        select block_keys.*
-        from block_keys
-        inner join touched on block_keys.record_key = touched.record_key
-
-    ),
-
-    -- every pair with a touched side: touched left, or touched right and an untouched left
     candidate_pairs as materialized (
 
         select distinct
             least(touched_keys.record_key, other_keys.record_key) as left_record_key,
             greatest(touched_keys.record_key, other_keys.record_key) as right_record_key
         from touched_keys
-        inner join block_keys as other_keys
+        inner join {{ ref('int_identity_block_keys') }} as other_keys
             on
                 touched_keys.block_key = other_keys.block_key
                 and touched_keys.record_key <> other_keys.record_key
-        left join touched as other_touched on other_keys.record_key = other_touched.record_key
-        where other_touched.record_key is null or touched_keys.record_key < other_keys.record_key
+        left join pg_temp.touched_records as other_touched
+            on other_keys.record_key = other_touched.record_key
+        where
+            other_keys.is_current
+            and (other_touched.record_key is null or touched_keys.record_key < other_keys.record_key)
+
+    ),
+
+    candidate_addresses as (
+
+        select distinct 'address:' || left_records.postcode || ':' || left_records.address_normalized
+            as block_key
+        from candidate_pairs
+        inner join {{ ref('int_identity_records_unioned') }} as left_records
+            on candidate_pairs.left_record_key = left_records.record_key
+        where left_records.postcode is not null and left_records.address_normalized is not null
+
+    ),
+
+    -- namesakes at one address with different birth dates (a father and son of the same name):
+    -- there the address rule cannot tell them apart, so it does not apply
+    ambiguous_namesakes as (
+
+        select
+            records.postcode,
+            records.address_normalized,
+            records.first_name_canonical,
+            records.last_name_normalized
+        from candidate_addresses
+        inner join {{ ref('int_identity_block_keys') }} as block_keys
+            on candidate_addresses.block_key = block_keys.block_key
+        inner join {{ ref('int_identity_records_unioned') }} as records
+            on block_keys.record_key = records.record_key
+        where block_keys.is_current
+        group by
+            records.postcode,
+            records.address_normalized,
+            records.first_name_canonical,
+            records.last_name_normalized
+        having count(distinct records.birth_date) > 1
 
     ),
 
 {% else %}
+
+    block_keys as (
+
+        select
+            record_key,
+            block_key
+        from {{ ref('int_identity_block_keys') }}
+        where is_current
+
+    ),
 
     candidate_pairs as materialized (
 
@@ -95,40 +117,27 @@ block_keys as (
 
     ),
 
+    -- namesakes at one address with different birth dates (a father and son of the same name):
+    -- there the address rule cannot tell them apart, so it does not apply
+    ambiguous_namesakes as (
+
+        select
+            postcode,
+            address_normalized,
+            first_name_canonical,
+            last_name_normalized
+        from {{ ref('int_identity_records_unioned') }}
+        where
+            first_name_canonical is not null
+            and last_name_normalized is not null
+            and postcode is not null
+            and address_normalized is not null
+        group by postcode, address_normalized, first_name_canonical, last_name_normalized
+        having count(distinct birth_date) > 1
+
+    ),
+
 {% endif %}
-
--- namesakes at one address with different birth dates (a father and son of the same name):
--- there the address rule cannot tell them apart, so it does not apply
-ambiguous_namesakes as (
-
-    select
-        records.postcode,
-        records.address_normalized,
-        records.first_name_canonical,
-        records.last_name_normalized
-    from records
-    {% if is_incremental() -%}
-        inner join (
-            select distinct
-                left_records.postcode,
-                left_records.address_normalized
-            from candidate_pairs
-            inner join records as left_records
-                on candidate_pairs.left_record_key = left_records.record_key
-        ) as candidate_addresses
-            on
-                records.postcode = candidate_addresses.postcode
-                and records.address_normalized = candidate_addresses.address_normalized
-    {% endif -%}
-    where records.postcode is not null and records.address_normalized is not null
-    group by
-        records.postcode,
-        records.address_normalized,
-        records.first_name_canonical,
-        records.last_name_normalized
-    having count(distinct records.birth_date) > 1
-
-),
 
 pairs_with_names as materialized (
 
@@ -151,9 +160,9 @@ pairs_with_names as materialized (
         left_records.email_normalized <> right_records.email_normalized
         or left_records.phone_e164 <> right_records.phone_e164 as has_conflicting_contact
     from candidate_pairs
-    inner join records as left_records
+    inner join {{ ref('int_identity_records_unioned') }} as left_records
         on candidate_pairs.left_record_key = left_records.record_key
-    inner join records as right_records
+    inner join {{ ref('int_identity_records_unioned') }} as right_records
         on candidate_pairs.right_record_key = right_records.record_key
     left join ambiguous_namesakes
         on
@@ -178,13 +187,19 @@ compared as materialized (
             least(
                 {{ target.schema }}.first_name_similarity(
                     left_first_name, left_first_name_alternative,
-                    right_first_name, right_first_name_alternative
+                    right_first_name, right_first_name_alternative, {{ lowest_threshold }}
                 ),
-                {{ target.schema }}.name_similarity(left_last_name, right_last_name)
+                {{ target.schema }}.name_similarity(
+                    left_last_name, right_last_name, {{ lowest_threshold }}
+                )
             ),
             least(
-                {{ target.schema }}.name_similarity(left_first_name, right_last_name_canonical),
-                {{ target.schema }}.name_similarity(left_last_name_canonical, right_first_name)
+                {{ target.schema }}.name_similarity(
+                    left_first_name, right_last_name_canonical, {{ lowest_threshold }}
+                ),
+                {{ target.schema }}.name_similarity(
+                    left_last_name_canonical, right_first_name, {{ lowest_threshold }}
+                )
             )
         ) as name_score
     from pairs_with_names

@@ -5,7 +5,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_links_of_touched_records() }}",
+    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
     indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
 ) }}
 
@@ -15,31 +15,39 @@ with
 
 deterministic_links as (
 
-    select
-        left_record_key,
-        right_record_key,
-        match_rule,
-        evidence,
-        match_score
-    from {{ ref('int_identity_links_deterministic') }}
-    {% if is_incremental() -%}
-        where {{ is_link_of_touched_record() }}
-    {%- endif %}
+    {% if is_incremental() %}
+        {{ links_of_touched_records(
+            ref('int_identity_links_deterministic'),
+            ['left_record_key', 'right_record_key', 'match_rule', 'evidence', 'match_score'],
+        ) }}
+    {% else %}
+        select
+            left_record_key,
+            right_record_key,
+            match_rule,
+            evidence,
+            match_score
+        from {{ ref('int_identity_links_deterministic') }}
+    {% endif %}
 
 ),
 
 fuzzy_links as (
 
-    select
-        left_record_key,
-        right_record_key,
-        match_rule,
-        evidence,
-        match_score
-    from {{ ref('int_identity_links_fuzzy') }}
-    {% if is_incremental() -%}
-        where {{ is_link_of_touched_record() }}
-    {%- endif %}
+    {% if is_incremental() %}
+        {{ links_of_touched_records(
+            ref('int_identity_links_fuzzy'),
+            ['left_record_key', 'right_record_key', 'match_rule', 'evidence', 'match_score'],
+        ) }}
+    {% else %}
+        select
+            left_record_key,
+            right_record_key,
+            match_rule,
+            evidence,
+            match_score
+        from {{ ref('int_identity_links_fuzzy') }}
+    {% endif %}
 
 ),
 

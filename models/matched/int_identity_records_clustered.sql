@@ -9,12 +9,14 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     pre_hook=[
+        "{{ stage_touched_records('clustered_at') }}",
         "{{ cluster_scope() }}",
         "{{ connected_components(cluster_scope_edges()) }}",
     ],
     indexes=[
         {'columns': ['record_key'], 'unique': True},
         {'columns': ['cluster_key']},
+        {'columns': ['clustered_at']},
     ],
 ) }}
 

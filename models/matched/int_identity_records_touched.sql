@@ -31,29 +31,6 @@ records as (
 
 {% if is_incremental() %}
 
-    identifiers as (
-
-        select
-            record_key,
-            identifier_type,
-            identifier_value,
-            is_current,
-            changed_at
-        from {{ ref('int_identifiers_unpivoted') }}
-
-    ),
-
-    block_keys as (
-
-        select
-            record_key,
-            block_key,
-            is_current,
-            changed_at
-        from {{ ref('int_identity_block_keys') }}
-
-    ),
-
     changed_records as (
 
         select record_key
@@ -67,7 +44,7 @@ records as (
         select distinct
             identifier_type,
             identifier_value
-        from identifiers
+        from {{ ref('int_identifiers_unpivoted') }}
         where changed_at > {{ matching_watermark('touched_at') }}
 
     ),
@@ -75,11 +52,11 @@ records as (
     value_holders as (
 
         select identifiers.record_key
-        from identifiers
-        inner join changed_values
+        from changed_values
+        inner join {{ ref('int_identifiers_unpivoted') }} as identifiers
             on
-                identifiers.identifier_type = changed_values.identifier_type
-                and identifiers.identifier_value = changed_values.identifier_value
+                changed_values.identifier_type = identifiers.identifier_type
+                and changed_values.identifier_value = identifiers.identifier_value
         where identifiers.is_current
 
     ),
@@ -87,7 +64,7 @@ records as (
     changed_households as (
 
         select distinct block_key
-        from block_keys
+        from {{ ref('int_identity_block_keys') }}
         where changed_at > {{ matching_watermark('touched_at') }} and block_key like 'address:%'
 
     ),
@@ -95,8 +72,9 @@ records as (
     household_members as (
 
         select block_keys.record_key
-        from block_keys
-        inner join changed_households on block_keys.block_key = changed_households.block_key
+        from changed_households
+        inner join {{ ref('int_identity_block_keys') }} as block_keys
+            on changed_households.block_key = block_keys.block_key
         where block_keys.is_current
 
     ),

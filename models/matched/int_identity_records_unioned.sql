@@ -15,6 +15,7 @@
         {'columns': ['record_key'], 'unique': True},
         {'columns': ['source_table', 'record_loaded_at']},
         {'columns': ['identity_changed_at']},
+        {'columns': ['computed_at']},
     ],
 ) }}
 

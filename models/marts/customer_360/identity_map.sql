@@ -34,28 +34,48 @@ records as (
 assignments as (
 
     select
-        record_key,
-        customer_id
-    from {{ ref('int_customer_ids_assigned') }}
+        assignments.record_key,
+        assignments.customer_id
     {% if is_incremental() -%}
-        where record_key in (select records.record_key from records)
+        from records
+        inner join {{ ref('int_customer_ids_assigned') }} as assignments
+            on records.record_key = assignments.record_key
+    {%- else -%}
+        from {{ ref('int_customer_ids_assigned') }} as assignments
     {%- endif %}
 
 ),
 
 links as (
 
-    select
-        left_record_key,
-        right_record_key,
-        match_rule,
-        match_score
-    from {{ ref('int_identity_links_unioned') }}
-    {% if is_incremental() -%}
-        where
-            left_record_key in (select records.record_key from records)
-            or right_record_key in (select records.record_key from records)
-    {%- endif %}
+    {% if is_incremental() %}
+        -- one index join per end; a link with both ends re-mapped comes twice, which the
+        -- strongest-link pick below does not mind
+        select
+            links.left_record_key,
+            links.right_record_key,
+            links.match_rule,
+            links.match_score
+        from records
+        inner join {{ ref('int_identity_links_unioned') }} as links
+            on records.record_key = links.left_record_key
+        union all
+        select
+            links.left_record_key,
+            links.right_record_key,
+            links.match_rule,
+            links.match_score
+        from records
+        inner join {{ ref('int_identity_links_unioned') }} as links
+            on records.record_key = links.right_record_key
+    {% else %}
+        select
+            left_record_key,
+            right_record_key,
+            match_rule,
+            match_score
+        from {{ ref('int_identity_links_unioned') }}
+    {% endif %}
 
 ),
 
