@@ -74,22 +74,22 @@ def timed_dbt(warehouse, paths, args: list[str], label: str) -> tuple[float, dic
     return elapsed, per_node
 
 
-def add_new_records(shop_db: Path, count: int, seed: int = 2026) -> tuple[int, int]:
+def add_new_records(shop_db: Path, count: int) -> tuple[int, int]:
     """`count` new shop records: half guest checkouts of existing account holders, half
     accounts of new people. Returns (existing-person records, new-person records)."""
     from ciw.demo.generator import FIRST_NAMES, LAST_NAMES, STREETS
 
-    rng = random.Random(seed)
     db = sqlite3.connect(shop_db)
     existing = db.execute(
         "select email, first_name, last_name, phone, address_line1, city, postcode "
         "from accounts where email is not null and first_name is not null "
-        "order by random() limit ?",
+        "and abs(random()) % 100 < 5 limit ?",
         (count // 2,),
     ).fetchall()
     next_guest = db.execute("select max(guest_checkout_id) from guest_checkouts").fetchone()[0] + 1
     next_account = db.execute("select max(account_id) from accounts").fetchone()[0] + 1
-    stamp = "2030-01-01 00:00:00"
+    rng = random.Random(next_account)  # another increment each time a demo is re-used
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
     def typo(name: str) -> str:
         if len(name) > 4 and rng.random() < 0.2:

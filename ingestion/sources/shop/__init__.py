@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
 from ingestion.quarantine import split_quarantine
-from ingestion.sources.shop.helpers import arrow_splitter
+from ingestion.sources.shop.helpers import arrow_splitter, sqlite_cursor_query
 from ingestion.sources.shop.settings import DEFAULT_CHUNK_SIZE, SHOP_TABLES
 
 
@@ -43,6 +43,7 @@ def shop_source(
             defer_table_reflect=True,
             write_disposition="merge",
             primary_key=list(table.primary_key),
+            query_adapter_callback=sqlite_cursor_query,
         )
         yield from split_quarantine(
             resource.with_name(f"read_{name}"),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlalchemy as sa
 
 from ingestion.quarantine import quarantine_item
 from ingestion.sources.shop.settings import ShopTable
@@ -47,3 +48,22 @@ def arrow_splitter(table: ShopTable, source_name: str = "shop"):
         return item.filter(valid), bad
 
     return _split
+
+
+def sqlite_cursor_query(query, table, incremental=None, engine=None):
+    """dlt's incremental filter compares the cursor with a bound datetime. SQLite keeps
+    datetimes as text and SQLAlchemy binds them with microseconds, so a stored
+    '2030-01-01 00:00:00' is *less* than the bound '2030-01-01 00:00:00.000000': rows updated
+    in the same second as the last load's newest row were silently skipped. On SQLite, compare
+    through SQLite's datetime() on both sides instead (boundary rows are read again; dlt
+    de-duplicates them by primary key and the merge is idempotent). Other databases compare
+    real timestamps and keep dlt's query."""
+    if engine is None or engine.dialect.name != "sqlite" or incremental is None:
+        return query
+    last_value = incremental.last_value
+    if last_value is None:
+        return query
+    if hasattr(last_value, "strftime"):
+        last_value = last_value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    column = table.c[incremental.cursor_path]
+    return table.select().where(sa.func.datetime(column) >= sa.func.datetime(str(last_value)))
