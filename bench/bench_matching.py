@@ -89,7 +89,15 @@ def add_new_records(shop_db: Path, count: int) -> tuple[int, int]:
     next_guest = db.execute("select max(guest_checkout_id) from guest_checkouts").fetchone()[0] + 1
     next_account = db.execute("select max(account_id) from accounts").fetchone()[0] + 1
     rng = random.Random(next_account)  # another increment each time a demo is re-used
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # later than anything the shop holds (as a live shop's clock would be)
+    newest = max(
+        db.execute(f"select max(updated_at) from {table}").fetchone()[0] or ""
+        for table in ("accounts", "guest_checkouts")
+    )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    if newest:
+        now = max(now, dt.datetime.fromisoformat(newest[:19]) + dt.timedelta(seconds=1))
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
 
     def typo(name: str) -> str:
         if len(name) > 4 and rng.random() < 0.2:
@@ -191,7 +199,12 @@ def run(warehouse, paths, args, generate: bool) -> None:
     full_s, full_nodes = timed_dbt(
         warehouse, paths, ["run", "--full-refresh", *selection], "full build"
     )
-    tests_s, _ = timed_dbt(warehouse, paths, ["test", *selection, "--indirect-selection", "cautious"], "data tests of the layer")
+    tests_s, _ = timed_dbt(
+        warehouse,
+        paths,
+        ["test", *selection, "--indirect-selection", "cautious"],
+        "data tests of the layer",
+    )
     records = warehouse.query("select count(*) from matched.int_identity_records_unioned")[0][0]
     customers = warehouse.query("select count(*) from marts.dim_customers")[0][0]
     size = warehouse.query("select pg_database_size(current_database())")[0][0]
