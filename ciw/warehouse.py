@@ -160,8 +160,10 @@ class EmbeddedPostgres:
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         was_running = self.is_running()
         mode = "stop" if stop_on_exit and not was_running else None
+        fresh = not (self.pgdata / "PG_VERSION").exists()
         try:
-            self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+            with _c_locale(fresh):
+                self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
         except Exception as exc:
             log = self.pgdata / "log"
             tail = log.read_text()[-2000:] if log.exists() else ""
@@ -179,6 +181,33 @@ class EmbeddedPostgres:
         user = "pgserver" if os.geteuid() == 0 else None
         pgserver.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.pgdata, user=user)
         return True
+
+
+@contextlib.contextmanager
+def _c_locale(active: bool) -> Iterator[None]:
+    """A new embedded cluster is initialised with the C collation: text compares byte-wise, so
+    the sorts, hashes and indexes over millions of record keys take the fast path (under a
+    linguistic collation, C.UTF-8 included, PostgreSQL 16 compares through strcoll and cannot
+    abbreviate keys). The character classification (LC_CTYPE) stays the environment's, so
+    lower() and the regular expressions of the normalisation macros still know É from é."""
+    if not active:
+        yield
+        return
+    names = ("LC_ALL", "LC_COLLATE", "LC_CTYPE")
+    saved = {name: os.environ.get(name) for name in names}
+    ctype = saved["LC_ALL"] or saved["LC_CTYPE"] or os.environ.get("LANG")
+    os.environ.pop("LC_ALL", None)
+    os.environ["LC_COLLATE"] = "C"
+    if ctype:
+        os.environ["LC_CTYPE"] = ctype
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def resolve_warehouse(

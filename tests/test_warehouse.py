@@ -39,3 +39,24 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     wh = Warehouse(Dsn.parse(f"postgresql://postgres@/postgres?host={tmp_path}"))
     with pytest.raises(WarehouseError, match="cannot connect to the warehouse"):
         wh.connect()
+
+
+def test_new_embedded_warehouse_collates_bytewise_but_folds_case_by_unicode(tmp_path):
+    import os
+
+    from ciw.warehouse import EmbeddedPostgres
+
+    tmp_path.chmod(0o755)  # pgserver runs postgres as an unprivileged user when we are root
+    before = {name: os.environ.get(name) for name in ("LC_ALL", "LC_COLLATE", "LC_CTYPE")}
+    embedded = EmbeddedPostgres(tmp_path / "pgdata")
+    warehouse = embedded.start(stop_on_exit=True)
+    try:
+        collate, is_bytewise, folded = warehouse.query(
+            "select datcollate, 'B' < 'a', lower('ÓÉ') from pg_database "
+            "where datname = current_database()"
+        )[0]
+    finally:
+        embedded.stop()
+    assert collate == "C" and is_bytewise
+    assert folded == "óé"  # the normalisation macros rely on lower() knowing accents
+    assert {name: os.environ.get(name) for name in before} == before

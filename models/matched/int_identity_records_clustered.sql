@@ -57,7 +57,7 @@ labels as (
 
 ),
 
-clustered as (
+clustered as materialized (
 
     select
         records.record_key,
@@ -74,12 +74,24 @@ clustered as (
 
 ),
 
+-- sizes by a hash aggregate (a window over millions of text keys would sort them)
+cluster_sizes as (
+
+    select
+        cluster_key,
+        count(*) as cluster_record_count
+    from clustered
+    group by cluster_key
+
+),
+
 sized as (
 
     select
-        *,
-        count(*) over (partition by cluster_key) as cluster_record_count
+        clustered.*,
+        cluster_sizes.cluster_record_count
     from clustered
+    inner join cluster_sizes on clustered.cluster_key = cluster_sizes.cluster_key
 
 )
 

@@ -95,14 +95,28 @@ link_ends as (
 
 ),
 
+-- the strongest link per record: deterministic before fuzzy, then the highest score, then the
+-- rule's name; one hash aggregate over a sortable key (a sort of every link end costs more)
+ranked_ends as (
+
+    select
+        record_key,
+        case when match_rule like 'fuzzy%' then '1' else '0' end
+        || lpad((10000 - round(match_score * 10000))::text, 5, '0')
+        || match_rule as rank_key
+    from link_ends
+
+),
+
 strongest_link as (
 
-    select distinct on (record_key)
+    select
         record_key,
-        match_rule,
-        match_score
-    from link_ends
-    order by record_key asc, match_rule like 'fuzzy%', match_score desc, match_rule asc
+        substr(min(rank_key collate "C"), 7) as match_rule,
+        (1 - substr(min(rank_key collate "C"), 2, 5)::numeric / 10000)::numeric(6, 4)
+            as match_score
+    from ranked_ends
+    group by record_key
 
 ),
 
