@@ -10,6 +10,7 @@
     (`this` is a fixture there) it stays a subquery. -#}
 {% macro matching_watermark(column) -%}
     {%- if execute and this is not string and not (model.resource_type == 'unit_test') -%}
+        {%- do _require_watermark_column(column) -%}
         {%- set found = run_query(
             "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this
         ) -%}
@@ -99,11 +100,26 @@
     where changed_at > {{ matching_watermark(column) }}
 {%- endmacro %}
 
-{#- pre_hook of int_identifiers_assessed: drop the judgements about to be re-made. -#}
-{% macro delete_assessments_of_changed_values() -%}
+{#- pre_hook of int_identifiers_assessed: drop the judgements of values whose holders changed
+    and that fewer than two records hold now (the others are replaced by delete+insert, which
+    still sees their previous judgement when it computes usability_flipped_at). -#}
+{% macro delete_assessments_of_vanished_values() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where (identifier_type, identifier_value) in ({{ identifier_values_changed() }})
+        delete from {{ this }} as assessed
+        using ({{ identifier_values_changed() }}) as changed
+        where
+            assessed.identifier_type = changed.identifier_type
+            and assessed.identifier_value = changed.identifier_value
+            and (
+                select count(*)
+                from {{ ref('int_identifiers_unpivoted') }} as holders
+                where
+                    holders.identifier_type = assessed.identifier_type
+                    and holders.identifier_value = assessed.identifier_value
+                    and holders.is_current
+            ) < 2
+    {%- else -%}
+        select 1
     {%- endif -%}
 {%- endmacro %}
 
@@ -196,5 +212,31 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where customer_id in ({{ customers_changed_since(column) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre_hook of int_identity_review (incremental runs): drop the reviews of identifiers judged
+    again and of clusters written again since the last review (they are reviewed afresh), and
+    of clusters that no longer exist (a merge or split gave their records other keys). -#}
+{% macro delete_stale_reviews() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} as review
+        using {{ ref('int_identifiers_assessed') }} as assessed
+        where
+            assessed.assessed_at > {{ matching_watermark('reviewed_at') }}
+            and review.review_subject
+            = assessed.identifier_type || '=' || assessed.identifier_value;
+        delete from {{ this }} as review
+        where
+            review.review_subject like 'cluster=%'
+            and not exists (
+                select 1
+                from {{ ref('int_identity_records_clustered') }} as clustered
+                where
+                    clustered.cluster_key = substr(review.review_subject, 9)
+                    and clustered.clustered_at <= {{ matching_watermark('reviewed_at') }}
+            )
+    {%- else -%}
+        select 1
     {%- endif -%}
 {%- endmacro %}

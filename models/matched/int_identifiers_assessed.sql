@@ -9,15 +9,20 @@
     "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
     and "kate" are three.
     Incremental: only identifier values whose holders changed (int_identifiers_unpivoted rows
-    written after this model last did) are judged again; their old rows are deleted first, so a
-    value left with a single holder disappears. -#}
+    written after this model last did) are judged again; a value left with a single holder
+    disappears (pre_hook). usability_flipped_at says when a value last went from usable to
+    unusable or back: only then do the links between its other holders change, so only then
+    does int_identity_records_touched re-match all of them. -#}
 {{ config(
     materialized='incremental',
     unique_key=['identifier_type', 'identifier_value'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_assessments_of_changed_values() }}",
-    indexes=[{'columns': ['identifier_type', 'identifier_value'], 'unique': True}],
+    pre_hook="{{ delete_assessments_of_vanished_values() }}",
+    indexes=[
+        {'columns': ['identifier_type', 'identifier_value'], 'unique': True},
+        {'columns': ['usability_flipped_at']},
+    ],
 ) }}
 
 with
@@ -210,10 +215,43 @@ judged as (
         end as unusable_reason
     from assessed
 
-)
+),
 
-select
-    *,
-    unusable_reason is null as is_usable,
-    current_timestamp as assessed_at
-from judged
+{% if is_incremental() %}
+
+    final as (
+
+        select
+            judged.*,
+            judged.unusable_reason is null as is_usable,
+            current_timestamp as assessed_at,
+            case
+                when previous.is_usable is distinct from (judged.unusable_reason is null)
+                    and previous.identifier_value is not null
+                    then current_timestamp
+                else previous.usability_flipped_at
+            end as usability_flipped_at
+        from judged
+        left join {{ this }} as previous
+            on
+                judged.identifier_type = previous.identifier_type
+                and judged.identifier_value = previous.identifier_value
+
+    )
+
+{% else %}
+
+    final as (
+
+        select
+            *,
+            unusable_reason is null as is_usable,
+            current_timestamp as assessed_at,
+            null::timestamptz as usability_flipped_at
+        from judged
+
+    )
+
+{% endif %}
+
+select * from final

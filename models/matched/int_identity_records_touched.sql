@@ -1,6 +1,7 @@
 {#- The records whose links a run must re-compute, with when: records whose identity changed,
-    every current holder of an identifier value whose holders changed (a new holder can make a
-    family email shared, a leaving one can free it), and every current member of an address
+    every current holder of an identifier value that became unusable or usable again (a new
+    holder can make a family email shared, a leaving one can free it; other values change only
+    the links of their changed holders), and every current member of an address
     block whose members changed (a namesake moving in or out decides whether the address rule
     may link the household). The link, cluster and id models re-compute exactly the records
     touched after they last wrote (macro touched_records). Every record on a full build. -#}
@@ -17,6 +18,7 @@
 
 -- depends_on: {{ ref('int_identifiers_unpivoted') }}
 -- depends_on: {{ ref('int_identity_block_keys') }}
+-- depends_on: {{ ref('int_identifiers_assessed') }}
 
 with
 
@@ -39,24 +41,27 @@ records as (
 
     ),
 
-    changed_values as (
+    -- values that went from usable to unusable or back: the links between all their holders
+    -- change (a value that stays usable, or stays unusable, changes only the links of its
+    -- changed holders, which are touched anyway)
+    flipped_values as (
 
-        select distinct
+        select
             identifier_type,
             identifier_value
-        from {{ ref('int_identifiers_unpivoted') }}
-        where changed_at > {{ matching_watermark('touched_at') }}
+        from {{ ref('int_identifiers_assessed') }}
+        where usability_flipped_at > {{ matching_watermark('touched_at') }}
 
     ),
 
     value_holders as (
 
         select identifiers.record_key
-        from changed_values
+        from flipped_values
         inner join {{ ref('int_identifiers_unpivoted') }} as identifiers
             on
-                changed_values.identifier_type = identifiers.identifier_type
-                and changed_values.identifier_value = identifiers.identifier_value
+                flipped_values.identifier_type = identifiers.identifier_type
+                and flipped_values.identifier_value = identifiers.identifier_value
         where identifiers.is_current
 
     ),

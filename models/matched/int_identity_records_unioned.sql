@@ -131,19 +131,22 @@ web_logins as (
 
     -- cards and cookies with a new transaction or login: re-read all of theirs
 
+    -- read from the staging models themselves: a CTE read twice would be materialised whole
     changed_card_tokens as (
 
         select distinct card_token_hash
-        from pos_transactions
-        where {{ is_loaded_after_watermark('pos', 'card_tokens') }}
+        from {{ ref('stg_pos__transactions') }}
+        where
+            card_token_hash is not null
+            and {{ is_loaded_after_watermark('pos', 'card_tokens') }}
 
     ),
 
     changed_web_cookies as (
 
         select distinct cookie_id
-        from web_logins
-        where {{ is_loaded_after_watermark('web', 'cookies') }}
+        from {{ ref('stg_web__events') }}
+        where account_id is not null and {{ is_loaded_after_watermark('web', 'cookies') }}
 
     ),
 

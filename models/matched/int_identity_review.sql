@@ -1,6 +1,17 @@
 {#- What a person should look at: identifiers too widely shared to link anyone (family
     emails, shop phones, junk that escaped the blocklist, namesakes on one email) and
-    customers that look over-merged (too many records, several dates of birth). -#}
+    customers that look over-merged (too many records, several dates of birth).
+    Incremental: identifiers judged again and clusters written again since this model last
+    ran are reviewed again; rows of identifiers and clusters that changed or no longer exist
+    are deleted first (pre_hook). -#}
+{{ config(
+    materialized='incremental',
+    unique_key='review_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_reviews() }}",
+) }}
+
 with
 
 assessed as (
@@ -12,7 +23,12 @@ assessed as (
         record_count,
         unusable_reason
     from {{ ref('int_identifiers_assessed') }}
-    where not is_usable and not is_issued
+    where
+        not is_usable
+        and not is_issued
+        {% if is_incremental() -%}
+            and assessed_at > {{ matching_watermark('reviewed_at') }}
+        {%- endif %}
 
 ),
 
@@ -23,6 +39,9 @@ clustered as (
         cluster_record_count,
         birth_date
     from {{ ref('int_identity_records_clustered') }}
+    {% if is_incremental() -%}
+        where clustered_at > {{ matching_watermark('reviewed_at') }}
+    {%- endif %}
 
 ),
 
@@ -69,5 +88,6 @@ unioned as (
 
 select
     *,
-    md5(review_reason || review_subject) as review_id
+    md5(review_reason || review_subject) as review_id,
+    current_timestamp as reviewed_at
 from unioned
