@@ -25,6 +25,7 @@ MATCHED = [
     "int_identity_records_unioned",
     "int_identifiers_unpivoted",
     "int_identity_block_keys",
+    "int_address_namesakes",
     "int_identity_records_touched",
     "int_identifiers_assessed",
     "int_identity_links_deterministic",
@@ -60,6 +61,10 @@ def _state(warehouse) -> dict[str, object]:
         ),
         "block_keys": rows(
             "select record_key, block_key from matched.int_identity_block_keys where is_current"
+        ),
+        "namesakes": rows(
+            "select postcode, address_normalized, first_name_canonical, last_name_normalized "
+            "from matched.int_address_namesakes where is_ambiguous"
         ),
         "assessed": rows(
             "select identifier_type, identifier_value, record_count, people_count, "

@@ -57,41 +57,6 @@ with
 
     ),
 
-    candidate_addresses as (
-
-        select distinct 'address:' || left_records.postcode || ':' || left_records.address_normalized
-            as block_key
-        from candidate_pairs
-        inner join {{ ref('int_identity_records_unioned') }} as left_records
-            on candidate_pairs.left_record_key = left_records.record_key
-        where left_records.postcode is not null and left_records.address_normalized is not null
-
-    ),
-
-    -- namesakes at one address with different birth dates (a father and son of the same name):
-    -- there the address rule cannot tell them apart, so it does not apply
-    ambiguous_namesakes as (
-
-        select
-            records.postcode,
-            records.address_normalized,
-            records.first_name_canonical,
-            records.last_name_normalized
-        from candidate_addresses
-        inner join {{ ref('int_identity_block_keys') }} as block_keys
-            on candidate_addresses.block_key = block_keys.block_key
-        inner join {{ ref('int_identity_records_unioned') }} as records
-            on block_keys.record_key = records.record_key
-        where block_keys.is_current
-        group by
-            records.postcode,
-            records.address_normalized,
-            records.first_name_canonical,
-            records.last_name_normalized
-        having count(distinct records.birth_date) > 1
-
-    ),
-
 {% else %}
 
     block_keys as (
@@ -117,27 +82,21 @@ with
 
     ),
 
-    -- namesakes at one address with different birth dates (a father and son of the same name):
-    -- there the address rule cannot tell them apart, so it does not apply
-    ambiguous_namesakes as (
-
-        select
-            postcode,
-            address_normalized,
-            first_name_canonical,
-            last_name_normalized
-        from {{ ref('int_identity_records_unioned') }}
-        where
-            first_name_canonical is not null
-            and last_name_normalized is not null
-            and postcode is not null
-            and address_normalized is not null
-        group by postcode, address_normalized, first_name_canonical, last_name_normalized
-        having count(distinct birth_date) > 1
-
-    ),
-
 {% endif %}
+
+-- namesakes at one address with different birth dates (a father and son of the same name):
+-- there the address rule cannot tell them apart, so it does not apply
+ambiguous_namesakes as (
+
+    select
+        postcode,
+        address_normalized,
+        first_name_canonical,
+        last_name_normalized
+    from {{ ref('int_address_namesakes') }}
+    where is_ambiguous
+
+),
 
 pairs_with_names as materialized (
 

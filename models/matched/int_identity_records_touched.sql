@@ -1,10 +1,11 @@
 {#- The records whose links a run must re-compute, with when: records whose identity changed,
     every current holder of an identifier value that became unusable or usable again (a new
     holder can make a family email shared, a leaving one can free it; other values change only
-    the links of their changed holders), and every current member of an address
-    block whose members changed (a namesake moving in or out decides whether the address rule
-    may link the household). The link, cluster and id models re-compute exactly the records
-    touched after they last wrote (macro touched_records). Every record on a full build. -#}
+    the links of their changed holders), and every member of a household name group that
+    became ambiguous or stopped being so (int_address_namesakes: a namesake moving in or out
+    decides whether the address rule may link them). The link, cluster and id models
+    re-compute exactly the records touched after they last wrote (macro touched_records).
+    Every record on a full build. -#}
 {{ config(
     materialized='incremental',
     unique_key='record_key',
@@ -19,6 +20,7 @@
 -- depends_on: {{ ref('int_identifiers_unpivoted') }}
 -- depends_on: {{ ref('int_identity_block_keys') }}
 -- depends_on: {{ ref('int_identifiers_assessed') }}
+-- depends_on: {{ ref('int_address_namesakes') }}
 
 with
 
@@ -66,20 +68,30 @@ records as (
 
     ),
 
-    changed_households as (
+    -- household name groups that became ambiguous (a namesake with another birth date moved
+    -- in) or stopped being so: the address links of their members change
+    flipped_households as (
 
-        select distinct block_key
-        from {{ ref('int_identity_block_keys') }}
-        where changed_at > {{ matching_watermark('touched_at') }} and block_key like 'address:%'
+        select
+            'address:' || postcode || ':' || address_normalized as block_key,
+            first_name_canonical,
+            last_name_normalized
+        from {{ ref('int_address_namesakes') }}
+        where flipped_at > {{ matching_watermark('touched_at') }}
 
     ),
 
     household_members as (
 
         select block_keys.record_key
-        from changed_households
+        from flipped_households
         inner join {{ ref('int_identity_block_keys') }} as block_keys
-            on changed_households.block_key = block_keys.block_key
+            on flipped_households.block_key = block_keys.block_key
+        inner join {{ ref('int_identity_records_unioned') }} as members
+            on
+                block_keys.record_key = members.record_key
+                and flipped_households.first_name_canonical = members.first_name_canonical
+                and flipped_households.last_name_normalized = members.last_name_normalized
         where block_keys.is_current
 
     ),
