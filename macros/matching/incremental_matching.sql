@@ -206,12 +206,23 @@
     where assigned_at > {{ watermark }} and previous_customer_id is not null
 {%- endmacro %}
 
-{#- pre_hook of a per-customer incremental model: delete the rows of the customers about to be
-    computed again (a retired id has no new row to replace it). -#}
+{#- pre_hook of a per-customer incremental model (incremental runs): the customers about to be
+    computed again into the analysed temp table pg_temp.changed_customers (the model reads it:
+    a good row estimate keeps the planner on index joins), and their rows deleted (a retired
+    id has no new row to replace it). -#}
 {% macro delete_changed_customers(column='computed_at') -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where customer_id in ({{ customers_changed_since(column) }})
+        drop table if exists pg_temp.changed_customers;
+        create temporary table changed_customers as
+            select distinct customer_id from ({{ customers_changed_since(column) }}) as changed
+            where customer_id is not null;
+        create unique index on pg_temp.changed_customers (customer_id);
+        analyze pg_temp.changed_customers;
+        delete from {{ this }} as customers
+        using pg_temp.changed_customers as changed
+        where customers.customer_id = changed.customer_id
+    {%- else -%}
+        select 1
     {%- endif -%}
 {%- endmacro %}
 

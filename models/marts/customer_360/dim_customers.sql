@@ -25,9 +25,10 @@ with
 
 {% if is_incremental() %}
 
-    changed_customers as materialized (
+    -- staged by the pre_hook (delete_changed_customers)
+    changed_customers as (
 
-        {{ customers_changed_since() }}
+        select customer_id from pg_temp.changed_customers
 
     ),
 
@@ -66,20 +67,6 @@ assignments as (
         record_key,
         customer_id
     from {{ ref('int_customer_ids_assigned') }}
-    {% if is_incremental() -%}
-        where customer_id in (select changed_customers.customer_id from changed_customers)
-    {%- endif %}
-
-),
-
-identity_map as (
-
-    select
-        source_system,
-        source_table,
-        source_record_id,
-        customer_id
-    from {{ ref('identity_map') }}
     {% if is_incremental() -%}
         where customer_id in (select changed_customers.customer_id from changed_customers)
     {%- endif %}
@@ -152,33 +139,29 @@ golden as (
 
 ),
 
+-- consents of the customer's shop accounts and email contacts (their record keys are
+-- <source>:<table>:<id>); read through the assignments, not identity_map, so this model and
+-- identity_map build side by side
 consent_statements as (
 
     select
-        identity_map.customer_id,
+        assignments.customer_id,
         marketing_preferences.consent_channel,
         marketing_preferences.is_opted_in,
         marketing_preferences.updated_at
     from marketing_preferences
-    inner join identity_map
-        on
-            identity_map.source_system = 'shop'
-            and identity_map.source_table = 'accounts'
-            and marketing_preferences.account_id::text = identity_map.source_record_id
+    inner join assignments
+        on 'shop:accounts:' || marketing_preferences.account_id = assignments.record_key
 
     union all
 
     select
-        identity_map.customer_id,
+        assignments.customer_id,
         'email' as consent_channel,
         esp_contacts.is_subscribed as is_opted_in,
         esp_contacts.updated_at
     from esp_contacts
-    inner join identity_map
-        on
-            identity_map.source_system = 'esp'
-            and identity_map.source_table = 'contacts'
-            and esp_contacts.contact_id = identity_map.source_record_id
+    inner join assignments on 'esp:contacts:' || esp_contacts.contact_id = assignments.record_key
 
 ),
 
