@@ -124,7 +124,8 @@ compared as (
             as last_name_normalized,
         coalesce(groups.is_ambiguous, false) as is_ambiguous,
         case
-            when previous.is_ambiguous is not distinct from coalesce(groups.is_ambiguous, false)
+            -- no previous row: a null comparison, so the group is new and flips now
+            when previous.is_ambiguous = coalesce(groups.is_ambiguous, false)
                 then previous.flipped_at
             else {{ dbt.current_timestamp() }}
         end as flipped_at,

@@ -19,7 +19,9 @@ moved as materialized (
         assigned_at
     from {{ ref('int_customer_ids_assigned') }}
     where
-        assigned_at >= (select max(assigned_at) from {{ ref('int_customer_ids_assigned') }})
+        assigned_at >= (
+            select max(newest.assigned_at) from {{ ref('int_customer_ids_assigned') }} as newest
+        )
         and changed_in_invocation_id = '{{ invocation_id }}'
         and previous_customer_id is not null
 

@@ -26,9 +26,9 @@ assessed as (
     where
         not is_usable
         and not is_issued
-        {% if is_incremental() -%}
-            and assessed_at > {{ matching_watermark('reviewed_at') }}
-        {%- endif %}
+    {% if is_incremental() -%}
+        and assessed_at > {{ matching_watermark('reviewed_at') }}
+    {%- endif %}
 
 ),
 
