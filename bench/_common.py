@@ -16,11 +16,18 @@ sys.path.insert(0, str(ROOT))
 
 
 @contextlib.contextmanager
-def bench_warehouse(dsn: str | None, prefix: str) -> Iterator[tuple[object, Path]]:
-    """(warehouse, work folder); everything is removed afterwards."""
+def bench_warehouse(
+    dsn: str | None, prefix: str, keep: Path | None = None
+) -> Iterator[tuple[object, Path]]:
+    """(warehouse, work folder); everything is removed afterwards, unless `keep` names the
+    work folder (created if missing), whose embedded server (keep/pgdata) is then kept too."""
     from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
 
-    work = Path(tempfile.mkdtemp(prefix=prefix))
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        work = keep.absolute()
+    else:
+        work = Path(tempfile.mkdtemp(prefix=prefix))
     work.chmod(0o755)  # pgserver runs postgres as an unprivileged user when we are root
     os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
     os.environ["DBT_TARGET_PATH"] = str(work / "target")  # leave the project's target/ alone
@@ -34,6 +41,8 @@ def bench_warehouse(dsn: str | None, prefix: str) -> Iterator[tuple[object, Path
             warehouse = embedded.start(stop_on_exit=True)
         yield warehouse, work
     finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if keep is None:
+            if embedded is not None:
+                embedded.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        # a kept embedded server is stopped when this process exits (start(stop_on_exit=True))

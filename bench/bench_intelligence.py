@@ -1,7 +1,8 @@
 """Benchmark: the intelligence marts and the lifetime-value fit at scale.
 
     .venv/bin/python bench/bench_intelligence.py [--customers 1000000] [--orders 10000000]
-                                                  [--dsn postgresql://...]
+                                                  [--dsn postgresql://...] [--home DIR]
+    .venv/bin/python bench/bench_intelligence.py --home DIR --incremental-only
 
 Builds the whole project once on a small demo (so every table exists), then replaces the
 inputs of the intelligence marts (marts.fct_orders, marts.dim_customers, marts.identity_map,
@@ -15,6 +16,8 @@ PostgreSQL (generate_series: repeat buying, several channels, two years), and ti
    lifetime-value step re-uses the fit, as `ciw run` does within var clv_refit_days).
 
 Prints wall time per step and the slowest models. Targets: full < 10 min, incremental < 1 min.
+With --home DIR the warehouse stays in DIR (an embedded server in DIR/pgdata, or --dsn), and
+--incremental-only then runs just another incremental cycle (step 4) on it: for tuning.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from _common import ROOT, bench_warehouse
 
 AS_OF = "2026-11-01"
 INTELLIGENCE = "models/marts/intelligence int_returns_attributed"
+SELECT = ["--select", INTELLIGENCE, "--exclude", "source:clv+", "test_type:unit"]
+PHASE2 = ["--select", "source:clv+", "--exclude", "test_type:unit"]
 
 
 def build(warehouse, paths, args: list[str], label: str) -> float:
@@ -191,57 +196,42 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=10_000_000)
     parser.add_argument("--dsn", help="PostgreSQL DSN (default: a temporary embedded server)")
+    parser.add_argument(
+        "--home", type=Path, help="keep the work folder (and its embedded server) here"
+    )
+    parser.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="with --home: only another incremental cycle on the warehouse a run left there",
+    )
     args = parser.parse_args()
+    if args.incremental_only and not args.home:
+        parser.error("--incremental-only needs --home (the warehouse a full run left there)")
 
-    from ciw.cli import load_sources
     from ciw.clv.step import run_clv_step
     from ciw.config import Paths
-    from ciw.demo.generator import generate
 
-    with bench_warehouse(args.dsn, "ciw-bench-intel-") as (warehouse, work):
+    with bench_warehouse(args.dsn, "ciw-bench-intel-", keep=args.home) as (warehouse, work):
         paths = Paths(project=ROOT, home=work)
-        generate(paths.demo, customers=300, seed=42)
-        load_sources(
-            warehouse, paths, ["shop", "pos", "helpdesk", "web", "esp"], paths.demo, quiet=True
-        )
-        build(warehouse, paths, ["--exclude", "source:clv+"], "setup build (small demo)")
-        run_clv_step(warehouse, ROOT)
-        build(warehouse, paths, ["--select", "source:clv+"], "setup build, phase 2")
-
-        print(f"synthesising {args.customers:,} customers and {args.orders:,} orders:")
-        started = time.monotonic()
-        synthesise(warehouse, args.customers, args.orders)
-        print(f"  synthesised in {time.monotonic() - started:.1f}s")
-
-        select = ["--select", INTELLIGENCE, "--exclude", "source:clv+", "test_type:unit"]
-        full = build(warehouse, paths, select, "1. intelligence marts, phase 1")
-        started = time.monotonic()
-        fit = run_clv_step(warehouse, ROOT, refit=True)
-        fit_s = time.monotonic() - started
-        print(
-            f"2. lifetime-value step: {fit_s:.1f}s (read {fit.read_seconds:.1f}s, fit + score "
-            f"{fit.fit_seconds:.1f}s, write {fit.write_seconds:.1f}s) on {fit.customers:,} "
-            f"customers, {fit.repeat_customers:,} repeat; BG/NBD {fit.bgnbd}"
-        )
-        phase2 = ["--select", "source:clv+", "--exclude", "test_type:unit"]
-        second = build(warehouse, paths, phase2, "3. marts reading the fit, phase 2")
-        total = full + fit_s + second
-        size = warehouse.query("select pg_size_pretty(pg_database_size(current_database()))")[0][0]
-        print(f"full: {total:.1f}s = {total / 60:.1f} min (target < 10 min); database {size}")
-
-        day = max(args.orders // 200, 1)
+        if not args.incremental_only:
+            full_build(warehouse, paths, args)
+        customers = warehouse.query("select count(*) from marts.dim_customers")[0][0]
+        orders = warehouse.query("select count(*) from marts.fct_orders")[0][0]
+        day = max(orders // 200, 1)
         warehouse.query(
             f"""insert into marts.fct_orders (order_key, source_order_id, customer_id,
             sales_channel, order_status, item_count, revenue_amount, cost_amount,
             gross_margin_amount, return_count, refunded_amount, is_cancelled, ordered_at,
             loaded_at)
-            select 'shop:new' || n, 'new' || n, 1 + floor(random() * {args.customers})::bigint,
+            select 'shop:new' || n || '_' || e, 'new' || n || '_' || e,
+                   1 + floor(random() * {customers})::bigint,
                    'web', 'completed', 1, 40, 24, 16, 0, 0, false,
                    timestamptz '{AS_OF}' - random() * interval '20 hours', now()
-            from generate_series(1, {day}) as n"""
+            from generate_series(1, {day}) as n,
+                 (select extract(epoch from now())::bigint as e) as run"""
         )
         started = time.monotonic()
-        build(warehouse, paths, select, f"4. incremental phase 1 (+{day:,} orders)")
+        build(warehouse, paths, SELECT, f"4. incremental phase 1 (+{day:,} orders)")
         step = time.monotonic()
         again = run_clv_step(warehouse, ROOT)  # as `ciw run`: refit every clv_refit_days
         print(
@@ -250,9 +240,42 @@ def main() -> None:
             f"{again.read_seconds:.1f}s, fit + score {again.fit_seconds:.1f}s, write "
             f"{again.write_seconds:.1f}s)"
         )
-        build(warehouse, paths, phase2, "4. incremental phase 2")
+        build(warehouse, paths, PHASE2, "4. incremental phase 2")
         incremental = time.monotonic() - started
         print(f"incremental cycle: {incremental:.1f}s (target < 60 s)")
+
+
+def full_build(warehouse, paths, args) -> None:
+    from ciw.cli import load_sources
+    from ciw.clv.step import run_clv_step
+    from ciw.demo.generator import generate
+
+    generate(paths.demo, customers=300, seed=42)
+    load_sources(
+        warehouse, paths, ["shop", "pos", "helpdesk", "web", "esp"], paths.demo, quiet=True
+    )
+    build(warehouse, paths, ["--exclude", "source:clv+"], "setup build (small demo)")
+    run_clv_step(warehouse, ROOT)
+    build(warehouse, paths, ["--select", "source:clv+"], "setup build, phase 2")
+
+    print(f"synthesising {args.customers:,} customers and {args.orders:,} orders:")
+    started = time.monotonic()
+    synthesise(warehouse, args.customers, args.orders)
+    print(f"  synthesised in {time.monotonic() - started:.1f}s")
+
+    full = build(warehouse, paths, SELECT, "1. intelligence marts, phase 1")
+    started = time.monotonic()
+    fit = run_clv_step(warehouse, ROOT, refit=True)
+    fit_s = time.monotonic() - started
+    print(
+        f"2. lifetime-value step: {fit_s:.1f}s (read {fit.read_seconds:.1f}s, fit + score "
+        f"{fit.fit_seconds:.1f}s, write {fit.write_seconds:.1f}s) on {fit.customers:,} "
+        f"customers, {fit.repeat_customers:,} repeat; BG/NBD {fit.bgnbd}"
+    )
+    second = build(warehouse, paths, PHASE2, "3. marts reading the fit, phase 2")
+    total = full + fit_s + second
+    size = warehouse.query("select pg_size_pretty(pg_database_size(current_database()))")[0][0]
+    print(f"full: {total:.1f}s = {total / 60:.1f} min (target < 10 min); database {size}")
 
 
 if __name__ == "__main__":
