@@ -281,6 +281,132 @@ def _assert_purchase_days_match_a_full_recount(warehouse, merged: int) -> None:
     assert previous == [(0,)]
 
 
+def _copy_raw_row(warehouse, table: str, where: str, overrides: dict[str, str], params: dict):
+    """Insert a copy of one raw row (as a loader would land it) with some columns replaced by
+    SQL expressions (which may use %(name)s parameters)."""
+    schema, name = table.split(".")
+    columns = [
+        row[0]
+        for row in warehouse.query(
+            "select column_name from information_schema.columns where table_schema = %s "
+            "and table_name = %s order by ordinal_position",
+            (schema, name),
+        )
+    ]
+    values = ", ".join(overrides.get(column, column) for column in columns)
+    warehouse.query(
+        f"insert into {table} ({', '.join(columns)}) select {values} from {table} "
+        f"where {where} limit 1",
+        params,
+    )
+
+
+def _add_ticket(warehouse, ticket_id: int, email: str, minutes: float | None) -> None:
+    _copy_raw_row(
+        warehouse,
+        "helpdesk.tickets",
+        "handle_minutes is not null",
+        {
+            "ticket_id": "%(id)s",
+            "requester_email": "%(email)s",
+            "requester_phone": "null",
+            "requester_name": "'Firsty Buyerson'",
+            "handle_minutes": "%(minutes)s",
+            "created_at": "timestamptz '2026-10-22 10:00:00+00'",
+            "updated_at": "timestamptz '2026-10-22 10:00:00+00'",
+            "_dlt_id": "md5(%(id)s::text)",
+            "_dlt_load_id": "extract(epoch from now())::text",
+        },
+        {"id": ticket_id, "email": email, "minutes": minutes},
+    )
+
+
+def _costs(warehouse) -> list[tuple]:
+    return warehouse.query(
+        "select customer_id, cost_month, contact_count, enquiry_count, complaint_count, "
+        "return_count, marketing_send_count, contact_cost, return_handling_cost, "
+        "marketing_cost, cost_to_serve from marts.customer_cost_to_serve order by 1, 2"
+    )
+
+
+def test_cost_to_serve_incremental_run_equals_a_full_rebuild(built, monkeypatch):
+    """customer_cost_to_serve sums again only the customers whose costs changed (new and
+    changed tickets, new sends, a merge, a new rate) and ends where a full rebuild ends."""
+    warehouse, home, _ = built
+    monkeypatch.setenv("CIW_HOME", str(home))
+    shop = sqlite3.connect(Path(home) / "demo" / "shop.sqlite")
+    _add_account(shop, 900011, "costly.one@example.org", "07700 900111")
+    _add_account(shop, 900012, "costly.two@example.org", "07700 900112")
+    _add_order(shop, 9000011, 900011, "web", "2026-10-20 10:00:00", "2026-11-20 00:00:00")
+    _add_order(shop, 9000012, 900012, "phone", "2026-10-21 10:00:00", "2026-11-20 00:00:00")
+    shop.commit()
+    _add_ticket(warehouse, 99000011, "costly.one@example.org", 12.0)
+    _add_ticket(warehouse, 99000012, "costly.two@example.org", None)  # minutes estimated
+    assert cli.main(["run", "--customers", CUSTOMERS, "--quiet"]) == 0
+    ids = dict(
+        warehouse.query(
+            "select source_record_id, customer_id from marts.identity_map where "
+            "source_system = 'helpdesk' and source_record_id in ('99000011', '99000012')"
+        )
+    )
+    one, two = ids["99000011"], ids["99000012"]
+    assert one != two
+    first = _costs(warehouse)
+    assert {row[0] for row in first} >= {one, two}
+
+    # the next day: a guest checkout joins the two, one more ticket of theirs, another
+    # customer's ticket re-handled for longer, new sends to an existing email contact
+    shop.execute(
+        "insert into guest_checkouts (guest_checkout_id, email, first_name, last_name, phone, "
+        "created_at, updated_at) values (900013, 'costly.one@example.org', 'firsty', "
+        "'buyerson', '+44 7700 900112', '2026-11-21 00:00:00', '2026-11-21 00:00:00')"
+    )
+    shop.commit()
+    _add_ticket(warehouse, 99000013, "costly.two@example.org", 30.0)
+    warehouse.query(
+        "update helpdesk.tickets set handle_minutes = handle_minutes + 7 where ticket_id = "
+        "(select min(ticket_id) from helpdesk.tickets where handle_minutes is not null "
+        "and ticket_id < 99000000)"
+    )
+    _copy_raw_row(
+        warehouse,
+        "esp.events",
+        "lower(event_type) = 'send'",
+        {
+            "event_id": "event_id || '-again'",
+            "occurred_at": "timestamptz '2026-10-30 08:00:00+00'",
+            "_dlt_id": "_dlt_id || '-again'",
+            "_dlt_load_id": "extract(epoch from now())::text",
+        },
+        {},
+    )
+    assert cli.main(["run", "--customers", CUSTOMERS, "--quiet"]) == 0
+    survivor, merged = min(one, two), max(one, two)
+    incremental = _costs(warehouse)
+    by_customer = {row[0] for row in incremental}
+    assert survivor in by_customer and merged not in by_customer
+    summed_again, total = warehouse.query(
+        "select count(*) filter (where computed_at = (select max(computed_at) from "
+        "marts.customer_cost_to_serve)), count(*) from marts.customer_cost_to_serve"
+    )[0]
+    assert 0 < summed_again < total / 2  # only the changed customers were summed again
+    assert incremental != first
+
+    assert cli.main(["dbt", "run", "--full-refresh", "--select", "customer_cost_to_serve"]) == 0
+    assert _costs(warehouse) == incremental
+
+    # a new marketing rate re-prices every customer with sends, incrementally too
+    warehouse.query(
+        "update reference.service_cost_rates set unit_cost = unit_cost + 0.01 "
+        "where activity = 'marketing_send'"
+    )
+    assert cli.main(["dbt", "run", "--select", "customer_cost_to_serve"]) == 0
+    repriced = _costs(warehouse)
+    assert repriced != incremental
+    assert cli.main(["dbt", "run", "--full-refresh", "--select", "customer_cost_to_serve"]) == 0
+    assert _costs(warehouse) == repriced
+
+
 def test_kpi_alerts_fire_on_an_injected_bad_day(built, monkeypatch):
     warehouse, home, target = built
     monkeypatch.setenv("CIW_HOME", str(home))
