@@ -185,6 +185,17 @@ def _add_order(
     )
 
 
+def _add_guest_checkout(db: sqlite3.Connection, checkout_id: int, email: str, phone: str) -> None:
+    """A guest checkout of 'firsty buyerson' (with one account's email and another's phone, it
+    joins the two)."""
+    db.execute(
+        "insert into guest_checkouts (guest_checkout_id, email, first_name, last_name, phone, "
+        "created_at, updated_at) values (?, ?, 'firsty', 'buyerson', ?, '2026-11-21 00:00:00', "
+        "'2026-11-21 00:00:00')",
+        (checkout_id, email, phone),
+    )
+
+
 def _events(warehouse, customer_ids) -> set[tuple]:
     rows = warehouse.query(
         "select customer_id, event_type, sales_channel, order_key, is_retracted, "
@@ -218,11 +229,7 @@ def test_first_purchase_events_corrected_by_late_orders_and_merges(built):
 
     # a late order from before the "first" one, and a guest checkout that joins the two
     _add_order(shop, 9000003, 900001, "web", "2026-10-05 10:00:00", "2026-11-21 00:00:00")
-    shop.execute(
-        "insert into guest_checkouts (guest_checkout_id, email, first_name, last_name, phone, "
-        "created_at, updated_at) values (900003, 'firsty.one@example.org', 'firsty', "
-        "'buyerson', '+44 7700 900102', '2026-11-21 00:00:00', '2026-11-21 00:00:00')"
-    )
+    _add_guest_checkout(shop, 900003, "firsty.one@example.org", "+44 7700 900102")
     shop.commit()
     assert cli.main(["run", "--customers", CUSTOMERS, "--quiet"]) == 0
     survivor, merged = min(one, two), max(one, two)
@@ -356,11 +363,7 @@ def test_cost_to_serve_incremental_run_equals_a_full_rebuild(built, monkeypatch)
 
     # the next day: a guest checkout joins the two, one more ticket of theirs, another
     # customer's ticket re-handled for longer, new sends to an existing email contact
-    shop.execute(
-        "insert into guest_checkouts (guest_checkout_id, email, first_name, last_name, phone, "
-        "created_at, updated_at) values (900013, 'costly.one@example.org', 'firsty', "
-        "'buyerson', '+44 7700 900112', '2026-11-21 00:00:00', '2026-11-21 00:00:00')"
-    )
+    _add_guest_checkout(shop, 900013, "costly.one@example.org", "+44 7700 900112")
     shop.commit()
     _add_ticket(warehouse, 99000013, "costly.two@example.org", 30.0)
     warehouse.query(

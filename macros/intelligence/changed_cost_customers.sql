@@ -14,8 +14,7 @@
 {% macro delete_changed_cost_customers(watermark='computed_at') -%}
     {%- if is_incremental() -%}
         {%- do _require_watermark_column(watermark) -%}
-        drop table if exists pg_temp.changed_cost_customers;
-        create temporary table changed_cost_customers as
+        {%- set changed_query -%}
         with
 
         seen as (
@@ -52,12 +51,14 @@
             full join (select * from held where contact_count > 0) as held
                 on now_.customer_id = held.customer_id and now_.cost_month = held.cost_month
             where
-                held.customer_id is null
-                or now_.customer_id is null
-                or now_.contact_count != held.contact_count
-                or now_.enquiry_count != held.enquiry_count
-                or now_.complaint_count != held.complaint_count
-                or coalesce(now_.contact_cost, 0)::numeric(14, 2) != held.contact_cost
+                (
+                    now_.contact_count,
+                    now_.enquiry_count,
+                    now_.complaint_count,
+                    coalesce(now_.contact_cost, 0)::numeric(14, 2)
+                )
+                is distinct from
+                (held.contact_count, held.enquiry_count, held.complaint_count, held.contact_cost)
         ),
 
         returns_changed as (
@@ -66,11 +67,8 @@
             full join (select * from held where return_count > 0) as held
                 on now_.customer_id = held.customer_id and now_.cost_month = held.cost_month
             where
-                held.customer_id is null
-                or now_.customer_id is null
-                or now_.return_count != held.return_count
-                or coalesce(now_.return_handling_cost, 0)::numeric(14, 2)
-                != held.return_handling_cost
+                (now_.return_count, coalesce(now_.return_handling_cost, 0)::numeric(14, 2))
+                is distinct from (held.return_count, held.return_handling_cost)
         ),
 
         sends_loaded as (
@@ -103,11 +101,7 @@
                     where
                         sample.marketing_send_count > 0
                         and sample.marketing_cost != (
-                            sample.marketing_send_count * (
-                                select max(rates.unit_cost)
-                                from {{ ref('service_cost_rates') }} as rates
-                                where rates.activity = 'marketing_send' and rates.channel = 'email'
-                            )
+                            sample.marketing_send_count * {{ cost_to_serve_marketing_rate() }}
                         )::numeric(14, 2)
                 )
         ),
@@ -124,14 +118,9 @@
             select customer_id from marketing_repriced
         )
 
-        select customer_id
-        from changed
-        where customer_id is not null;
-        create unique index on pg_temp.changed_cost_customers (customer_id);
-        analyze pg_temp.changed_cost_customers;
-        delete from {{ this }} as costs
-        using pg_temp.changed_cost_customers as changed
-        where costs.customer_id = changed.customer_id
+        select customer_id from changed
+        {%- endset -%}
+        {{ stage_and_delete_customers('changed_cost_customers', changed_query) }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -167,4 +156,14 @@
             and returns.sales_channel = rates.channel
     where returns.customer_id is not null and {{ condition }}
     group by returns.customer_id, date_trunc('month', returns.returned_at at time zone 'utc')::date
+{%- endmacro %}
+
+{#- The unit cost of a marketing email (seeds/service_cost_rates.csv), as a scalar subquery:
+    null when the seed has no rate. -#}
+{% macro cost_to_serve_marketing_rate() -%}
+    (
+        select max(rates.unit_cost)
+        from {{ ref('service_cost_rates') }} as rates
+        where rates.activity = 'marketing_send' and rates.channel = 'email'
+    )
 {%- endmacro %}

@@ -212,18 +212,25 @@
     id has no new row to replace it). -#}
 {% macro delete_changed_customers(column='computed_at') -%}
     {%- if is_incremental() -%}
-        drop table if exists pg_temp.changed_customers;
-        create temporary table changed_customers as
-            select distinct customer_id from ({{ customers_changed_since(column) }}) as changed
-            where customer_id is not null;
-        create unique index on pg_temp.changed_customers (customer_id);
-        analyze pg_temp.changed_customers;
-        delete from {{ this }} as customers
-        using pg_temp.changed_customers as changed
-        where customers.customer_id = changed.customer_id
+        {{ stage_and_delete_customers('changed_customers', customers_changed_since(column)) }}
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- The statements of a per-customer pre_hook: the distinct non-null customer_id of `query`
+    into the analysed temp table pg_temp.<temp_table> (unique index: the model joins it),
+    then those customers' rows deleted from this model. -#}
+{% macro stage_and_delete_customers(temp_table, query) -%}
+    drop table if exists pg_temp.{{ temp_table }};
+    create temporary table {{ temp_table }} as
+        select distinct customer_id from ({{ query }}) as changed
+        where customer_id is not null;
+    create unique index on pg_temp.{{ temp_table }} (customer_id);
+    analyze pg_temp.{{ temp_table }};
+    delete from {{ this }} as customers
+    using pg_temp.{{ temp_table }} as changed
+    where customers.customer_id = changed.customer_id
 {%- endmacro %}
 
 {#- pre_hook of int_identity_review (incremental runs): drop the reviews of identifiers judged

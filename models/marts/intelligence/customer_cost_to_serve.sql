@@ -7,13 +7,13 @@
     of the rows (no statistics on an expression of a view) and would probe identity_map once
     per send, millions of times, where one hash join reads it once (3x faster at 3M sends). -#}
 {#- Incremental: only the customers whose costs may have changed since the model last wrote
-    are summed again (macro delete_changed_cost_customers says which, and deletes their rows);
-    every other customer keeps their rows. -#}
+    are summed again (macro delete_changed_cost_customers says which, and deletes their rows,
+    so the new rows are appended: a delete+insert would look for the same rows again); every
+    other customer keeps their rows. -#}
 -- depends_on: {{ ref('int_customer_ids_assigned') }}
 {{ config(
     materialized='incremental',
-    unique_key='customer_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
         "{{ delete_changed_cost_customers() }}",
@@ -62,21 +62,13 @@ email_sends as (
 
 ),
 
-marketing_rate as (
-
-    select max(unit_cost) as unit_cost
-    from {{ ref('service_cost_rates') }}
-    where activity = 'marketing_send' and channel = 'email'
-
-),
-
 marketing_costs as (
 
     select
         identity_map.customer_id,
         date_trunc('month', email_sends.occurred_at at time zone 'utc')::date as cost_month,
         count(*) as marketing_send_count,
-        count(*) * (select marketing_rate.unit_cost from marketing_rate) as marketing_cost
+        count(*) * {{ cost_to_serve_marketing_rate() }} as marketing_cost
     from email_sends
     inner join identity_map on email_sends.contact_id = identity_map.source_record_id
     group by
