@@ -410,6 +410,98 @@ def test_cost_to_serve_incremental_run_equals_a_full_rebuild(built, monkeypatch)
     assert _costs(warehouse) == repriced
 
 
+def _states(warehouse) -> list[tuple]:
+    """int_customer_purchase_states without the columns that say when a row was computed."""
+    return warehouse.query(
+        "select customer_id, purchase_day_count, order_count, revenue_amount, "
+        "gross_margin_amount, repeat_purchase_value, revenue_amount_12m, gross_margin_amount_12m, "
+        "gross_margin_amount_365d, recent_return_gap_days, first_purchase_date, "
+        "last_purchase_date from marts.int_customer_purchase_states order by 1"
+    )
+
+
+def test_purchase_states_follow_the_as_of_date_and_changed_orders_incrementally(
+    built, monkeypatch
+):
+    """int_customer_purchase_states computes again only the customers whose orders changed or
+    whose purchase days a move of the as-of date (forwards, backwards, by a day or by months)
+    took across a window edge, and ends where a full rebuild ends."""
+    warehouse, home, _ = built
+    monkeypatch.setenv("CIW_HOME", str(home))
+    model = "int_customer_purchase_states"
+
+    def run(as_of: str, *, full: bool = False, active_days: int = 180, select=model) -> None:
+        variables = {"intelligence_as_of_date": as_of, "lifecycle_active_days": active_days}
+        args = ["dbt", "run", "--select", *select.split(), "--vars", json.dumps(variables)]
+        assert cli.main([*args, *(["--full-refresh"] if full else [])]) == 0
+
+    def written_last() -> tuple[int, int]:
+        return warehouse.query(
+            "select count(*) filter (where computed_at = (select max(computed_at) from "
+            f"marts.{model})), count(*) from marts.{model}"
+        )[0]
+
+    # a day with purchases: moving the as-of date onto it changes those customers' rows
+    day = warehouse.query(
+        "select max(purchase_date) from marts.int_customer_purchase_days "
+        "where purchase_date <= date '2026-06-16'"
+    )[0][0]
+    run(str(day - dt.timedelta(days=1)), full=True)
+    for as_of, active_days in [
+        (day, 180),  # a day on
+        (day + dt.timedelta(days=100), 180),  # months on
+        (dt.date(2025, 12, 31), 180),  # back
+        (dt.date(2025, 12, 31), 120),  # a new active window: everyone again
+    ]:
+        run(str(as_of), active_days=active_days)
+        incremental = _states(warehouse)
+        again, total = written_last()
+        if as_of == day:
+            assert 0 < again < total / 2  # only the customers the move changed
+        if active_days == 120:
+            assert again == total
+        run(str(as_of), full=True, active_days=active_days)
+        assert _states(warehouse) == incremental, f"as of {as_of}"
+    # the same as-of date again, nothing changed: nothing computed again
+    before = written_last()
+    run("2025-12-31", active_days=120)
+    assert written_last() == before
+
+    # orders change: a customer's orders all cancelled, another's new order on the as-of date
+    gone, grown = warehouse.query(
+        "select min(customer_id), max(customer_id) from marts.int_customer_purchase_states"
+    )[0]
+    warehouse.query(
+        "update marts.fct_orders set is_cancelled = true, loaded_at = now() "
+        "where customer_id = %s",
+        (gone,),
+    )
+    _copy_order(warehouse, grown, "2025-12-31 09:00:00")
+    chain = "int_customer_order_changes int_customer_purchase_days " + model
+    run("2025-12-31", active_days=120, select=chain)
+    incremental = _states(warehouse)
+    assert gone not in {row[0] for row in incremental}
+    assert written_last()[0] >= 1
+    run("2025-12-31", full=True, active_days=120, select=chain)
+    assert _states(warehouse) == incremental
+
+
+def _copy_order(warehouse, customer_id: int, ordered_at: str) -> None:
+    """A new order of the customer in marts.fct_orders, as the orders model would add it."""
+    _copy_raw_row(
+        warehouse,
+        "marts.fct_orders",
+        "customer_id = %(customer)s",
+        {
+            "order_key": "order_key || '-copy'",
+            "source_order_id": "source_order_id || '-copy'",
+            "ordered_at": "%(ordered_at)s::timestamptz",
+            "loaded_at": "now()",
+        },
+        {"customer": customer_id, "ordered_at": ordered_at},
+    )
+
+
 def test_kpi_alerts_fire_on_an_injected_bad_day(built, monkeypatch):
     warehouse, home, target = built
     monkeypatch.setenv("CIW_HOME", str(home))

@@ -13,13 +13,33 @@
         )
 {%- endmacro %}
 
-{#- pre_hook of a per-customer incremental model: delete the rows of the customers about to be
-    re-computed. delete+insert alone would keep the old rows of a customer who now has none
-    (every order cancelled, or all moved to another customer by a merge). -#}
-{% macro delete_changed_order_customers(watermark='computed_at') -%}
+{#- pre_hook of a per-customer incremental model that appends its new rows (incremental
+    runs): the customers of `query` (default: those whose orders changed after the model last
+    wrote, changed_order_customers) into the analysed temp table pg_temp.<temp_table>, and
+    their rows deleted (a customer who now has no rows, every order cancelled or all moved
+    away by a merge, keeps none). The model reads the same staged customers
+    (is_staged_customer), so its select and this delete agree even though the delete lowers
+    the watermark it was computed from. -#}
+{% macro stage_changed_order_customers(
+    temp_table='changed_order_customers', watermark='computed_at', query=none
+) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where customer_id in ({{ changed_order_customers(watermark) }})
+        {{ stage_and_delete_customers(temp_table, query or changed_order_customers(watermark)) }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A where-clause condition: on an incremental run, only the customers a pre_hook staged in
+    pg_temp.<temp_table> (stage_changed_order_customers); on a full build, every customer
+    (`true`). A dbt unit test runs no pre_hook: there the condition is `query` itself. -#}
+{% macro is_staged_customer(temp_table='changed_order_customers', query=none) -%}
+    {%- if not is_incremental() -%}
+        true
+    {%- elif model.resource_type == 'unit_test' -%}
+        customer_id in ({{ query or changed_order_customers() }})
+    {%- else -%}
+        customer_id in (select staged.customer_id from pg_temp.{{ temp_table }} as staged)
     {%- endif -%}
 {%- endmacro %}
 
@@ -48,5 +68,57 @@
         customer_id in ({{ changed_order_customers(watermark) }})
     {%- else -%}
         true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The as-of windows of int_customer_purchase_states, as `days` days before the as-of date
+    (or an interval): a purchase day counts in a window when it is after its start. -#}
+{% macro purchase_state_window_starts() -%}
+    {{ return(["interval '12 months'", "365", var('lifecycle_active_days') | string]) }}
+{%- endmacro %}
+
+{#- pre_hook of int_customer_purchase_states (incremental runs): stages and deletes
+    (stage_changed_order_customers) the customers whose row no longer holds: those whose orders
+    changed since the model last wrote, and those with a purchase day that the move from the
+    as-of date of its last written row to this run's as-of date took into or out of a window
+    (past the as-of date itself, or past a window start: purchase_state_window_starts). With
+    no rows yet, or a new var lifecycle_active_days, every customer. -#}
+{% macro stage_purchase_state_customers() -%}
+    {%- if execute and is_incremental() -%}
+        {%- do _require_watermark_column('computed_as_of_date') -%}
+        {%- set days = ref('int_customer_purchase_days') -%}
+        {%- set last = run_query(
+            "select computed_as_of_date::text, active_window_days from " ~ this
+            ~ " order by computed_at desc limit 1"
+        ) -%}
+        {%- if last.rows | length == 0
+            or (last.columns[1].values()[0] | int) != (var('lifecycle_active_days') | int) -%}
+            {%- set query -%}
+                select customer_id from {{ days }}
+                union all
+                select customer_id from {{ this }}
+            {%- endset -%}
+        {%- else -%}
+            {%- set before = "date '" ~ last.columns[0].values()[0] ~ "'" -%}
+            {%- set earlier = 'least(' ~ before ~ ', ' ~ as_of_date() ~ ')' -%}
+            {%- set later = 'greatest(' ~ before ~ ', ' ~ as_of_date() ~ ')' -%}
+            {%- set query -%}
+                {{ changed_order_customers() }}
+                union all
+                select customer_id
+                from {{ days }}
+                where
+                    (purchase_date > {{ earlier }} and purchase_date <= {{ later }})
+                    {%- for start in purchase_state_window_starts() %}
+                        or (
+                            purchase_date > {{ earlier }} - {{ start }}
+                            and purchase_date <= {{ later }} - {{ start }}
+                        )
+                    {%- endfor %}
+            {%- endset -%}
+        {%- endif -%}
+        {{ stage_changed_order_customers('purchase_state_customers', query=query) }}
+    {%- else -%}
+        select 1
     {%- endif -%}
 {%- endmacro %}

@@ -2,14 +2,16 @@
     RFM and lifetime value (several orders on one day are one purchase), with the previous
     purchase day. All days, also after the as-of date: the models reading it filter on
     purchase_date, so this table does not depend on the as-of date and stays incremental —
-    each run re-computes only the customers whose orders changed (int_customer_order_changes). -#}
+    each run re-computes only the customers whose orders changed (int_customer_order_changes).
+    The pre_hook stages those customers and deletes their rows, so the new rows are appended (a
+    delete+insert would look for the same rows again). -#}
 -- depends_on: {{ ref('int_customer_order_changes') }}
 {{
     config(
         materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        pre_hook="{{ delete_changed_order_customers() }}",
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ stage_changed_order_customers() }}",
         indexes=[{'columns': ['customer_id']}],
     )
 }}
@@ -28,7 +30,7 @@ orders as (
     where
         customer_id is not null
         and not is_cancelled
-        and {{ is_changed_order_customer() }}
+        and {{ is_staged_customer() }}
 
 ),
 

@@ -1,6 +1,27 @@
 {#- One row per buying customer as of the as-of date: the purchase-day totals the RFM summary,
     the segments and the profitability mart all need, in one pass over the purchase days
     (three marts reading 1 row per customer instead of each reading every purchase day). -#}
+{#- Incremental: a customer's row changes only when their purchase days change or when a move
+    of the as-of date takes one of their purchase days into or out of a window below (the
+    as-of date itself, 12 months, 365 days, var lifecycle_active_days). So each run computes
+    again only the customers whose orders changed since it last wrote and those with a
+    purchase day between the window edges of the previous run's as-of date and this one's
+    (macro stage_purchase_state_customers); every other row already holds for the new as-of
+    date. A new lifecycle_active_days computes every customer again. -#}
+{#- the window starts (12 months, 365 days, lifecycle_active_days): one list, so the pre_hook
+    knows every window a move of the as-of date can change -#}
+{%- set twelve_months, one_year, active_days = purchase_state_window_starts() %}
+-- depends_on: {{ ref('int_customer_order_changes') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ stage_purchase_state_customers() }}",
+        indexes=[{'columns': ['customer_id'], 'unique': true}, {'columns': ['computed_at']}],
+    )
+}}
+
 with
 
 purchase_days as (
@@ -13,7 +34,9 @@ purchase_days as (
         revenue_amount,
         gross_margin_amount
     from {{ ref('int_customer_purchase_days') }}
-    where purchase_date <= {{ as_of_date() }}
+    where
+        purchase_date <= {{ as_of_date() }}
+        and {{ is_staged_customer('purchase_state_customers') }}
 
 ),
 
@@ -30,21 +53,24 @@ states as (
             where previous_purchase_date is not null
         )::numeric(18, 2) as repeat_purchase_value,
         coalesce(sum(revenue_amount) filter (
-            where purchase_date > {{ as_of_date() }} - interval '12 months'
+            where purchase_date > {{ as_of_date() }} - {{ twelve_months }}
         ), 0)::numeric(18, 2) as revenue_amount_12m,
         coalesce(sum(gross_margin_amount) filter (
-            where purchase_date > {{ as_of_date() }} - interval '12 months'
+            where purchase_date > {{ as_of_date() }} - {{ twelve_months }}
         ), 0)::numeric(18, 2) as gross_margin_amount_12m,
         -- the segments' margin window is 365 days (percentiles of the last year's margin)
         coalesce(sum(gross_margin_amount) filter (
-            where purchase_date > {{ as_of_date() }} - 365
+            where purchase_date > {{ as_of_date() }} - {{ one_year }}
         ), 0)::numeric(18, 2) as gross_margin_amount_365d,
         -- the longest gap before a purchase inside the active window: a comeback
         max(purchase_date - previous_purchase_date) filter (
-            where purchase_date > {{ as_of_date() }} - {{ var('lifecycle_active_days') }}
+            where purchase_date > {{ as_of_date() }} - {{ active_days }}
         ) as recent_return_gap_days,
         min(purchase_date) as first_purchase_date,
-        max(purchase_date) as last_purchase_date
+        max(purchase_date) as last_purchase_date,
+        {{ as_of_date() }} as computed_as_of_date,
+        {{ var('lifecycle_active_days') }} as active_window_days,
+        current_timestamp as computed_at
     from purchase_days
     group by customer_id
 
