@@ -12,8 +12,10 @@ PostgreSQL (generate_series: repeat buying, several channels, two years), and ti
 1. phase 1: `dbt build` of the intelligence marts upstream of the fit (tests included),
 2. the lifetime-value step (read RFM summary, fit BG/NBD + Gamma-Gamma, score, write),
 3. phase 2: `dbt build` of the marts that read the fit,
-4. an incremental cycle after a day's new orders (0.5% of M) dated on the as-of day (the
-   lifetime-value step re-uses the fit, as `ciw run` does within var clv_refit_days).
+4. an incremental cycle the next day: the as-of date moves on by a day (so the windows of the
+   as-of marts move, as in production) and that day's new orders (0.5% of M) are loaded (the
+   lifetime-value step re-uses the fit, as `ciw run` does within var clv_refit_days). Each
+   --incremental-only run is the day after the one before.
 
 Prints wall time per step and the slowest models. Targets: full < 10 min, incremental < 1 min.
 With --home DIR the warehouse stays in DIR (an embedded server in DIR/pgdata, or --dsn), and
@@ -36,12 +38,12 @@ SELECT = ["--select", INTELLIGENCE, "--exclude", "source:clv+", "test_type:unit"
 PHASE2 = ["--select", "source:clv+", "--exclude", "test_type:unit"]
 
 
-def build(warehouse, paths, args: list[str], label: str) -> float:
+def build(warehouse, paths, args: list[str], label: str, as_of: str = AS_OF) -> float:
     from ciw.dbt import run_dbt
 
     started = time.monotonic()
     result = run_dbt(
-        ["build", *args, "--vars", json.dumps({"intelligence_as_of_date": AS_OF})],
+        ["build", *args, "--vars", json.dumps({"intelligence_as_of_date": as_of})],
         warehouse,
         paths,
         capture=True,
@@ -218,6 +220,11 @@ def main() -> None:
         customers = warehouse.query("select count(*) from marts.dim_customers")[0][0]
         orders = warehouse.query("select count(*) from marts.fct_orders")[0][0]
         day = max(orders // 200, 1)
+        # a daily run: the day after the as-of date the marts were last built for, with that
+        # day's orders (so the windows of the as-of marts move as they do in production)
+        as_of = warehouse.query(
+            "select (max(computed_as_of_date) + 1)::text from marts.int_customer_purchase_states"
+        )[0][0]
         warehouse.query(
             f"""insert into marts.fct_orders (order_key, source_order_id, customer_id,
             sales_channel, order_status, item_count, revenue_amount, cost_amount,
@@ -226,12 +233,13 @@ def main() -> None:
             select 'shop:new' || n || '_' || e, 'new' || n || '_' || e,
                    1 + floor(random() * {customers})::bigint,
                    'web', 'completed', 1, 40, 24, 16, 0, 0, false,
-                   timestamptz '{AS_OF}' - random() * interval '20 hours', now()
+                   timestamptz '{as_of}' + random() * interval '20 hours', now()
             from generate_series(1, {day}) as n,
                  (select extract(epoch from now())::bigint as e) as run"""
         )
         started = time.monotonic()
-        build(warehouse, paths, SELECT, f"4. incremental phase 1 (+{day:,} orders)")
+        label = f"4. incremental phase 1 (+{day:,} orders, as of {as_of})"
+        build(warehouse, paths, SELECT, label, as_of)
         step = time.monotonic()
         again = run_clv_step(warehouse, ROOT)  # as `ciw run`: refit every clv_refit_days
         print(
@@ -240,7 +248,7 @@ def main() -> None:
             f"{again.read_seconds:.1f}s, fit + score {again.fit_seconds:.1f}s, write "
             f"{again.write_seconds:.1f}s)"
         )
-        build(warehouse, paths, PHASE2, "4. incremental phase 2")
+        build(warehouse, paths, PHASE2, "4. incremental phase 2", as_of)
         incremental = time.monotonic() - started
         print(f"incremental cycle: {incremental:.1f}s (target < 60 s)")
 

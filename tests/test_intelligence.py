@@ -482,6 +482,16 @@ def test_purchase_states_follow_the_as_of_date_and_changed_orders_incrementally(
     incremental = _states(warehouse)
     assert gone not in {row[0] for row in incremental}
     assert written_last()[0] >= 1
+    # the purchase days: only the changed ones written (the new order's day, and any later
+    # day of the same customer whose previous purchase day it became), the cancelled ones gone
+    rewritten = warehouse.query(
+        "select distinct customer_id from marts.int_customer_purchase_days where computed_at "
+        "= (select max(computed_at) from marts.int_customer_purchase_days)"
+    )
+    assert rewritten == [(grown,)]
+    assert warehouse.query(
+        "select count(*) from marts.int_customer_purchase_days where customer_id = %s", (gone,)
+    ) == [(0,)]
     run("2025-12-31", full=True, active_days=120, select=chain)
     assert _states(warehouse) == incremental
 

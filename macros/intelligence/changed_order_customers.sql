@@ -19,12 +19,16 @@
     their rows deleted (a customer who now has no rows, every order cancelled or all moved
     away by a merge, keeps none). The model reads the same staged customers
     (is_staged_customer), so its select and this delete agree even though the delete lowers
-    the watermark it was computed from. -#}
+    the watermark it was computed from. With delete=false the rows stay: the model's
+    incremental strategy sync_staged_customers replaces only those that changed. -#}
 {% macro stage_changed_order_customers(
-    temp_table='changed_order_customers', watermark='computed_at', query=none
+    temp_table='changed_order_customers', watermark='computed_at', query=none, delete=true
 ) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and delete -%}
         {{ stage_and_delete_customers(temp_table, query or changed_order_customers(watermark)) }}
+    {%- elif is_incremental() -%}
+        {#- the model's strategy (sync_staged_customers) writes only what changed -#}
+        {{ stage_customers(temp_table, query or changed_order_customers(watermark)) }}
     {%- else -%}
         select 1
     {%- endif -%}

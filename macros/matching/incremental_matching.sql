@@ -218,19 +218,24 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The statements of a per-customer pre_hook: the distinct non-null customer_id of `query`
-    into the analysed temp table pg_temp.<temp_table> (unique index: the model joins it),
-    then those customers' rows deleted from this model. -#}
+{#- The statements of a per-customer pre_hook: the customers of `query` staged
+    (stage_customers), then their rows deleted from this model. -#}
 {% macro stage_and_delete_customers(temp_table, query) -%}
+    {{ stage_customers(temp_table, query) }};
+    delete from {{ this }} as customers
+    using pg_temp.{{ temp_table }} as changed
+    where customers.customer_id = changed.customer_id
+{%- endmacro %}
+
+{#- The distinct non-null customer_id of `query` into the analysed temp table
+    pg_temp.<temp_table> (unique index: the model joins it). -#}
+{% macro stage_customers(temp_table, query) -%}
     drop table if exists pg_temp.{{ temp_table }};
     create temporary table {{ temp_table }} as
         select distinct customer_id from ({{ query }}) as changed
         where customer_id is not null;
     create unique index on pg_temp.{{ temp_table }} (customer_id);
-    analyze pg_temp.{{ temp_table }};
-    delete from {{ this }} as customers
-    using pg_temp.{{ temp_table }} as changed
-    where customers.customer_id = changed.customer_id
+    analyze pg_temp.{{ temp_table }}
 {%- endmacro %}
 
 {#- pre_hook of int_identity_review (incremental runs): drop the reviews of identifiers judged
