@@ -420,9 +420,7 @@ def _states(warehouse) -> list[tuple]:
     )
 
 
-def test_purchase_states_follow_the_as_of_date_and_changed_orders_incrementally(
-    built, monkeypatch
-):
+def test_purchase_states_follow_the_as_of_date_and_changed_orders_incrementally(built, monkeypatch):
     """int_customer_purchase_states computes again only the customers whose orders changed or
     whose purchase days a move of the as-of date (forwards, backwards, by a day or by months)
     took across a window edge, and ends where a full rebuild ends."""
@@ -472,8 +470,7 @@ def test_purchase_states_follow_the_as_of_date_and_changed_orders_incrementally(
         "select min(customer_id), max(customer_id) from marts.int_customer_purchase_states"
     )[0]
     warehouse.query(
-        "update marts.fct_orders set is_cancelled = true, loaded_at = now() "
-        "where customer_id = %s",
+        "update marts.fct_orders set is_cancelled = true, loaded_at = now() where customer_id = %s",
         (gone,),
     )
     _copy_order(warehouse, grown, "2025-12-31 09:00:00")
