@@ -311,7 +311,10 @@ def write_predictions(
         cur.copy_expert(
             "copy clv.customer_predictions (customer_id, fit_id, probability_alive, "
             "expected_purchases, discounted_expected_purchases, expected_purchase_value) "
-            "from stdin with (format csv)",
+            # freeze: the table was truncated in this transaction, so the rows can be written
+            # frozen, and the first read (customer_lifetime_value) does not rewrite every page
+            # to set hint bits
+            "from stdin with (format csv, freeze true)",
             buffer,
         )
 

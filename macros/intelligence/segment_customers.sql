@@ -52,17 +52,31 @@ scored as (
             {%- if not loop.last %} + {% endif %}
             {%- endfor %}
         ) as frequency_score,
+        -- ranked on the amounts as float8: the same order and ties as the numeric amounts
+        -- (two decimals, under 15 significant digits: distinct amounts stay distinct), and a
+        -- million-row sort on float8 takes a fraction of one on numeric
         least(5, 1 + floor(5 * percent_rank() over (
-            partition by as_of_date order by revenue_amount
+            partition by as_of_date order by revenue_amount::float8
         )))::integer as monetary_score,
         case
             when gross_margin_amount_12m > 0
                 then percent_rank() over (
                     partition by as_of_date, gross_margin_amount_12m > 0
-                    order by gross_margin_amount_12m
+                    order by gross_margin_amount_12m::float8
                 )
         end as margin_percentile
     from customer_states
+
+),
+
+value_tiers as (
+
+    -- the bounds as float8 once, not cast for every customer and tier
+    select
+        value_tier,
+        min_margin_percentile::float8 as min_margin_percentile,
+        max_margin_percentile::float8 as max_margin_percentile
+    from {{ ref('value_tiers') }}
 
 ),
 
@@ -99,7 +113,7 @@ segmented as (
         on
             scored.recency_score = rfm_segments.recency_score
             and scored.frequency_score = rfm_segments.frequency_score
-    left join {{ ref('value_tiers') }} as value_tiers
+    left join value_tiers
         on
             scored.margin_percentile >= value_tiers.min_margin_percentile
             and (

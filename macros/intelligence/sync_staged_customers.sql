@@ -20,10 +20,14 @@
             "sync_staged_customers: config sync_key must hold customer_id (got " ~ key ~ ")"
         ) }}
     {%- endif -%}
+    {#- statistics first: unanalysed, the new rows look few and the insert's anti-join
+        hashes the whole table instead of probing its index -#}
+    analyze {{ source }};
+    {#- = any(array): one index scan over the staged customers (joined to them, the planner
+        misjudges how many rows they hold and scans the whole index) -#}
     delete from {{ target }} as old
-    using {{ staged }} as staged
     where
-        old.customer_id = staged.customer_id
+        old.customer_id = any(array(select staged.customer_id from {{ staged }} as staged))
         and not exists (
             select 1
             from {{ source }} as new

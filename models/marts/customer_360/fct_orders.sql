@@ -3,8 +3,11 @@
 {#- Statistics on the order date (UTC), so that the planner knows there are hundreds of days,
     not millions: the scorecard's daily aggregates then hash instead of sorting every order.
     (Re-created on each build: the statistics object belongs to the table dbt swaps in.) -#}
+{#- Indexed on customer_id: a customer's orders (a service agent's look-up, and the
+    incremental intelligence models re-reading the customers whose orders changed). -#}
 {{
     config(
+        indexes=[{'columns': ['customer_id']}],
         post_hook=[
             "drop statistics if exists {{ this.schema }}.fct_orders_order_date_stats",
             "create statistics {{ this.schema }}.fct_orders_order_date_stats

@@ -51,24 +51,6 @@ overall_margin as (
 
 ),
 
-yearly_cost as (
-
-    -- the customer's own cost to serve per year: the last 12 months once they have been a
-    -- customer that long, their whole history scaled to a year before (at least a month)
-    select
-        rfm.customer_id,
-        case
-            when rfm.as_of_date - rfm.first_purchase_date >= 365
-                then coalesce(profitability.cost_to_serve_12m, 0)
-            else
-                coalesce(profitability.cost_to_serve, 0) * 365.0
-                / greatest(rfm.as_of_date - rfm.first_purchase_date, 30)
-        end as cost_to_serve_per_year
-    from rfm
-    left join profitability on rfm.customer_id = profitability.customer_id
-
-),
-
 valued as (
 
     select
@@ -84,8 +66,17 @@ valued as (
         predictions.discounted_expected_purchases * predictions.expected_purchase_value
         * coalesce(rfm.gross_margin_rate, overall_margin.margin_rate)
             as discounted_margin_amount,
-        -- cost to serve continues while the customer is active, paid on average mid-horizon
-        yearly_cost.cost_to_serve_per_year * {{ var('clv_horizon_months') }} / 12.0
+        -- the customer's own cost to serve per year (the last 12 months once they have been a
+        -- customer that long, their whole history scaled to a year before, at least a month)
+        -- continues while they are active, paid on average mid-horizon
+        case
+            when rfm.as_of_date - rfm.first_purchase_date >= 365
+                then coalesce(profitability.cost_to_serve_12m, 0)
+            else
+                coalesce(profitability.cost_to_serve, 0) * 365.0
+                / greatest(rfm.as_of_date - rfm.first_purchase_date, 30)
+        end
+        * {{ var('clv_horizon_months') }} / 12.0
         * predictions.probability_alive
         / power(
             1 + {{ var('clv_annual_discount_rate') }}, {{ var('clv_horizon_months') }} / 24.0
@@ -94,7 +85,7 @@ valued as (
     from rfm
     cross join overall_margin
     left join predictions on rfm.customer_id = predictions.customer_id
-    left join yearly_cost on rfm.customer_id = yearly_cost.customer_id
+    left join profitability on rfm.customer_id = profitability.customer_id
 
 ),
 

@@ -71,30 +71,52 @@ costs as (
 
 joined as (
 
+    -- numeric arithmetic is most of this model's time on a million customers: what most of
+    -- them lack (refunds, costs) is 0 without arithmetic, and the net profit is computed once
     select
         sales.customer_id,
         sales.revenue_amount,
         sales.gross_margin_amount,
         coalesce(refunds.refunded_amount, 0) as refunded_amount,
+        -- a refund's cost less the share that is product cost going back into stock
+        case
+            when refunds.refunded_amount is null then 0
+            when sales.revenue_amount > 0
+                then refunds.refunded_amount * (
+                    1 - {{ var('returned_goods_resaleable_share') }}
+                    * (1 - sales.gross_margin_amount / sales.revenue_amount)
+                )
+            else refunds.refunded_amount
+        end as returns_cost,
+        case
+            when refunds.refunded_amount_12m is null then 0
+            when sales.revenue_amount > 0
+                then refunds.refunded_amount_12m * (
+                    1 - {{ var('returned_goods_resaleable_share') }}
+                    * (1 - sales.gross_margin_amount / sales.revenue_amount)
+                )
+            else refunds.refunded_amount_12m
+        end as returns_cost_12m,
         coalesce(costs.contact_cost, 0) as contact_cost,
         coalesce(costs.return_handling_cost, 0) as return_handling_cost,
         coalesce(costs.marketing_cost, 0) as marketing_cost,
         coalesce(costs.cost_to_serve, 0) as cost_to_serve,
         coalesce(sales.revenue_amount_12m, 0) as revenue_amount_12m,
         coalesce(sales.gross_margin_amount_12m, 0) as gross_margin_amount_12m,
-        coalesce(refunds.refunded_amount_12m, 0) as refunded_amount_12m,
-        coalesce(costs.cost_to_serve_12m, 0) as cost_to_serve_12m,
-        -- the share of a refund that is product cost going back into stock
-        case
-            when sales.revenue_amount > 0
-                then
-                    {{ var('returned_goods_resaleable_share') }}
-                    * (1 - sales.gross_margin_amount / sales.revenue_amount)
-            else 0
-        end as refund_cost_recovery_rate
+        coalesce(costs.cost_to_serve_12m, 0) as cost_to_serve_12m
     from sales
     left join refunds on sales.customer_id = refunds.customer_id
     left join costs on sales.customer_id = costs.customer_id
+
+),
+
+netted as (
+
+    select
+        *,
+        gross_margin_amount - returns_cost - cost_to_serve as net_profit_amount,
+        gross_margin_amount_12m - returns_cost_12m - cost_to_serve_12m as net_profit_amount_12m
+    from joined
 
 ),
 
@@ -105,30 +127,18 @@ final as (
         revenue_amount::numeric(14, 2) as revenue_amount,
         gross_margin_amount::numeric(14, 2) as gross_margin_amount,
         refunded_amount::numeric(14, 2) as refunded_amount,
-        (refunded_amount * (1 - refund_cost_recovery_rate))::numeric(14, 2) as returns_cost,
+        returns_cost::numeric(14, 2) as returns_cost,
         contact_cost::numeric(14, 2) as contact_cost,
         return_handling_cost::numeric(14, 2) as return_handling_cost,
         marketing_cost::numeric(14, 2) as marketing_cost,
         cost_to_serve::numeric(14, 2) as cost_to_serve,
-        (
-            gross_margin_amount
-            - refunded_amount * (1 - refund_cost_recovery_rate)
-            - cost_to_serve
-        )::numeric(14, 2) as net_profit_amount,
+        net_profit_amount::numeric(14, 2) as net_profit_amount,
         revenue_amount_12m::numeric(14, 2) as revenue_amount_12m,
         gross_margin_amount_12m::numeric(14, 2) as gross_margin_amount_12m,
         cost_to_serve_12m::numeric(14, 2) as cost_to_serve_12m,
-        (
-            gross_margin_amount_12m
-            - refunded_amount_12m * (1 - refund_cost_recovery_rate)
-            - cost_to_serve_12m
-        )::numeric(14, 2) as net_profit_amount_12m,
-        (
-            gross_margin_amount
-            - refunded_amount * (1 - refund_cost_recovery_rate)
-            - cost_to_serve
-        ) >= 0 as is_profitable
-    from joined
+        net_profit_amount_12m::numeric(14, 2) as net_profit_amount_12m,
+        net_profit_amount >= 0 as is_profitable
+    from netted
 
 )
 
