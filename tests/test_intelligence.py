@@ -159,6 +159,35 @@ def test_active_customers_and_retention_match_a_brute_force_count(shared):
         assert expected[0] > 0
 
 
+def test_scorecard_orders_and_revenue_match_a_count_of_every_order(shared):
+    """The scorecard counts known customers' orders from their purchase days and only the
+    anonymous ones from fct_orders: the sum must equal a plain count of the orders per day and
+    channel (the demo has anonymous store sales and several channels a day)."""
+    warehouse, _, _ = shared
+    query = (
+        "with o as (select (ordered_at at time zone 'utc')::date as kpi_date, sales_channel, "
+        "revenue_amount, customer_id from marts.fct_orders where not is_cancelled), "
+        "counted as (select kpi_date, coalesce(sales_channel, 'all') as sales_channel, "
+        "count(*) as n, sum(revenue_amount) as revenue from o group by grouping sets "
+        "((kpi_date, sales_channel), (kpi_date))) "
+        "select s.kpi_date, s.sales_channel, s.order_count, s.revenue_amount, "
+        "coalesce(c.n, 0), coalesce(c.revenue, 0)::numeric(16, 2) "
+        "from marts.kpi_daily_scorecard as s left join counted as c "
+        "on s.kpi_date = c.kpi_date and s.sales_channel = c.sales_channel"
+    )
+    rows = warehouse.query(query)
+    assert rows, "the scorecard is empty"
+    wrong = [row for row in rows if (row[2], row[3]) != (row[4], row[5])]
+    assert not wrong, wrong[:5]
+    assert sum(row[2] for row in rows if row[1] == "all") > 100
+    anonymous = warehouse.query(
+        "select count(*) from marts.fct_orders where customer_id is null and not is_cancelled "
+        "and (ordered_at at time zone 'utc')::date in (select kpi_date from "
+        "marts.kpi_daily_scorecard)"
+    )[0][0]
+    assert anonymous > 0, "the demo should hold anonymous orders in the scorecard's days"
+
+
 def _add_account(db: sqlite3.Connection, account_id: int, email: str, phone: str) -> None:
     db.execute(
         "insert into accounts (account_id, email, first_name, last_name, phone, created_at, "

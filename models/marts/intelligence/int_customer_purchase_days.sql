@@ -42,11 +42,18 @@ purchase_days as (
         customer_id,
         {{ utc_date('ordered_at') }} as purchase_date,
         count(*) as order_count,
-        -- per sales channel, for the scorecard's repeat-purchase rate by channel
+        -- per sales channel, for the scorecard's orders, revenue and repeat-purchase rate by
+        -- channel
         count(*) filter (where sales_channel = 'web') as web_order_count,
         count(*) filter (where sales_channel = 'phone') as phone_order_count,
         count(*) filter (where sales_channel = 'store') as store_order_count,
         sum(revenue_amount)::numeric(18, 2) as revenue_amount,
+        sum(revenue_amount) filter (where sales_channel = 'web')::numeric(18, 2)
+            as web_revenue_amount,
+        sum(revenue_amount) filter (where sales_channel = 'phone')::numeric(18, 2)
+            as phone_revenue_amount,
+        sum(revenue_amount) filter (where sales_channel = 'store')::numeric(18, 2)
+            as store_revenue_amount,
         sum(gross_margin_amount)::numeric(18, 2) as gross_margin_amount
     from orders
     group by customer_id, {{ utc_date('ordered_at') }}
@@ -62,6 +69,9 @@ with_previous as (
         phone_order_count,
         store_order_count,
         revenue_amount,
+        web_revenue_amount,
+        phone_revenue_amount,
+        store_revenue_amount,
         gross_margin_amount,
         purchase_date,
         lag(purchase_date) over (

@@ -15,7 +15,11 @@ orders as (
         ordered_at
     from {{ ref('fct_orders') }}
     where
-        not is_cancelled
+        -- the orders of known customers are counted from their purchase days (one row per
+        -- customer and day, not every order again): here only the anonymous ones (a store
+        -- sale without a card), through fct_orders' index on customer_id
+        customer_id is null
+        and not is_cancelled
         -- only the scorecard's days: the flow KPIs never look further back
         and {{ utc_date('ordered_at') }} >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
@@ -29,7 +33,11 @@ purchase_days as (
         order_count,
         web_order_count,
         phone_order_count,
-        store_order_count
+        store_order_count,
+        revenue_amount,
+        web_revenue_amount,
+        phone_revenue_amount,
+        store_revenue_amount
     from {{ ref('int_customer_purchase_days') }}
     where purchase_date >= {{ as_of_date() }} - {{ var('kpi_scorecard_days') }}
 
@@ -115,19 +123,6 @@ channels as (
 
 ),
 
-daily_orders as (
-
-    select
-        {{ utc_date('ordered_at') }} as kpi_date,
-        coalesce(sales_channel, 'all') as sales_channel,
-        count(*) as order_count,
-        sum(revenue_amount) as revenue_amount
-    from orders
-    group by grouping sets (
-        ({{ utc_date('ordered_at') }}, sales_channel), ({{ utc_date('ordered_at') }})
-    )
-
-),
 
 repeat_days as (
 
@@ -142,9 +137,61 @@ repeat_days as (
         sum(phone_order_count) as phone_order_count,
         sum(phone_order_count) filter (where previous_purchase_date is not null) as phone_repeat_order_count,
         sum(store_order_count) as store_order_count,
-        sum(store_order_count) filter (where previous_purchase_date is not null) as store_repeat_order_count
+        sum(store_order_count) filter (where previous_purchase_date is not null) as store_repeat_order_count,
+        sum(revenue_amount) as all_revenue_amount,
+        sum(web_revenue_amount) as web_revenue_amount,
+        sum(phone_revenue_amount) as phone_revenue_amount,
+        sum(store_revenue_amount) as store_revenue_amount
     from purchase_days
     group by purchase_date
+
+),
+
+anonymous_orders as (
+
+    select
+        {{ utc_date('ordered_at') }} as kpi_date,
+        coalesce(sales_channel, 'all') as sales_channel,
+        count(*) as order_count,
+        sum(revenue_amount) as revenue_amount
+    from orders
+    group by grouping sets (
+        ({{ utc_date('ordered_at') }}, sales_channel), ({{ utc_date('ordered_at') }})
+    )
+
+),
+
+daily_orders as (
+
+    select
+        kpi_date,
+        sales_channel,
+        sum(order_count)::bigint as order_count,
+        sum(revenue_amount) as revenue_amount
+    from (
+        select
+            repeat_days.purchase_date as kpi_date,
+            channel_orders.sales_channel,
+            channel_orders.order_count,
+            channel_orders.revenue_amount
+        from repeat_days
+        cross join lateral (
+            values
+            ('all', repeat_days.all_order_count, repeat_days.all_revenue_amount),
+            ('web', repeat_days.web_order_count, repeat_days.web_revenue_amount),
+            ('phone', repeat_days.phone_order_count, repeat_days.phone_revenue_amount),
+            ('store', repeat_days.store_order_count, repeat_days.store_revenue_amount)
+        ) as channel_orders (sales_channel, order_count, revenue_amount)
+        where channel_orders.order_count > 0
+        union all
+        select
+            kpi_date,
+            sales_channel,
+            order_count,
+            revenue_amount
+        from anonymous_orders
+    ) as known_and_anonymous
+    group by kpi_date, sales_channel
 
 ),
 
