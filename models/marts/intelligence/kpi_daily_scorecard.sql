@@ -161,6 +161,42 @@ anonymous_orders as (
 
 ),
 
+known_orders as (
+
+    select
+        repeat_days.purchase_date as kpi_date,
+        channel_orders.sales_channel,
+        channel_orders.order_count,
+        channel_orders.revenue_amount
+    from repeat_days
+    cross join lateral (
+        values
+        ('all', repeat_days.all_order_count, repeat_days.all_revenue_amount),
+        ('web', repeat_days.web_order_count, repeat_days.web_revenue_amount),
+        ('phone', repeat_days.phone_order_count, repeat_days.phone_revenue_amount),
+        ('store', repeat_days.store_order_count, repeat_days.store_revenue_amount)
+    ) as channel_orders (sales_channel, order_count, revenue_amount)
+
+),
+
+known_and_anonymous_orders as (
+
+    select
+        kpi_date,
+        sales_channel,
+        order_count,
+        revenue_amount
+    from known_orders
+    union all
+    select
+        kpi_date,
+        sales_channel,
+        order_count,
+        revenue_amount
+    from anonymous_orders
+
+),
+
 daily_orders as (
 
     select
@@ -168,29 +204,7 @@ daily_orders as (
         sales_channel,
         sum(order_count)::bigint as order_count,
         sum(revenue_amount) as revenue_amount
-    from (
-        select
-            repeat_days.purchase_date as kpi_date,
-            channel_orders.sales_channel,
-            channel_orders.order_count,
-            channel_orders.revenue_amount
-        from repeat_days
-        cross join lateral (
-            values
-            ('all', repeat_days.all_order_count, repeat_days.all_revenue_amount),
-            ('web', repeat_days.web_order_count, repeat_days.web_revenue_amount),
-            ('phone', repeat_days.phone_order_count, repeat_days.phone_revenue_amount),
-            ('store', repeat_days.store_order_count, repeat_days.store_revenue_amount)
-        ) as channel_orders (sales_channel, order_count, revenue_amount)
-        where channel_orders.order_count > 0
-        union all
-        select
-            kpi_date,
-            sales_channel,
-            order_count,
-            revenue_amount
-        from anonymous_orders
-    ) as known_and_anonymous
+    from known_and_anonymous_orders
     group by kpi_date, sales_channel
 
 ),
