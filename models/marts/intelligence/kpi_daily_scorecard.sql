@@ -17,7 +17,7 @@ orders as (
     where
         -- the orders of known customers are counted from their purchase days (one row per
         -- customer and day, not every order again): here only the anonymous ones (a store
-        -- sale without a card), through fct_orders' index on customer_id
+        -- sale without a card), through fct_orders' partial index on them
         customer_id is null
         and not is_cancelled
         -- only the scorecard's days: the flow KPIs never look further back
