@@ -78,25 +78,17 @@ joined as (
         sales.revenue_amount,
         sales.gross_margin_amount,
         coalesce(refunds.refunded_amount, 0) as refunded_amount,
-        -- a refund's cost less the share that is product cost going back into stock
+        refunds.refunded_amount_12m,
+        -- the share of a refund that costs us: all of it less the product cost going back
+        -- into stock; null without refunds (no arithmetic)
         case
-            when refunds.refunded_amount is null then 0
+            when refunds.customer_id is null then null
             when sales.revenue_amount > 0
-                then refunds.refunded_amount * (
+                then
                     1 - {{ var('returned_goods_resaleable_share') }}
                     * (1 - sales.gross_margin_amount / sales.revenue_amount)
-                )
-            else refunds.refunded_amount
-        end as returns_cost,
-        case
-            when refunds.refunded_amount_12m is null then 0
-            when sales.revenue_amount > 0
-                then refunds.refunded_amount_12m * (
-                    1 - {{ var('returned_goods_resaleable_share') }}
-                    * (1 - sales.gross_margin_amount / sales.revenue_amount)
-                )
-            else refunds.refunded_amount_12m
-        end as returns_cost_12m,
+            else 1
+        end as refund_cost_share,
         coalesce(costs.contact_cost, 0) as contact_cost,
         coalesce(costs.return_handling_cost, 0) as return_handling_cost,
         coalesce(costs.marketing_cost, 0) as marketing_cost,
@@ -110,13 +102,23 @@ joined as (
 
 ),
 
+returns_costed as (
+
+    select
+        *,
+        coalesce(refunded_amount * refund_cost_share, 0) as returns_cost,
+        coalesce(refunded_amount_12m * refund_cost_share, 0) as returns_cost_12m
+    from joined
+
+),
+
 netted as (
 
     select
         *,
         gross_margin_amount - returns_cost - cost_to_serve as net_profit_amount,
         gross_margin_amount_12m - returns_cost_12m - cost_to_serve_12m as net_profit_amount_12m
-    from joined
+    from returns_costed
 
 ),
 

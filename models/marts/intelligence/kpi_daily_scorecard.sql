@@ -123,7 +123,6 @@ channels as (
 
 ),
 
-
 repeat_days as (
 
     -- an order from a customer who had bought on an earlier day: its purchase day has a
@@ -163,19 +162,34 @@ anonymous_orders as (
 
 known_orders as (
 
+    -- the known customers' orders per day and channel ("all" too), one row each: the
+    -- scorecard's orders and revenue (with the anonymous ones) and its repeat-purchase rate
     select
         repeat_days.purchase_date as kpi_date,
         channel_orders.sales_channel,
         channel_orders.order_count,
+        channel_orders.repeat_order_count,
         channel_orders.revenue_amount
     from repeat_days
     cross join lateral (
         values
-        ('all', repeat_days.all_order_count, repeat_days.all_revenue_amount),
-        ('web', repeat_days.web_order_count, repeat_days.web_revenue_amount),
-        ('phone', repeat_days.phone_order_count, repeat_days.phone_revenue_amount),
-        ('store', repeat_days.store_order_count, repeat_days.store_revenue_amount)
-    ) as channel_orders (sales_channel, order_count, revenue_amount)
+        (
+            'all', repeat_days.all_order_count, repeat_days.all_repeat_order_count,
+            repeat_days.all_revenue_amount
+        ),
+        (
+            'web', repeat_days.web_order_count, repeat_days.web_repeat_order_count,
+            repeat_days.web_revenue_amount
+        ),
+        (
+            'phone', repeat_days.phone_order_count, repeat_days.phone_repeat_order_count,
+            repeat_days.phone_revenue_amount
+        ),
+        (
+            'store', repeat_days.store_order_count, repeat_days.store_repeat_order_count,
+            repeat_days.store_revenue_amount
+        )
+    ) as channel_orders (sales_channel, order_count, repeat_order_count, revenue_amount)
 
 ),
 
@@ -212,18 +226,10 @@ daily_orders as (
 repeat_orders as (
 
     select
-        repeat_days.purchase_date as kpi_date,
-        channel_orders.sales_channel,
-        channel_orders.repeat_order_count::numeric
-        / nullif(channel_orders.order_count, 0) as repeat_purchase_rate
-    from repeat_days
-    cross join lateral (
-        values
-        ('all', repeat_days.all_repeat_order_count, repeat_days.all_order_count),
-        ('web', repeat_days.web_repeat_order_count, repeat_days.web_order_count),
-        ('phone', repeat_days.phone_repeat_order_count, repeat_days.phone_order_count),
-        ('store', repeat_days.store_repeat_order_count, repeat_days.store_order_count)
-    ) as channel_orders (sales_channel, repeat_order_count, order_count)
+        kpi_date,
+        sales_channel,
+        repeat_order_count::numeric / nullif(order_count, 0) as repeat_purchase_rate
+    from known_orders
 
 ),
 
