@@ -108,6 +108,63 @@ def test_weighted_identical_histories_give_the_same_fit(cdnow, cdnow_fit):
         assert getattr(weighted, name) == pytest.approx(getattr(cdnow_fit, name), rel=1e-5)
 
 
+def test_unique_histories_agree_with_numpy_unique_rows():
+    from ciw.clv.step import unique_histories
+
+    rng = np.random.default_rng(7)
+    n = 5000  # few distinct values: many ties in each column and across columns
+    x = rng.integers(0, 4, n).astype(float)
+    t_x = rng.integers(0, 3, n) * 0.5
+    T = rng.integers(1, 4, n) * 1.0  # noqa: N806
+    (ux, ut, uT), inverse, counts = unique_histories(x, t_x, T)  # noqa: N806
+    rows, np_inverse, np_counts = np.unique(
+        np.stack([x, t_x, T]), axis=1, return_inverse=True, return_counts=True
+    )
+    assert np.array_equal(np.stack([ux, ut, uT]), rows)
+    assert np.array_equal(inverse, np_inverse.reshape(-1))
+    assert np.array_equal(counts, np_counts)
+    # every input row maps back to its own values
+    assert np.array_equal(ux[inverse], x) and np.array_equal(uT[inverse], T)
+    empty, empty_inverse, empty_counts = unique_histories(np.array([]), np.array([]))
+    assert [len(c) for c in empty] == [0, 0] and len(empty_inverse) == len(empty_counts) == 0
+
+
+def test_scoring_in_threads_equals_scoring_each_history_alone(cdnow, cdnow_fit):
+    """score_customers splits the distinct histories across threads: every customer must get
+    exactly the scores of the closed forms evaluated for their own history."""
+    from ciw.clv.step import WEEKS_PER_YEAR, ClvSettings, RfmData, score_customers
+
+    x, t_x, T, monetary = cdnow  # noqa: N806
+    repeat = 40  # 94,280 customers: enough histories for several threads
+    data = RfmData(
+        customer_id=np.arange(len(x) * repeat),
+        frequency=np.tile(x, repeat),
+        recency=np.tile(t_x, repeat),
+        age=np.tile(T, repeat) + np.repeat(np.arange(repeat), len(x)) * 0.25,
+        monetary=np.tile(monetary, repeat),
+        as_of_date=None,
+    )
+    settings = ClvSettings.from_project(Path(__file__).absolute().parent.parent)
+    spend = fit_gamma_gamma(x, monetary)
+    scores = score_customers(data, settings, cdnow_fit, spend)
+    expected = discounted_expected_purchases(
+        cdnow_fit,
+        data.frequency,
+        data.recency,
+        data.age,
+        horizon_periods=int(round(settings.horizon_weeks)),
+        periods_per_year=WEEKS_PER_YEAR,
+        annual_discount_rate=settings.annual_discount_rate,
+    )
+    # equal up to the last bits (numpy's vector loops may round a chunk's tail differently)
+    np.testing.assert_allclose(scores["discounted_expected_purchases"], expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        scores["probability_alive"],
+        probability_alive(cdnow_fit, data.frequency, data.recency, data.age),
+        rtol=1e-12,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # closed forms
 

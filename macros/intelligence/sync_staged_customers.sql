@@ -33,13 +33,17 @@
             from {{ source }} as new
             where {{ _sync_same_row('old', 'new', key, compared) }}
         );
+    {#- the anti-join reads the staged customers' old rows only (every new row is one of
+        theirs): by the customer_id index, not a hash of the whole table -#}
     insert into {{ target }} ({{ get_quoted_csv(columns) }})
     select {{ get_quoted_csv(columns) }}
     from {{ source }} as new
     where not exists (
         select 1
         from {{ target }} as old
-        where {{ _sync_same_row('old', 'new', key, compared) }}
+        where
+            old.customer_id = any(array(select staged.customer_id from {{ staged }} as staged))
+            and {{ _sync_same_row('old', 'new', key, compared) }}
     )
 {%- endmacro %}
 
