@@ -38,12 +38,17 @@ SELECT = ["--select", INTELLIGENCE, "--exclude", "source:clv+", "test_type:unit"
 PHASE2 = ["--select", "source:clv+", "--exclude", "test_type:unit"]
 
 
+def as_of_vars(as_of: str) -> list[str]:
+    """dbt arguments that compute the marts as of a replayed date."""
+    return ["--vars", json.dumps({"intelligence_as_of_date": as_of})]
+
+
 def build(warehouse, paths, args: list[str], label: str, as_of: str = AS_OF) -> float:
     from ciw.dbt import run_dbt
 
     started = time.monotonic()
     result = run_dbt(
-        ["build", *args, "--vars", json.dumps({"intelligence_as_of_date": as_of})],
+        ["build", *args, *as_of_vars(as_of)],
         warehouse,
         paths,
         capture=True,
@@ -252,7 +257,7 @@ def main() -> None:
         # parses for the replayed day before the timed cycle, and prints what that took
         parsed = time.monotonic()
         if not run_dbt(
-            ["parse", "--vars", json.dumps({"intelligence_as_of_date": as_of})],
+            ["parse", *as_of_vars(as_of)],
             warehouse,
             paths,
             capture=True,

@@ -41,8 +41,10 @@ from ciw.warehouse import Warehouse
 
 RFM_MODEL = "customer_rfm_summary"
 WEEKS_PER_YEAR = 52.0
-# threads for the discounted sum (at most one per core; 2 cores here)
+# threads for the discounted sum (at most one per core), each given at least this many
+# distinct histories (fewer are not worth a thread)
 SCORING_THREADS = 4
+MIN_HISTORIES_PER_THREAD = 10_000
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def unique_histories(
     array per column, sorted; for every input row the index of its distinct row; how many
     input rows each distinct row has). The same as np.unique(np.stack(columns), axis=1,
     return_inverse=True, return_counts=True), by one lexsort instead of a sort of row
-    records (ten times faster on a million customers)."""
+    records (seven times faster on a million customers)."""
     n = len(columns[0])
     order = np.lexsort(columns[::-1])  # np.lexsort's primary key is its last
     ordered = [np.asarray(column)[order] for column in columns]
@@ -226,7 +228,7 @@ def score_customers(
             annual_discount_rate=settings.annual_discount_rate,
         )
 
-    workers = max(1, min(SCORING_THREADS, os.cpu_count() or 1, len(x) // 10_000))
+    workers = max(1, min(SCORING_THREADS, os.cpu_count() or 1, len(x) // MIN_HISTORIES_PER_THREAD))
     bounds = np.linspace(0, len(x), workers + 1).astype(int)
     parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -15,6 +15,10 @@
     {%- set ignored = config.get('sync_ignore', ['computed_at']) -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set compared = columns | reject('in', key) | reject('in', ignored) | list -%}
+    {#- = any(array): one index scan over the staged customers (joined to them, the planner
+        misjudges how many rows they hold and scans the whole index) -#}
+    {%- set old_is_staged =
+        'old.customer_id = any(array(select staged.customer_id from ' ~ staged ~ ' as staged))' -%}
     {%- if 'customer_id' not in key -%}
         {{ exceptions.raise_compiler_error(
             "sync_staged_customers: config sync_key must hold customer_id (got " ~ key ~ ")"
@@ -23,11 +27,9 @@
     {#- statistics first: unanalysed, the new rows look few and the insert's anti-join
         hashes the whole table instead of probing its index -#}
     analyze {{ source }};
-    {#- = any(array): one index scan over the staged customers (joined to them, the planner
-        misjudges how many rows they hold and scans the whole index) -#}
     delete from {{ target }} as old
     where
-        old.customer_id = any(array(select staged.customer_id from {{ staged }} as staged))
+        {{ old_is_staged }}
         and not exists (
             select 1
             from {{ source }} as new
@@ -42,7 +44,7 @@
         select 1
         from {{ target }} as old
         where
-            old.customer_id = any(array(select staged.customer_id from {{ staged }} as staged))
+            {{ old_is_staged }}
             and {{ _sync_same_row('old', 'new', key, compared) }}
     )
 {%- endmacro %}
