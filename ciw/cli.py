@@ -248,18 +248,20 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
 AFTER_FIT = "source:clv+"
 
 
-def build_models(warehouse: Warehouse, paths: Paths, extra: Sequence[str] = ()) -> int:
+def build_models(warehouse: Warehouse, paths: Paths) -> int:
     """dbt build (phase 1) -> lifetime-value fit -> dbt build of what reads the fit (phase 2),
-    then one summary of the results."""
+    then one summary of the results. dbt runs in this process and parses once for both."""
     from collections import Counter
 
-    from ciw.dbt import run_dbt
+    from ciw.dbt import DbtSession
 
     started = time.monotonic()
     counts: Counter = Counter()
     failures: list[str] = []
+    dbt = DbtSession(warehouse, paths)
     err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")
-    first = run_dbt(["build", "--exclude", AFTER_FIT, *extra], warehouse, paths)
+    parsed = dbt.parse()
+    first = dbt.run(["build", "--exclude", AFTER_FIT]) if parsed.ok else parsed
     counts.update(first.counts)
     failures.extend(first.failures)
     status = 0 if first.ok else 1
@@ -267,7 +269,7 @@ def build_models(warehouse: Warehouse, paths: Paths, extra: Sequence[str] = ()) 
         status = fit_lifetime_value(warehouse, paths)
     if status == 0:
         err_console.print("[bold]building[/] the models that read the fit (dbt build) ...")
-        second = run_dbt(["build", "--select", AFTER_FIT, *extra], warehouse, paths)
+        second = dbt.run(["build", "--select", AFTER_FIT])
         counts.update(second.counts)
         failures.extend(second.failures)
         status = 0 if second.ok else 1

@@ -1,14 +1,21 @@
-"""Running dbt against the warehouse the CLI resolved (same DSN as dlt)."""
+"""Running dbt against the warehouse the CLI resolved (same DSN as dlt).
+
+dbt runs in this process (dbt's programmatic entry point, dbtRunner): importing dbt costs
+about 3 s, which a dbt process per command would pay every time. A DbtSession that has parsed
+once hands that manifest to every later command, so the builds of one pipeline run (before
+and after the lifetime-value fit) do not parse again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,20 +29,11 @@ class DbtResult:
     returncode: int
     counts: Counter = field(default_factory=Counter)  # "model:success", "test:fail", ...
     failures: list[str] = field(default_factory=list)  # "test_name: message"
+    output: str = ""  # dbt's console output, when captured
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
-
-
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).with_name("dbt")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("dbt")
-    if not found:
-        raise FileNotFoundError("dbt is not installed in this environment: run `make venv`")
-    return found
 
 
 def prepare_profiles(paths: Paths) -> Path:
@@ -47,6 +45,7 @@ def prepare_profiles(paths: Paths) -> Path:
 
 
 def dbt_env(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
+    """The environment dbt (or a dbt-templating tool such as sqlfluff) runs with."""
     env = dict(os.environ)
     env.update(warehouse.dbt_env())
     env.setdefault("DBT_PROFILES_DIR", str(prepare_profiles(paths)))
@@ -54,34 +53,98 @@ def dbt_env(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _environment(env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """os.environ and the working directory as a dbt process would have them, restored after."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def _run_results_file(paths: Paths) -> Path:
+    target = Path(os.environ.get("DBT_TARGET_PATH", paths.project / "target"))
+    return (target if target.is_absolute() else paths.project / target) / "run_results.json"
+
+
+def _read_results(results_file: Path, before: float | None, result: DbtResult) -> None:
+    """Counts and failures from target/run_results.json, when the command wrote one."""
+    if not results_file.exists() or results_file.stat().st_mtime == before:
+        return
+    data = json.loads(results_file.read_text())
+    for node in data.get("results", []):
+        kind = node["unique_id"].split(".")[0]
+        status = node.get("status", "unknown")
+        result.counts[f"{kind}:{status}"] += 1
+        if status in ("fail", "error", "warn"):
+            name = node["unique_id"].split(".", 2)[-1]
+            message = (node.get("message") or "").strip().splitlines()
+            result.failures.append(f"{status}: {name}: {message[0] if message else ''}")
+
+
+class DbtSession:
+    """dbt commands in this process, against one warehouse. After parse() succeeded, later
+    commands use its manifest instead of parsing again: parse with the --vars the commands
+    will use, and only when the project files do not change in between."""
+
+    def __init__(self, warehouse: Warehouse, paths: Paths) -> None:
+        self.warehouse = warehouse
+        self.paths = paths
+        self.manifest = None
+
+    def parse(self, args: Sequence[str] = (), capture: bool = False) -> DbtResult:
+        result, manifest = self._invoke(["parse", *args], capture)
+        if result.ok:
+            self.manifest = manifest
+        return result
+
+    def run(self, args: Sequence[str], capture: bool = False) -> DbtResult:
+        """``dbt <args>``: exit code 0 when it succeeded, 1 when a node failed, 2 when dbt
+        could not run (as the dbt command line); results from target/run_results.json."""
+        return self._invoke(list(args), capture)[0]
+
+    def _invoke(self, args: list[str], capture: bool) -> tuple[DbtResult, object]:
+        from dbt.cli.main import dbtRunner  # about 3 s: only when dbt is needed
+
+        env = {
+            **self.warehouse.dbt_env(),
+            "DBT_PROFILES_DIR": os.environ.get(
+                "DBT_PROFILES_DIR", str(prepare_profiles(self.paths))
+            ),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get(
+                "DBT_SEND_ANONYMOUS_USAGE_STATS", "false"
+            ),
+        }
+        output = io.StringIO()
+        with _environment(env, self.paths.project):
+            results_file = _run_results_file(self.paths)
+            before = results_file.stat().st_mtime if results_file.exists() else None
+            with contextlib.redirect_stdout(output) if capture else contextlib.nullcontext():
+                invoked = dbtRunner(manifest=self.manifest).invoke(args)
+            if invoked.success:
+                returncode = 0
+            elif invoked.exception is not None:
+                returncode = 2
+                print(f"dbt could not run: {invoked.exception}", file=sys.stderr)
+            else:
+                returncode = 1
+            result = DbtResult(
+                command=["dbt", *args], returncode=returncode, output=output.getvalue()
+            )
+            _read_results(results_file, before, result)
+        return result, invoked.result
+
+
 def run_dbt(
     args: Sequence[str], warehouse: Warehouse, paths: Paths, capture: bool = False
 ) -> DbtResult:
-    """Run ``dbt <args>`` in the project folder; results from target/run_results.json."""
-    command = [dbt_executable(), *args]
-    target = Path(os.environ.get("DBT_TARGET_PATH", paths.project / "target"))
-    results_file = (target if target.is_absolute() else paths.project / target) / "run_results.json"
-    before = results_file.stat().st_mtime if results_file.exists() else None
-    completed = subprocess.run(
-        command,
-        cwd=paths.project,
-        env=dbt_env(warehouse, paths),
-        capture_output=capture,
-        text=True,
-        check=False,
-    )
-    result = DbtResult(command=command, returncode=completed.returncode)
-    if results_file.exists() and results_file.stat().st_mtime != before:
-        data = json.loads(results_file.read_text())
-        for node in data.get("results", []):
-            kind = node["unique_id"].split(".")[0]
-            status = node.get("status", "unknown")
-            result.counts[f"{kind}:{status}"] += 1
-            if status in ("fail", "error", "warn"):
-                name = node["unique_id"].split(".", 2)[-1]
-                message = (node.get("message") or "").strip().splitlines()
-                result.failures.append(f"{status}: {name}: {message[0] if message else ''}")
-    return result
+    """Run ``dbt <args>`` once, in the project folder (it parses, partially when it can)."""
+    return DbtSession(warehouse, paths).run(args, capture)
 
 
 def model_relation(project: Path, name: str, default_schema: str = "marts") -> str:
