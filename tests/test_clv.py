@@ -32,6 +32,8 @@ from ciw.clv import (
 )
 from ciw.clv import cdnow as cdnow_module
 
+ROOT = Path(__file__).absolute().parent.parent
+
 # FHL 2005, "Counting your customers" the easy way, section 4; FHL 2005, RFM and CLV (946 repeat
 # customers of the 39-week calibration period)
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -437,3 +439,64 @@ def test_refit_schedule_reuses_a_recent_fit_and_never_a_future_one():
     # replaying an earlier day must not score with parameters fitted on later data
     assert needs_refit(stored, dt.date(2026, 10, 31), weekly)
     assert needs_refit(stored, dt.date(2026, 11, 1), ClvSettings(refit_days=0))
+
+
+def test_scores_are_written_rounded_as_postgresql_rounds_to_their_numeric_columns(warehouse):
+    """The scores go to clv.customer_predictions as decimals of the columns' scales, rounded
+    half away from zero as PostgreSQL rounds a float to numeric(p, s) (the staging view then
+    casts nothing); a score too large for its column is refused."""
+    from ciw.clv.step import PREDICTION_COLUMNS, _as_decimal
+
+    rng = np.random.default_rng(3)
+    ties = [0.0000005, 0.1234565, 0.9999995, 2.5e-7, 1e-7, 0.0, 12.345, 0.125, 1.0000005]
+    values = np.concatenate([ties, rng.random(2_000), rng.random(2_000) * 1e-3])
+    for name, (precision, scale) in PREDICTION_COLUMNS.items():
+        written = [str(v) for v in _as_decimal(name, values, precision, scale).to_pylist()]
+        cast = warehouse.query(
+            f"select (x::numeric({precision}, {scale}))::text from unnest(%s::float8[]) x",
+            (values.tolist(),),
+        )
+        assert written == [row[0] for row in cast], name
+    with pytest.raises(ClvFitError, match=r"probability_alive does not fit numeric\(8, 6\)"):
+        _as_decimal("probability_alive", np.array([0.5, 99.9999996]), 8, 6)
+
+
+def test_float_predictions_of_an_older_version_are_converted_once(warehouse, tmp_path, monkeypatch):
+    """A warehouse whose clv.customer_predictions holds double precision scores (and a
+    staging view on them) gets numeric columns with the values the view showed, and the
+    view back, at the next dbt run."""
+    from ciw import cli
+
+    warehouse.query(
+        "create schema clv; create schema staging;"
+        "create table clv.customer_predictions (customer_id bigint primary key, fit_id text"
+        " not null, probability_alive double precision not null, expected_purchases double"
+        " precision not null, discounted_expected_purchases double precision not null,"
+        " expected_purchase_value double precision not null);"
+        "insert into clv.customer_predictions values (7, 'f', 0.12345678, 1.23456, 1.1, 9.999);"
+        "create view staging.stg_clv__customer_predictions as"
+        " select * from clv.customer_predictions"
+    )
+    monkeypatch.setenv("CIW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    select = ["dbt", "run", "--select", "stg_clv__customer_predictions"]
+    assert cli.main(select) == 0
+    types = warehouse.query(
+        "select column_name, numeric_precision, numeric_scale from information_schema.columns"
+        " where table_schema = 'clv' and table_name = 'customer_predictions'"
+        " and data_type = 'numeric' order by ordinal_position"
+    )
+    assert types == [
+        ("probability_alive", 8, 6),
+        ("expected_purchases", 12, 4),
+        ("discounted_expected_purchases", 12, 4),
+        ("expected_purchase_value", 14, 2),
+    ]
+    from ciw.dbt import model_relation
+
+    view = model_relation(ROOT, "stg_clv__customer_predictions", "staging")
+    assert [tuple(map(str, row)) for row in warehouse.query(f"select * from {view}")] == [
+        ("7", "f", "0.123457", "1.2346", "1.1000", "10.00")
+    ]
+    assert cli.main(select) == 0  # converted once: the next run changes nothing

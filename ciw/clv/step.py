@@ -304,6 +304,33 @@ def _params(params: object) -> dict[str, float]:
     }
 
 
+# The numeric types of clv.customer_predictions (macro create_clv_tables), which are those of
+# stg_clv__customer_predictions: written as decimals, so that nothing is cast when the lifetime
+# value mart reads a million of them (a float -> numeric cast of four columns took 2 s there).
+PREDICTION_COLUMNS = {
+    "probability_alive": (8, 6),
+    "expected_purchases": (12, 4),
+    "discounted_expected_purchases": (12, 4),
+    "expected_purchase_value": (14, 2),
+}
+
+
+def _as_decimal(name: str, values: np.ndarray, precision: int, scale: int):
+    """Scores rounded half away from zero to `scale` decimals, as PostgreSQL rounds to
+    numeric(precision, scale); a value too large for the column is refused, never wrapped."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rounded = pc.round(pa.array(values, pa.float64()), scale, "half_towards_infinity")
+    try:
+        return pc.cast(rounded, pa.decimal128(precision, scale))
+    except pa.ArrowInvalid as exc:
+        raise ClvFitError(
+            f"{name} does not fit numeric({precision}, {scale}) (largest "
+            f"{float(np.max(np.abs(values))):.6g}): refusing to write"
+        ) from exc
+
+
 def write_predictions(
     warehouse: Warehouse,
     fit_id: str,
@@ -323,12 +350,10 @@ def write_predictions(
         {
             "customer_id": pa.array(data.customer_id, pa.int64()),
             "fit_id": pa.array([fit_id] * len(data.customer_id), pa.string()),
-            "probability_alive": pa.array(scores["probability_alive"], pa.float64()),
-            "expected_purchases": pa.array(scores["expected_purchases"], pa.float64()),
-            "discounted_expected_purchases": pa.array(
-                scores["discounted_expected_purchases"], pa.float64()
-            ),
-            "expected_purchase_value": pa.array(scores["expected_purchase_value"], pa.float64()),
+            **{
+                name: _as_decimal(name, scores[name], precision, scale)
+                for name, (precision, scale) in PREDICTION_COLUMNS.items()
+            },
         }
     )
     sink = pa.BufferOutputStream()

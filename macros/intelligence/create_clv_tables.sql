@@ -28,9 +28,43 @@ create table if not exists clv.model_fits (
 create table if not exists clv.customer_predictions (
     customer_id bigint primary key,
     fit_id text not null,
-    probability_alive double precision not null,
-    expected_purchases double precision not null,
-    discounted_expected_purchases double precision not null,
-    expected_purchase_value double precision not null
+    probability_alive numeric(8, 6) not null,
+    expected_purchases numeric(12, 4) not null,
+    discounted_expected_purchases numeric(12, 4) not null,
+    expected_purchase_value numeric(14, 2) not null
 );
+
+-- predictions written by a version that stored them as double precision: converted once, to
+-- the same values the staging view cast them to (a column a view reads cannot change type:
+-- the staging view is dropped and re-created as it was around the conversion)
+do $$
+declare
+    staging_view constant text := '{{ ref('stg_clv__customer_predictions') }}';
+    view_definition text;
+begin
+    if exists (
+        select 1
+        from information_schema.columns
+        where
+            table_schema = 'clv'
+            and table_name = 'customer_predictions'
+            and column_name = 'probability_alive'
+            and data_type = 'double precision'
+    ) then
+        view_definition := pg_get_viewdef(to_regclass(staging_view));
+        if view_definition is not null then
+            execute 'drop view ' || staging_view;
+        end if;
+        alter table clv.customer_predictions
+            alter column probability_alive type numeric(8, 6),
+            alter column expected_purchases type numeric(12, 4),
+            alter column discounted_expected_purchases type numeric(12, 4),
+            alter column expected_purchase_value type numeric(14, 2);
+        if view_definition is not null then
+            execute 'create view ' || staging_view || ' as ' || view_definition;
+        end if;
+        raise notice 'clv.customer_predictions: the scores are stored as numeric now';
+    end if;
+end
+$$;
 {%- endmacro %}
