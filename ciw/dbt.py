@@ -22,6 +22,18 @@ from pathlib import Path
 from ciw.config import Paths
 from ciw.warehouse import Warehouse
 
+# work_mem of every dbt session (libpq's PGOPTIONS), for what runs outside the models' own
+# pre-hook (tune_session, var model_work_mem): the data tests. At PostgreSQL's 4MB, a test's
+# hash aggregate over a million keys spills, and over a table written in hash order (from
+# another hash aggregate) the spilled batches degenerate: one `unique` test ran for over ten
+# minutes on PostgreSQL 16.2 instead of a second (reproduced at 3-6MB, not at 2MB or 8MB+).
+# A PGOPTIONS of the caller's own comes after this one, so its settings win.
+DBT_SESSION_OPTIONS = "-c work_mem=64MB"
+
+
+def _session_options() -> str:
+    return " ".join(filter(None, [DBT_SESSION_OPTIONS, os.environ.get("PGOPTIONS")]))
+
 
 @dataclass
 class DbtResult:
@@ -50,6 +62,7 @@ def dbt_env(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
     env.update(warehouse.dbt_env())
     env.setdefault("DBT_PROFILES_DIR", str(prepare_profiles(paths)))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env["PGOPTIONS"] = _session_options()
     return env
 
 
@@ -119,6 +132,7 @@ class DbtSession:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get(
                 "DBT_SEND_ANONYMOUS_USAGE_STATS", "false"
             ),
+            "PGOPTIONS": _session_options(),
         }
         output = io.StringIO()
         with _environment(env, self.paths.project):

@@ -55,3 +55,39 @@ def test_configured_sources_come_from_dlt_config(ciw_env, demo_data, monkeypatch
     monkeypatch.setenv("SOURCES__POS__BUCKET_URL", str(demo_data / "pos"))
     assert cli.main(["load", "pos", "--quiet"]) == 0
     assert ciw_env.query("select count(*) from pos.transactions")[0][0] > 0
+
+
+def test_dbt_runs_in_process_with_session_settings_and_restores_the_environment(
+    warehouse, tmp_path, monkeypatch
+):
+    """dbt commands run in this process: each session gets work_mem from
+    DBT_SESSION_OPTIONS unless the caller's PGOPTIONS says otherwise, a parsed session hands
+    its manifest on, bad commands exit 2, and os.environ and the working directory are as
+    they were afterwards."""
+    import os
+    from pathlib import Path
+
+    from ciw.config import Paths
+    from ciw.dbt import DbtSession
+
+    root = Path(cli.__file__).absolute().parent.parent
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    before_env, before_cwd = dict(os.environ), os.getcwd()
+    session = DbtSession(warehouse, Paths(project=root, home=tmp_path / "home"))
+    show = ["show", "--inline", "select current_setting('work_mem') as work_mem_setting"]
+
+    result = session.run(show, capture=True)
+    assert result.ok and "64MB" in result.output, result.output[-2000:]
+    assert dict(os.environ) == before_env and os.getcwd() == before_cwd
+
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=7MB")
+    result = session.run(show, capture=True)
+    assert result.ok and "7MB" in result.output and "64MB" not in result.output
+
+    assert session.manifest is None
+    assert session.parse(capture=True).ok and session.manifest is not None
+    assert session.run(show, capture=True).ok  # on the parsed manifest
+
+    assert session.run(["no-such-command"], capture=True).returncode == 2
+    assert session.run(["build", "--select", "no_such_model+"], capture=True).ok
