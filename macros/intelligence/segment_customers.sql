@@ -69,14 +69,27 @@ scored as (
 
 ),
 
-value_tiers as (
+value_tiers as materialized (
 
-    -- the bounds as float8 once, not cast for every customer and tier
+    -- the tiers as arrays ordered by lower bound (float8, cast once): each customer finds
+    -- theirs by one binary search (width_bucket) instead of a join filter over every tier
     select
-        value_tier,
-        min_margin_percentile::float8 as min_margin_percentile,
-        max_margin_percentile::float8 as max_margin_percentile
+        array_agg(value_tier order by min_margin_percentile) as value_tiers,
+        array_agg(min_margin_percentile::float8 order by min_margin_percentile) as lower_bounds,
+        array_agg(max_margin_percentile::float8 order by min_margin_percentile) as upper_bounds
     from {{ ref('value_tiers') }}
+
+),
+
+tier_positions as (
+
+    -- the tier with the greatest lower bound at or below the percentile (none below the
+    -- lowest bound, or without a percentile)
+    select
+        scored.*,
+        width_bucket(scored.margin_percentile, value_tiers.lower_bounds) as tier_position
+    from scored
+    cross join value_tiers
 
 ),
 
@@ -99,7 +112,17 @@ segmented as (
             else 'lapsed'
         end as lifecycle_stage,
         rfm_segments.rfm_segment,
-        coalesce(value_tiers.value_tier, 'no_recent_value') as value_tier,
+        -- lower bound inclusive, upper bound exclusive except at 1 (seeds/value_tiers.csv),
+        -- so a percentile in a gap between two tiers has none
+        coalesce(
+            case
+                when
+                    scored.margin_percentile < value_tiers.upper_bounds[scored.tier_position]
+                    or value_tiers.upper_bounds[scored.tier_position] = 1
+                    then value_tiers.value_tiers[scored.tier_position]
+            end,
+            'no_recent_value'
+        ) as value_tier,
         scored.recency_score,
         scored.frequency_score,
         scored.monetary_score,
@@ -108,18 +131,12 @@ segmented as (
         scored.gross_margin_amount_12m,
         scored.first_purchase_date,
         scored.last_purchase_date
-    from scored
+    from tier_positions as scored
+    cross join value_tiers
     left join {{ ref('rfm_segments') }} as rfm_segments
         on
             scored.recency_score = rfm_segments.recency_score
             and scored.frequency_score = rfm_segments.frequency_score
-    left join value_tiers
-        on
-            scored.margin_percentile >= value_tiers.min_margin_percentile
-            and (
-                scored.margin_percentile < value_tiers.max_margin_percentile
-                or value_tiers.max_margin_percentile = 1
-            )
 
 )
 
