@@ -56,14 +56,21 @@ def prepare_profiles(paths: Paths) -> Path:
     return folder
 
 
+def _dbt_settings(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
+    """What dbt needs in its environment, over the caller's: the warehouse (CIW_PG_*), the
+    profile folder and the session options; the caller's DBT_PROFILES_DIR and usage-stats
+    choice win."""
+    return {
+        **warehouse.dbt_env(),
+        "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR", str(prepare_profiles(paths))),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
+        "PGOPTIONS": _session_options(),
+    }
+
+
 def dbt_env(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
-    """The environment dbt (or a dbt-templating tool such as sqlfluff) runs with."""
-    env = dict(os.environ)
-    env.update(warehouse.dbt_env())
-    env.setdefault("DBT_PROFILES_DIR", str(prepare_profiles(paths)))
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    env["PGOPTIONS"] = _session_options()
-    return env
+    """The environment of a dbt process (or of a dbt-templating tool such as sqlfluff)."""
+    return {**os.environ, **_dbt_settings(warehouse, paths)}
 
 
 @contextlib.contextmanager
@@ -124,22 +131,14 @@ class DbtSession:
     def _invoke(self, args: list[str], capture: bool) -> tuple[DbtResult, object]:
         from dbt.cli.main import dbtRunner  # about 3 s: only when dbt is needed
 
-        env = {
-            **self.warehouse.dbt_env(),
-            "DBT_PROFILES_DIR": os.environ.get(
-                "DBT_PROFILES_DIR", str(prepare_profiles(self.paths))
-            ),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get(
-                "DBT_SEND_ANONYMOUS_USAGE_STATS", "false"
-            ),
-            "PGOPTIONS": _session_options(),
-        }
         output = io.StringIO()
-        with _environment(env, self.paths.project):
+        with _environment(_dbt_settings(self.warehouse, self.paths), self.paths.project):
             results_file = _run_results_file(self.paths)
             before = results_file.stat().st_mtime if results_file.exists() else None
             with contextlib.redirect_stdout(output) if capture else contextlib.nullcontext():
                 invoked = dbtRunner(manifest=self.manifest).invoke(args)
+            if isinstance(invoked.exception, KeyboardInterrupt):
+                raise invoked.exception  # dbtRunner catches it: stop as the command line does
             if invoked.success:
                 returncode = 0
             elif invoked.exception is not None:
