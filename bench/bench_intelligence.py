@@ -233,7 +233,7 @@ def main() -> None:
 
     from ciw.clv.step import run_clv_step
     from ciw.config import Paths
-    from ciw.dbt import DbtSession, dbt_env
+    from ciw.dbt import DbtSession, dbt_env, dbt_executable
 
     with bench_warehouse(args.dsn, "ciw-bench-intel-", keep=args.home) as (warehouse, work):
         paths = Paths(project=ROOT, home=work)
@@ -265,7 +265,7 @@ def main() -> None:
         # and prints what that took
         parsed = time.monotonic()
         subprocess.run(
-            [str(Path(sys.executable).with_name("dbt")), "parse", "--quiet", *as_of_vars(as_of)],
+            [dbt_executable(), "parse", "--quiet", *as_of_vars(as_of)],
             cwd=ROOT,
             env=dbt_env(warehouse, paths),
             check=True,

@@ -48,6 +48,18 @@ class DbtResult:
         return self.returncode == 0
 
 
+def dbt_executable() -> str:
+    """The dbt command line of this environment, for what must run dbt in a process of its
+    own (the CLI itself runs dbt in-process)."""
+    candidate = Path(sys.executable).with_name("dbt")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("dbt")
+    if not found:
+        raise FileNotFoundError("dbt is not installed in this environment: run `make venv`")
+    return found
+
+
 def prepare_profiles(paths: Paths) -> Path:
     """The project's dbt profile (profiles.yml.example) in .warehouse/dbt/profiles.yml."""
     folder = paths.home / "dbt"
@@ -87,9 +99,10 @@ def _environment(env: dict[str, str], cwd: Path) -> Iterator[None]:
         os.environ.update(saved_env)
 
 
-def _run_results_file(paths: Paths) -> Path:
-    target = Path(os.environ.get("DBT_TARGET_PATH", paths.project / "target"))
-    return (target if target.is_absolute() else paths.project / target) / "run_results.json"
+def _target_dir(project: Path) -> Path:
+    """dbt's target folder: $DBT_TARGET_PATH (relative to the project), else target/."""
+    target = Path(os.environ.get("DBT_TARGET_PATH", project / "target"))
+    return target if target.is_absolute() else project / target
 
 
 def _read_results(results_file: Path, before: float | None, result: DbtResult) -> None:
@@ -133,7 +146,7 @@ class DbtSession:
 
         output = io.StringIO()
         with _environment(_dbt_settings(self.warehouse, self.paths), self.paths.project):
-            results_file = _run_results_file(self.paths)
+            results_file = _target_dir(self.paths.project) / "run_results.json"
             before = results_file.stat().st_mtime if results_file.exists() else None
             with contextlib.redirect_stdout(output) if capture else contextlib.nullcontext():
                 invoked = dbtRunner(manifest=self.manifest).invoke(args)
@@ -164,8 +177,7 @@ def model_relation(project: Path, name: str, default_schema: str = "marts") -> s
     """The relation (schema.table) dbt builds a model into, from the manifest of the last
     dbt invocation when there is one, else ``<default_schema>.<name>``. The database is left
     out: the manifest may come from a run against another database of the same project."""
-    target = Path(os.environ.get("DBT_TARGET_PATH", project / "target"))
-    manifest = (target if target.is_absolute() else project / target) / "manifest.json"
+    manifest = _target_dir(project) / "manifest.json"
     if manifest.exists():
         for node in json.loads(manifest.read_text()).get("nodes", {}).values():
             is_model = node.get("resource_type") == "model" and node.get("name") == name
