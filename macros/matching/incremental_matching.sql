@@ -100,13 +100,31 @@
     where changed_at > {{ matching_watermark(column) }}
 {%- endmacro %}
 
-{#- pre_hook of int_identifiers_assessed: drop the judgements of values whose holders changed
-    and that fewer than two records hold now (the others are replaced by delete+insert, which
-    still sees their previous judgement when it computes usability_flipped_at). -#}
+{#- First pre_hook of int_identifiers_assessed (incremental runs): the identifier values whose
+    holders changed (identifier_values_changed) into the temp table
+    pg_temp.changed_identifier_values, indexed and analysed. A day's increment changes tens of
+    thousands of values among millions: with that row count known, the planner reads their
+    holders through the index of int_identifiers_unpivoted instead of hashing all of it. -#}
+{% macro stage_changed_identifier_values() -%}
+    {%- if is_incremental() -%}
+        drop table if exists pg_temp.changed_identifier_values;
+        create temporary table changed_identifier_values as {{ identifier_values_changed() }};
+        create unique index on pg_temp.changed_identifier_values
+        (identifier_type, identifier_value);
+        analyze pg_temp.changed_identifier_values
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Second pre_hook of int_identifiers_assessed: drop the judgements of values whose holders
+    changed (pg_temp.changed_identifier_values) and that fewer than two records hold now (the
+    others are replaced by delete+insert, which still sees their previous judgement when it
+    computes usability_flipped_at). -#}
 {% macro delete_assessments_of_vanished_values() -%}
     {%- if is_incremental() -%}
         delete from {{ this }} as assessed
-        using ({{ identifier_values_changed() }}) as changed
+        using pg_temp.changed_identifier_values as changed
         where
             assessed.identifier_type = changed.identifier_type
             and assessed.identifier_value = changed.identifier_value

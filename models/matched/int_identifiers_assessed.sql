@@ -9,7 +9,8 @@
     "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
     and "kate" are three.
     Incremental: only identifier values whose holders changed (int_identifiers_unpivoted rows
-    written after this model last did) are judged again; a value left with a single holder
+    written after this model last did, staged by the pre_hook in
+    pg_temp.changed_identifier_values) are judged again; a value left with a single holder
     disappears (pre_hook). usability_flipped_at says when a value last went from usable to
     unusable or back: only then do the links between its other holders change, so only then
     does int_identity_records_touched re-match all of them. -#}
@@ -18,7 +19,10 @@
     unique_key=['identifier_type', 'identifier_value'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_assessments_of_vanished_values() }}",
+    pre_hook=[
+        "{{ stage_changed_identifier_values() }}",
+        "{{ delete_assessments_of_vanished_values() }}",
+    ],
     indexes=[
         {'columns': ['identifier_type', 'identifier_value'], 'unique': True},
         {'columns': ['usability_flipped_at']},
@@ -26,16 +30,6 @@
 ) }}
 
 with
-
-{% if is_incremental() %}
-
-    changed_values as materialized (
-
-        {{ identifier_values_changed() }}
-
-    ),
-
-{% endif %}
 
 held as materialized (
 
@@ -50,7 +44,7 @@ held as materialized (
         records.phone_e164
     from {{ ref('int_identifiers_unpivoted') }} as identifiers
     {% if is_incremental() -%}
-        inner join changed_values
+        inner join pg_temp.changed_identifier_values as changed_values
             on
                 identifiers.identifier_type = changed_values.identifier_type
                 and identifiers.identifier_value = changed_values.identifier_value
