@@ -180,6 +180,9 @@ class EmbeddedPostgres:
 
         user = "pgserver" if os.geteuid() == 0 else None
         pgserver.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.pgdata, user=user)
+        if self._server is not None:
+            # stopped now: pgserver's exit hook must not try again (it logs an error)
+            self._server.cleanup_mode = None
         return True
 
 
