@@ -110,6 +110,52 @@ def test_weighted_identical_histories_give_the_same_fit(cdnow, cdnow_fit):
         assert getattr(weighted, name) == pytest.approx(getattr(cdnow_fit, name), rel=1e-5)
 
 
+def _numeric_gradient(mean_ll, params: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    steps = np.eye(len(params)) * eps * params
+    return np.array(
+        [
+            (mean_ll(params + s) - mean_ll(params - s)) / (2 * e)
+            for s, e in zip(steps, eps * params, strict=True)
+        ]
+    )
+
+
+@pytest.mark.parametrize("params", [(0.243, 4.414, 0.793, 2.426), (2.0, 0.5, 3.0, 0.7)])
+def test_bgnbd_objective_equals_the_per_customer_likelihood_and_its_gradient(cdnow, params):
+    """The optimiser's objective evaluates the gamma functions once per distinct x: it must
+    equal the weighted mean of the per-customer likelihood (eq. 6), and its analytic gradient
+    the numeric one."""
+    from ciw.clv.models import _bgnbd_mean_ll_and_grad, bgnbd_log_likelihood
+
+    x, t_x, T, _ = cdnow  # noqa: N806
+    w = np.random.default_rng(3).integers(1, 4, len(x)).astype(float)
+
+    def mean_ll(p):
+        return float((w * bgnbd_log_likelihood(p, x, t_x, T)).sum() / w.sum())
+
+    params = np.array(params)
+    value, grad = _bgnbd_mean_ll_and_grad(x, t_x, T, w)(params)
+    assert value == pytest.approx(mean_ll(params), rel=1e-12)
+    assert grad == pytest.approx(_numeric_gradient(mean_ll, params), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("params", [(6.25, 3.74, 15.44), (1.0, 600.0, 16000.0)])
+def test_gamma_gamma_objective_equals_the_per_customer_likelihood_and_its_gradient(cdnow, params):
+    from ciw.clv.models import _gamma_gamma_mean_ll_and_grad, gamma_gamma_log_likelihood
+
+    x, _, _, m = cdnow
+    x, m = x[x > 0], m[x > 0]
+    w = np.random.default_rng(4).integers(1, 4, len(x)).astype(float)
+
+    def mean_ll(p):
+        return float((w * gamma_gamma_log_likelihood(p, x, m)).sum() / w.sum())
+
+    params = np.array(params)
+    value, grad = _gamma_gamma_mean_ll_and_grad(x, m, w)(params)
+    assert value == pytest.approx(mean_ll(params), rel=1e-12)
+    assert grad == pytest.approx(_numeric_gradient(mean_ll, params), rel=1e-5, abs=1e-8)
+
+
 def test_unique_histories_agree_with_numpy_unique_rows():
     from ciw.clv.step import unique_histories
 

@@ -234,33 +234,63 @@ def _bgnbd_mean_ll_and_grad(
     T: np.ndarray,
     w: np.ndarray,  # noqa: N803
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The mean log-likelihood and its gradient. The gamma functions depend on x only: they
+    are evaluated once per distinct x and weighted by how many customers have it; customers
+    without repeat purchases (x = 0, A4 = -inf) need one log per evaluation, the others two
+    logs and one exponential."""
     total = float(w.sum())
-    repeat = x > 0
+    xs, inverse = np.unique(x, return_inverse=True)
+    w_x = np.bincount(inverse, weights=w, minlength=len(xs))  # customers per distinct x
+    once = x == 0
+    w0, big_t0 = w[once], T[once]
+    rep = ~once
+    x1, t1, big_t1, w1 = x[rep], t_x[rep], T[rep], w[rep]
+    xs_of_1 = inverse[rep]
 
     def mean_ll_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params
-        a1, a2, a3, a4 = _bgnbd_terms(params, x, t_x, T)
-        tail = np.logaddexp(a3, a4)
-        ll = a1 + a2 + tail
-        w3 = np.exp(a3 - tail)  # weights of the two terms of the sum (w3 + w4 = 1)
-        w4 = np.exp(a4 - tail)
-        log_alpha_t = np.log(alpha + t_x)
-        log_alpha_big_t = np.log(alpha + T)
-        dig_ab, dig_abx = special.digamma(a + b), special.digamma(a + b + x)
-        d_r = (
-            special.digamma(r + x)
-            - special.digamma(r)
-            + np.log(alpha)
-            - w3 * log_alpha_big_t
-            - w4 * log_alpha_t
+        # per distinct x
+        ab_x = a + b + xs
+        a12 = (
+            special.gammaln(r + xs)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(a + b)
+            + special.gammaln(b + xs)
+            - special.gammaln(b)
+            - special.gammaln(ab_x)
         )
-        d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-        d_a = dig_ab - dig_abx + w4 / a
-        d_b = dig_ab + special.digamma(b + x) - special.digamma(b) - dig_abx
-        d_b = d_b - np.where(repeat, w4 / np.where(repeat, b + x - 1, 1.0), 0.0)
-        # (w * d).sum(), not np.dot: BLAS threading costs more than it saves at this size
-        grad = np.array([(w * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) / total
-        return float((w * ll).sum()) / total, grad
+        dig_ab, dig_abx = special.digamma(a + b), special.digamma(ab_x)
+        log_b_x1 = np.log(np.maximum(b + xs - 1, np.finfo(float).tiny))  # used where x > 0
+        # x = 0: ln(L) = A1 + A2 - r ln(alpha + T)
+        log_t0 = np.log(alpha + big_t0)
+        # x > 0: ln(L) = A1 + A2 + ln(exp(A3) + exp(A4))
+        r_x1 = r + x1
+        log_big_t1 = np.log(alpha + big_t1)
+        log_t1 = np.log(alpha + t1)
+        a3 = -r_x1 * log_big_t1
+        a4 = np.log(a) - log_b_x1[xs_of_1] - r_x1 * log_t1
+        tail = np.logaddexp(a3, a4)
+        share4 = special.expit(a4 - a3)  # exp(A4 - tail); exp(A3 - tail) = 1 - share4
+        share3 = special.expit(a3 - a4)
+        ll = float((w_x * a12).sum()) - r * float((w0 * log_t0).sum()) + float((w1 * tail).sum())
+        d_r = (
+            float((w_x * (special.digamma(r + xs) - special.digamma(r))).sum())
+            + total * np.log(alpha)
+            - float((w0 * log_t0).sum())
+            - float((w1 * (share3 * log_big_t1 + share4 * log_t1)).sum())
+        )
+        d_alpha = (
+            total * r / alpha
+            - r * float((w0 / (alpha + big_t0)).sum())
+            - float((w1 * r_x1 * (share3 / (alpha + big_t1) + share4 / (alpha + t1))).sum())
+        )
+        w1_share4 = float((w1 * share4).sum())
+        d_a = float((w_x * (dig_ab - dig_abx)).sum()) + w1_share4 / a
+        d_b = float(
+            (w_x * (dig_ab + special.digamma(b + xs) - special.digamma(b) - dig_abx)).sum()
+        ) - float((w1 * share4 / (b + x1 - 1)).sum())
+        return ll / total, np.array([d_r, d_alpha, d_a, d_b]) / total
 
     return mean_ll_and_grad
 
@@ -443,20 +473,47 @@ def gamma_gamma_log_likelihood(params: Sequence[float], x: ArrayLike, m: ArrayLi
 def _gamma_gamma_mean_ll_and_grad(
     x: np.ndarray, m: np.ndarray, w: np.ndarray
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The mean log-likelihood and its gradient. The special functions depend on x only: they
+    are evaluated once per distinct x (repeat counts take few values) and weighted by how many
+    customers have it, so each evaluation costs one log and one division per customer."""
     total = float(w.sum())
-    log_m, log_x, xm = np.log(m), np.log(x), x * m
+    xs, inverse = np.unique(x, return_inverse=True)
+    w_x = np.bincount(inverse, weights=w, minlength=len(xs))  # customers per distinct x
+    xm = x * m
+    w_x_x = w * x
+    # the parts of the log-likelihood that are linear in the parameters, summed once
+    sum_wx_log_mx = float((w_x_x * (np.log(m) + np.log(x))).sum())
+    sum_w_log_m = float((w * np.log(m)).sum())
 
     def mean_ll_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
         p, q, gamma = params
-        ll = gamma_gamma_log_likelihood(params, x, m)
-        dig = special.digamma(p * x + q)
+        pxq = p * xs + q
         log_total = np.log(xm + gamma)
-        d_p = x * (dig - special.digamma(p * x) + log_m + log_x - log_total)
-        d_q = dig - special.digamma(q) + np.log(gamma) - log_total
-        d_gamma = q / gamma - (p * x + q) / (xm + gamma)
-        # (w * d).sum(), not np.dot: BLAS threading costs more than it saves at this size
-        grad = np.array([(w * d).sum() for d in (d_p, d_q, d_gamma)]) / total
-        return float((w * ll).sum()) / total, grad
+        sum_wx_log_total = float((w_x_x * log_total).sum())
+        sum_w_log_total = float((w * log_total).sum())
+        ll = (
+            float((w_x * (special.gammaln(pxq) - special.gammaln(p * xs))).sum())
+            - total * special.gammaln(q)
+            + total * q * np.log(gamma)
+            + p * sum_wx_log_mx
+            - sum_w_log_m
+            - p * sum_wx_log_total
+            - q * sum_w_log_total
+        )
+        dig = special.digamma(pxq)
+        d_p = (
+            float((w_x * xs * (dig - special.digamma(p * xs))).sum())
+            + sum_wx_log_mx
+            - sum_wx_log_total
+        )
+        d_q = (
+            float((w_x * dig).sum())
+            - total * special.digamma(q)
+            + total * np.log(gamma)
+            - sum_w_log_total
+        )
+        d_gamma = total * q / gamma - float(((w * (p * x + q)) / (xm + gamma)).sum())
+        return ll / total, np.array([d_p, d_q, d_gamma]) / total
 
     return mean_ll_and_grad
 
