@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import sys
@@ -63,8 +64,23 @@ def open_warehouse(args: argparse.Namespace, paths: Paths) -> Warehouse:
     return warehouse
 
 
-def ensure_demo_data(paths: Paths, customers: int, seed: int, regenerate: bool = False) -> Path:
-    """Generate the demo source systems unless the same scale and seed are already there."""
+def demo_as_of(value: str | None) -> dt.date:
+    """The day the demo's history ends (exclusive): --as-of, else today (UTC), so that the
+    marts, computed as of today, find recent first purchases to welcome and thank."""
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CliError(f"--as-of must be a date like 2026-11-01 (got {value!r})") from exc
+
+
+def ensure_demo_data(
+    paths: Paths, customers: int, seed: int, regenerate: bool = False, as_of: dt.date | None = None
+) -> Path:
+    """Generate the demo source systems unless the same scale and seed are already there (a
+    demo is a snapshot: kept as it was generated, its as-of date included, until
+    --regenerate)."""
     import json
 
     from ciw.demo.generator import generate
@@ -80,7 +96,9 @@ def ensure_demo_data(paths: Paths, customers: int, seed: int, regenerate: bool =
         )
     started = time.monotonic()
     with err_console.status(f"generating demo source systems for {customers:,} customers"):
-        result = generate(paths.demo, customers=customers, seed=seed)
+        result = generate(
+            paths.demo, customers=customers, seed=seed, as_of=as_of or demo_as_of(None)
+        )
     err_console.print(
         f"demo data: {sum(result.counts.values()):,} records in {paths.demo} "
         f"({time.monotonic() - started:.1f}s)"
@@ -220,6 +238,8 @@ def _source_list(value: str | None) -> list[str]:
 
 # --------------------------------------------------------------------------- commands
 
+AS_OF_HELP = "a new demo's history ends the day before this date (YYYY-MM-DD; default today, UTC)"
+
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     """The main job: (demo data) -> load every source -> summary."""
@@ -227,7 +247,9 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     with run_lock(paths.lock_file):
         demo_dir = None
         if not args.no_demo:
-            demo_dir = ensure_demo_data(paths, args.customers, args.seed, args.regenerate)
+            demo_dir = ensure_demo_data(
+                paths, args.customers, args.seed, args.regenerate, demo_as_of(args.as_of)
+            )
         warehouse = open_warehouse(args, paths)
         names = _source_list(args.sources)
         results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
@@ -460,7 +482,9 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
         from ciw.demo.generator import generate
 
         started = time.monotonic()
-        result = generate(out, customers=args.customers, seed=args.seed)
+        result = generate(
+            out, customers=args.customers, seed=args.seed, as_of=demo_as_of(args.as_of)
+        )
         table = Table(title=f"demo data in {out} ({time.monotonic() - started:.1f}s)")
         table.add_column("file / table")
         table.add_column("records", justify="right")
@@ -545,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--customers", type=int, default=10_000, help="demo scale (persons)")
     run.add_argument("--seed", type=int, default=42, help="demo generator seed")
     run.add_argument("--regenerate", action="store_true", help="regenerate the demo data")
+    run.add_argument("--as-of", help=AS_OF_HELP)
     run.add_argument(
         "--no-demo", action="store_true", help="load the configured sources, not the demo"
     )
@@ -572,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--customers", type=int, default=10_000)
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", help="output folder (default .warehouse/demo)")
+    gen.add_argument("--as-of", help=AS_OF_HELP)
     serve = demo_sub.add_parser("serve", help="serve the demo helpdesk and ESP APIs")
     serve.add_argument("--data", help="demo data folder (default .warehouse/demo)")
     serve.add_argument("--port", type=int, default=8765)

@@ -91,3 +91,26 @@ def test_dbt_runs_in_process_with_session_settings_and_restores_the_environment(
 
     assert session.run(["no-such-command"], capture=True).returncode == 2
     assert session.run(["build", "--select", "no_such_model+"], capture=True).ok
+
+
+def test_demo_history_ends_at_its_as_of_date_today_by_default(tmp_path, capsys):
+    import datetime as dt
+    import json
+    import sqlite3
+
+    out = tmp_path / "demo"
+
+    def generate(*extra: str) -> tuple[str, str]:
+        args = ["demo", "generate", "--customers", "40", "--out", str(out), *extra]
+        assert cli.main(args) == 0
+        with sqlite3.connect(out / "shop.sqlite") as shop:
+            last_order = shop.execute("select max(ordered_at) from orders").fetchone()[0]
+        return json.loads((out / "manifest.json").read_text())["as_of"], last_order
+
+    as_of, last_order = generate("--as-of", "2025-03-01")
+    assert as_of == "2025-03-01" and "2025-02-01" < last_order < "2025-03-01"
+    as_of, last_order = generate()  # the marts are computed as of today: so is the demo
+    today = dt.datetime.now(dt.UTC).date()
+    assert as_of == today.isoformat() and last_order < as_of
+    assert cli.main(["demo", "generate", "--out", str(out), "--as-of", "yesterday"]) == 2
+    assert "--as-of must be a date" in capsys.readouterr().err
