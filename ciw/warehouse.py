@@ -163,7 +163,7 @@ class EmbeddedPostgres:
         fresh = not (self.pgdata / "PG_VERSION").exists()
         try:
             with _c_locale(fresh):
-                self._server = _tuned_server(pgserver, self.pgdata, mode)
+                self._server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
         except Exception as exc:
             log = self.pgdata / "log"
             tail = log.read_text()[-2000:] if log.exists() else ""
@@ -184,73 +184,6 @@ class EmbeddedPostgres:
             # stopped now: pgserver's exit hook must not try again (it logs an error)
             self._server.cleanup_mode = None
         return True
-
-
-SETTINGS_FILE = "ciw-settings.conf"
-_INCLUDE = f"include_if_exists = '{SETTINGS_FILE}'"
-_GIB = 1024**3
-
-
-def server_settings(ram_bytes: int | None = None) -> dict[str, str]:
-    """The embedded server's settings, written to <pgdata>/ciw-settings.conf before each start
-    (PostgreSQL's own defaults are sized for a small shared machine):
-
-    * shared_buffers: a quarter of the machine's memory, at most 4 GB and at least PostgreSQL's
-      128 MB. At 128 MB an incremental run of the matched layer at a million persons spent its
-      time evicting dirty pages of the big tables it had just read.
-    * max_wal_size 8 GB, checkpoint_timeout 15 min: a full build writes tens of GB; at 1 GB
-      every few seconds of it ended in a checkpoint that wrote every page again.
-    * jit off: dbt's statements over million-row tables are estimated as expensive enough to
-      compile, and the compile (hundreds of milliseconds a statement) costs more than it saves
-      in a run that touches a few thousand rows of them.
-
-    postgresql.auto.conf is read after this file: `ALTER SYSTEM SET ...` overrides any of
-    them (a server restart applies shared_buffers)."""
-    if ram_bytes is None:
-        ram_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    shared_mb = max(128, min(ram_bytes // 4, 4 * _GIB) // (1024 * 1024))
-    return {
-        "shared_buffers": f"{shared_mb}MB",
-        "max_wal_size": "8GB",
-        "checkpoint_timeout": "15min",
-        "jit": "off",
-    }
-
-
-def write_server_settings(pgdata: Path) -> None:
-    """Write SETTINGS_FILE into an initialised data folder and include it from
-    postgresql.conf (once). Read by the server at its next start."""
-    lines = [f"# written by ciw at every start of the embedded server ({__name__})"]
-    lines += [f"{name} = '{value}'" for name, value in server_settings().items()]
-    settings = pgdata / SETTINGS_FILE
-    settings.write_text("\n".join(lines) + "\n")
-    settings.chmod(0o644)  # pgserver runs postgres as its own user when we are root
-    conf = pgdata / "postgresql.conf"
-    text = conf.read_text()
-    if _INCLUDE not in text.splitlines():
-        conf.write_text(text.rstrip("\n") + "\n" + _INCLUDE + "\n")
-
-
-def _tuned_server(pgserver, pgdata: Path, cleanup_mode: str | None):
-    """pgserver.get_server(), but with our settings written between initdb (for a new data
-    folder) and the start of the server, so that the first start already has them."""
-
-    class TunedServer(pgserver.PostgresServer):
-        def ensure_pgdata_inited(self) -> None:
-            super().ensure_pgdata_inited()
-            if not self.is_running_now():
-                write_server_settings(self.pgdata)
-
-        def is_running_now(self) -> bool:
-            info = pgserver.utils.PostmasterInfo.read_from_pgdata(self.pgdata)
-            return info is not None and info.is_running()
-
-    pgdata = pgdata.expanduser().resolve()
-    known = pgserver.PostgresServer._instances.get(pgdata)
-    if known is not None:
-        return known
-    pgdata.mkdir(exist_ok=True)
-    return TunedServer(pgdata, cleanup_mode=cleanup_mode)
 
 
 @contextlib.contextmanager
