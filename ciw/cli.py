@@ -65,8 +65,10 @@ def open_warehouse(args: argparse.Namespace, paths: Paths) -> Warehouse:
 
 
 def demo_as_of(value: str | None) -> dt.date:
-    """The day the demo's history ends (exclusive): --as-of, else today (UTC), so that the
-    marts, computed as of today, find recent first purchases to welcome and thank."""
+    """The day the demo's history ends (exclusive): --as-of, else $CIW_DEMO_AS_OF, else today
+    (UTC), so that the marts, computed as of today, find recent first purchases to welcome and
+    thank."""
+    value = value or os.environ.get(DEMO_AS_OF_ENV) or None
     if value is None:
         return dt.datetime.now(dt.UTC).date()
     try:
@@ -238,7 +240,11 @@ def _source_list(value: str | None) -> list[str]:
 
 # --------------------------------------------------------------------------- commands
 
-AS_OF_HELP = "a new demo's history ends the day before this date (YYYY-MM-DD; default today, UTC)"
+DEMO_AS_OF_ENV = "CIW_DEMO_AS_OF"
+AS_OF_HELP = (
+    "a new demo's history ends the day before this date "
+    f"(YYYY-MM-DD; default ${DEMO_AS_OF_ENV}, else today in UTC)"
+)
 
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:

@@ -17,6 +17,13 @@ from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
 TEST_CUSTOMERS = int(os.environ.get("CIW_TEST_CUSTOMERS", "300"))
 
 
+@pytest.fixture(autouse=True)
+def demo_as_of_pinned(monkeypatch):
+    """Demos the CLI generates in tests end on a fixed day (by default they end today): the
+    tests' dates and figures stay the same whatever day they run."""
+    monkeypatch.setenv("CIW_DEMO_AS_OF", "2026-11-01")
+
+
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Warehouse]:
     """A PostgreSQL server for the session: $CIW_TEST_DSN, else an embedded one."""

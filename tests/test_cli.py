@@ -93,7 +93,7 @@ def test_dbt_runs_in_process_with_session_settings_and_restores_the_environment(
     assert session.run(["build", "--select", "no_such_model+"], capture=True).ok
 
 
-def test_demo_history_ends_at_its_as_of_date_today_by_default(tmp_path, capsys):
+def test_demo_history_ends_at_its_as_of_date_today_by_default(tmp_path, capsys, monkeypatch):
     import datetime as dt
     import json
     import sqlite3
@@ -109,6 +109,9 @@ def test_demo_history_ends_at_its_as_of_date_today_by_default(tmp_path, capsys):
 
     as_of, last_order = generate("--as-of", "2025-03-01")
     assert as_of == "2025-03-01" and "2025-02-01" < last_order < "2025-03-01"
+    monkeypatch.setenv("CIW_DEMO_AS_OF", "2024-07-01")
+    assert generate()[0] == "2024-07-01"
+    monkeypatch.delenv("CIW_DEMO_AS_OF")
     as_of, last_order = generate()  # the marts are computed as of today: so is the demo
     today = dt.datetime.now(dt.UTC).date()
     assert as_of == today.isoformat() and last_order < as_of
