@@ -35,6 +35,34 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- pre_hook of int_identity_records_unioned (incremental runs): the payment cards and web
+    cookies with a transaction or login loaded since the model last read that source, into the
+    analysed temp tables pg_temp.changed_card_tokens and pg_temp.changed_web_cookies. With their
+    row counts known, the model hashes the few (often none) instead of sorting every login and
+    transaction to merge-join them against an estimate of hundreds of thousands. -#}
+{% macro stage_changed_cards_and_cookies() -%}
+    {%- if is_incremental() -%}
+        drop table if exists pg_temp.changed_card_tokens;
+        create temporary table changed_card_tokens as
+            select distinct card_token_hash
+            from {{ ref('stg_pos__transactions') }}
+            where
+                card_token_hash is not null
+                and {{ is_loaded_after_watermark('pos', 'card_tokens') }};
+        create unique index on pg_temp.changed_card_tokens (card_token_hash);
+        analyze pg_temp.changed_card_tokens;
+        drop table if exists pg_temp.changed_web_cookies;
+        create temporary table changed_web_cookies as
+            select distinct cookie_id
+            from {{ ref('stg_web__events') }}
+            where account_id is not null and {{ is_loaded_after_watermark('web', 'cookies') }};
+        create unique index on pg_temp.changed_web_cookies (cookie_id);
+        analyze pg_temp.changed_web_cookies
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The records whose links must be re-computed (int_identity_records_touched) after `column`'s
     latest value in this model; every record on a full build. -#}
 {% macro touched_records(column='computed_at') -%}

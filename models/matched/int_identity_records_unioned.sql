@@ -11,6 +11,7 @@
     unique_key='record_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    pre_hook="{{ stage_changed_cards_and_cookies() }}",
     indexes=[
         {'columns': ['record_key'], 'unique': True},
         {'columns': ['source_table', 'record_loaded_at']},
@@ -129,24 +130,17 @@ web_logins as (
 
 {% if is_incremental() %}
 
-    -- cards and cookies with a new transaction or login: re-read all of theirs
-
-    -- read from the staging models themselves: a CTE read twice would be materialised whole
+    -- cards and cookies with a new transaction or login (staged by the pre_hook): all of
+    -- their transactions and logins are read again
     changed_card_tokens as (
 
-        select distinct card_token_hash
-        from {{ ref('stg_pos__transactions') }}
-        where
-            card_token_hash is not null
-            and {{ is_loaded_after_watermark('pos', 'card_tokens') }}
+        select card_token_hash from pg_temp.changed_card_tokens
 
     ),
 
     changed_web_cookies as (
 
-        select distinct cookie_id
-        from {{ ref('stg_web__events') }}
-        where account_id is not null and {{ is_loaded_after_watermark('web', 'cookies') }}
+        select cookie_id from pg_temp.changed_web_cookies
 
     ),
 
