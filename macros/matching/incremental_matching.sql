@@ -172,7 +172,8 @@
 {#- pre_hook of int_identity_records_clustered on an incremental run, after
     stage_touched_records: the temp table cluster_scope of every record whose cluster must be
     computed again: the touched records, their link neighbours, and every record of the
-    clusters any of those belonged to (index joins only). -#}
+    clusters any of those belonged to (index joins only), with the row each already has in the
+    model (previous_*: null for a new record), so that the model writes only what changed. -#}
 {% macro cluster_scope() -%}
     {%- if is_incremental() -%}
         drop table if exists pg_temp.cluster_seeds;
@@ -195,13 +196,29 @@
                 select distinct previous.cluster_key
                 from pg_temp.cluster_seeds as seeds
                 inner join {{ this }} as previous on seeds.record_key = previous.record_key
+            ),
+            previous_rows as (
+                select
+                    previous.record_key,
+                    previous.cluster_key as previous_cluster_key,
+                    previous.birth_date as previous_birth_date,
+                    previous.record_updated_at as previous_record_updated_at
+                from affected_clusters
+                inner join {{ this }} as previous
+                    on affected_clusters.cluster_key = previous.cluster_key
             )
-            select record_key from pg_temp.cluster_seeds
-            union
-            select previous.record_key
-            from affected_clusters
-            inner join {{ this }} as previous
-                on affected_clusters.cluster_key = previous.cluster_key;
+            select * from previous_rows
+            union all
+            -- new records (every seed the model holds is in a cluster read above)
+            select
+                seeds.record_key,
+                null::text,
+                null::date,
+                null::timestamptz
+            from pg_temp.cluster_seeds as seeds
+            where not exists (
+                select 1 from previous_rows where previous_rows.record_key = seeds.record_key
+            );
         create unique index on pg_temp.cluster_scope (record_key);
         analyze pg_temp.cluster_scope
     {%- else -%}
@@ -284,9 +301,23 @@
     analyze pg_temp.{{ temp_table }}
 {%- endmacro %}
 
+{#- The cluster_keys int_identity_records_clustered wrote records into after `column`'s latest
+    value in this model, and the cluster_keys those records came from (a cluster that lost
+    records, or no longer exists): the clusters whose members changed. -#}
+{% macro clusters_written_since(column) -%}
+    {%- set watermark = matching_watermark(column) -%}
+    select cluster_key
+    from {{ ref('int_identity_records_clustered') }}
+    where clustered_at > {{ watermark }}
+    union
+    select previous_cluster_key
+    from {{ ref('int_identity_records_clustered') }}
+    where clustered_at > {{ watermark }} and previous_cluster_key is not null
+{%- endmacro %}
+
 {#- pre_hook of int_identity_review (incremental runs): drop the reviews of identifiers judged
-    again and of clusters written again since the last review (they are reviewed afresh), and
-    of clusters that no longer exist (a merge or split gave their records other keys). -#}
+    again and of clusters whose members changed since the last review (they are reviewed
+    afresh; a cluster that no longer exists is not reviewed again). -#}
 {% macro delete_stale_reviews() -%}
     {%- if is_incremental() -%}
         delete from {{ this }} as review
@@ -298,12 +329,8 @@
         delete from {{ this }} as review
         where
             review.review_subject like 'cluster=%'
-            and not exists (
-                select 1
-                from {{ ref('int_identity_records_clustered') }} as clustered
-                where
-                    clustered.cluster_key = substr(review.review_subject, 9)
-                    and clustered.clustered_at <= {{ matching_watermark('reviewed_at') }}
+            and substr(review.review_subject, 9) in (
+                {{ clusters_written_since('reviewed_at') }}
             )
     {%- else -%}
         select 1

@@ -4,9 +4,9 @@
     old customer's records keeps the id and the rest get new ones. New clusters get new ids.
     Only new and changed assignments are written; previous_customer_id and the run that changed
     them feed the audit model customer_id_changes.
-    Incremental: only the clusters int_identity_records_clustered wrote after this model last
-    changed an id are looked at (a cluster is always written whole, and so are all the parts
-    of a customer that split). -#}
+    Incremental: only the clusters whose members changed after this model last changed an id
+    are looked at, whole (macro clusters_written_since: the clusters records were written into
+    and the clusters they left, so every part of a customer that split). -#}
 {{ config(
     materialized='incremental',
     unique_key='record_key',
@@ -21,6 +21,19 @@
 
 with
 
+{% if is_incremental() %}
+
+    -- the clusters whose members changed since this model last changed an id, and those their
+    -- records came from: every part of a split customer is looked at, also a part whose
+    -- records int_identity_records_clustered did not write again
+    written_clusters as (
+
+        {{ clusters_written_since('assigned_at') }}
+
+    ),
+
+{% endif %}
+
 clusters as (
 
     select
@@ -28,7 +41,7 @@ clusters as (
         cluster_key
     from {{ ref('int_identity_records_clustered') }}
     {% if is_incremental() -%}
-        where clustered_at > {{ matching_watermark('assigned_at') }}
+        where cluster_key in (select written_clusters.cluster_key from written_clusters)
     {%- endif %}
 
 ),

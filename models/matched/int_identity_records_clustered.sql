@@ -1,8 +1,12 @@
 {#- Connected components of the link graph: every record gets the smallest record_key of its
     component as cluster_key (macros/matching/connected_components.sql, run as pre-hook).
     Incremental: only the clusters that records touched since this model last wrote belonged
-    to, or now link into, are computed again, whole (a removed link can split one), and
-    written with their new keys and sizes; every other cluster keeps its rows. -#}
+    to, or now link into, are computed again, whole (a removed link can split one), and only
+    their records whose cluster_key or attributes changed are written (new clustered_at), with
+    the cluster_key they had before (previous_cluster_key; null for a new record and on a full
+    build); every other record keeps its row. A model that needs whole clusters reads every
+    record of the cluster_keys and previous_cluster_keys written since it last ran (index on
+    cluster_key): that covers the part of a split cluster whose rows did not change. -#}
 {{ config(
     materialized='incremental',
     unique_key='record_key',
@@ -41,9 +45,19 @@ records as (
 scope as (
 
     {% if is_incremental() %}
-        select record_key from pg_temp.cluster_scope
+        select
+            record_key,
+            previous_cluster_key,
+            previous_birth_date,
+            previous_record_updated_at
+        from pg_temp.cluster_scope
     {% else %}
-        select record_key from records
+        select
+            record_key,
+            null::text as previous_cluster_key,
+            null::date as previous_birth_date,
+            null::timestamptz as previous_record_updated_at
+        from records
     {% endif %}
 
 ),
@@ -57,7 +71,7 @@ labels as (
 
 ),
 
-clustered as materialized (
+clustered as (
 
     select
         records.record_key,
@@ -65,34 +79,39 @@ clustered as materialized (
         records.source_system,
         records.source_table,
         records.source_record_id,
+        scope.previous_cluster_key,
         records.birth_date,
+        scope.previous_birth_date,
         records.record_updated_at,
-        current_timestamp as clustered_at
+        scope.previous_record_updated_at
     from scope
     inner join records on scope.record_key = records.record_key
     left join labels on scope.record_key = labels.record_key
 
 ),
 
--- sizes by a hash aggregate (a window over millions of text keys would sort them)
-cluster_sizes as (
+-- only new records and records whose cluster or attributes changed are written: a record that
+-- stays in its cluster keeps its row and its clustered_at, so the models after this one look
+-- at fewer records (a cluster's size is counted where it is needed, in int_identity_review)
+changed as (
 
     select
+        record_key,
         cluster_key,
-        count(*) as cluster_record_count
+        previous_cluster_key,
+        source_system,
+        source_table,
+        source_record_id,
+        birth_date,
+        record_updated_at,
+        current_timestamp as clustered_at
     from clustered
-    group by cluster_key
-
-),
-
-sized as (
-
-    select
-        clustered.*,
-        cluster_sizes.cluster_record_count
-    from clustered
-    inner join cluster_sizes on clustered.cluster_key = cluster_sizes.cluster_key
+    where
+        previous_cluster_key is null
+        or cluster_key != previous_cluster_key
+        or birth_date is distinct from previous_birth_date
+        or record_updated_at is distinct from previous_record_updated_at
 
 )
 
-select * from sized
+select * from changed

@@ -32,15 +32,26 @@ assessed as (
 
 ),
 
+{% if is_incremental() %}
+
+    -- every record of the clusters written since the last review, and of the clusters those
+    -- records left (a cluster that lost records is reviewed again, whole)
+    written_clusters as (
+
+        {{ clusters_written_since('reviewed_at') }}
+
+    ),
+
+{% endif %}
+
 clustered as (
 
     select
         cluster_key,
-        cluster_record_count,
         birth_date
     from {{ ref('int_identity_records_clustered') }}
     {% if is_incremental() -%}
-        where clustered_at > {{ matching_watermark('reviewed_at') }}
+        where cluster_key in (select written_clusters.cluster_key from written_clusters)
     {%- endif %}
 
 ),
@@ -63,17 +74,17 @@ suspicious_clusters as (
 
     select
         case
-            when max(cluster_record_count) > {{ var('max_records_per_customer') }}
+            when count(*) > {{ var('max_records_per_customer') }}
                 then 'cluster_too_large'
             else 'several_birth_dates'
         end as review_reason,
         'cluster=' || cluster_key as review_subject,
         count(distinct birth_date) as distinct_people,
-        max(cluster_record_count) as record_count
+        count(*) as record_count
     from clustered
     group by cluster_key
     having
-        max(cluster_record_count) > {{ var('max_records_per_customer') }}
+        count(*) > {{ var('max_records_per_customer') }}
         or count(distinct birth_date) > 1
 
 ),

@@ -1,8 +1,7 @@
 {#- Public: which customer every source record belongs to, and by which rule.
-    Incremental: only records whose cluster int_identity_records_clustered wrote after this
-    model last did are mapped again (a changed link, id or record always re-writes the whole
-    cluster it touches); computed_at says when a row last changed, for consumers that sync
-    changes only. -#}
+    Incremental: the records of every cluster whose members, links or customer ids changed
+    since this model last wrote are mapped again, and the rows that differ are written;
+    computed_at says when a row last changed, for consumers that sync changes only. -#}
 {{ config(
     materialized='incremental',
     unique_key=['source_system', 'source_table', 'source_record_id'],
@@ -15,7 +14,35 @@
     ],
 ) }}
 
+-- depends_on: {{ ref('int_identity_records_touched') }}
+
 with
+
+{% if is_incremental() %}
+
+    -- every record whose customer or strongest link may have changed, as whole clusters: the
+    -- clusters whose members changed, the clusters of records whose links were computed
+    -- again (a link that went can only have joined records of one cluster) and of records
+    -- whose customer_id changed
+    scope_clusters as (
+
+        {{ clusters_written_since('computed_at') }}
+        union
+        select clustered.cluster_key
+        from {{ ref('int_identity_records_touched') }} as touched
+        inner join {{ ref('int_identity_records_clustered') }} as clustered
+            on touched.record_key = clustered.record_key
+        where touched.touched_at > {{ matching_watermark('computed_at') }}
+        union
+        select clustered.cluster_key
+        from {{ ref('int_customer_ids_assigned') }} as assignments
+        inner join {{ ref('int_identity_records_clustered') }} as clustered
+            on assignments.record_key = clustered.record_key
+        where assignments.assigned_at > {{ matching_watermark('computed_at') }}
+
+    ),
+
+{% endif %}
 
 records as (
 
@@ -26,7 +53,7 @@ records as (
         source_record_id
     from {{ ref('int_identity_records_clustered') }}
     {% if is_incremental() -%}
-        where clustered_at > {{ matching_watermark('computed_at') }}
+        where cluster_key in (select scope_clusters.cluster_key from scope_clusters)
     {%- endif %}
 
 ),
@@ -134,6 +161,26 @@ mapped as (
     inner join assignments on records.record_key = assignments.record_key
     left join strongest_link on records.record_key = strongest_link.record_key
 
+),
+
+-- only new and changed rows are written: an unchanged row keeps its computed_at
+changed as (
+
+    select mapped.*
+    from mapped
+    {% if is_incremental() -%}
+        left join {{ this }} as previous
+            on
+                mapped.source_system = previous.source_system
+                and mapped.source_table = previous.source_table
+                and mapped.source_record_id = previous.source_record_id
+        where
+            previous.source_record_id is null
+            or mapped.customer_id != previous.customer_id
+            or mapped.matched_by_rule != previous.matched_by_rule
+            or mapped.match_score != previous.match_score
+    {%- endif %}
+
 )
 
-select * from mapped
+select * from changed
