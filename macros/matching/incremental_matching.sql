@@ -315,6 +315,47 @@
     where clustered_at > {{ watermark }} and previous_cluster_key is not null
 {%- endmacro %}
 
+{#- pre_hook of identity_map (incremental runs): every record whose customer or strongest link
+    may have changed since the model last wrote, as whole clusters, into the analysed temp
+    table pg_temp.records_to_map: the clusters whose members changed (clusters_written_since),
+    the clusters of records whose links were computed again (a link that went can only have
+    joined records of one cluster) and of records whose customer_id changed. -#}
+{% macro stage_records_to_map() -%}
+    {%- if is_incremental() -%}
+        {%- set watermark = matching_watermark('computed_at') -%}
+        drop table if exists pg_temp.clusters_to_map;
+        create temporary table clusters_to_map as
+            {{ clusters_written_since('computed_at') }}
+            union
+            select clustered.cluster_key
+            from {{ ref('int_identity_records_touched') }} as touched
+            inner join {{ ref('int_identity_records_clustered') }} as clustered
+                on touched.record_key = clustered.record_key
+            where touched.touched_at > {{ watermark }}
+            union
+            select clustered.cluster_key
+            from {{ ref('int_customer_ids_assigned') }} as assignments
+            inner join {{ ref('int_identity_records_clustered') }} as clustered
+                on assignments.record_key = clustered.record_key
+            where assignments.assigned_at > {{ watermark }};
+        analyze pg_temp.clusters_to_map;
+        drop table if exists pg_temp.records_to_map;
+        create temporary table records_to_map as
+            select
+                clustered.record_key,
+                clustered.source_system,
+                clustered.source_table,
+                clustered.source_record_id
+            from pg_temp.clusters_to_map as clusters
+            inner join {{ ref('int_identity_records_clustered') }} as clustered
+                on clusters.cluster_key = clustered.cluster_key;
+        create unique index on pg_temp.records_to_map (record_key);
+        analyze pg_temp.records_to_map
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#- pre_hook of int_identity_review (incremental runs): drop the reviews of identifiers judged
     again and of clusters whose members changed since the last review (they are reviewed
     afresh; a cluster that no longer exists is not reviewed again). -#}

@@ -42,12 +42,26 @@ held as materialized (
         records.last_name_canonical,
         records.birth_date,
         records.phone_e164
-    from {{ ref('int_identifiers_unpivoted') }} as identifiers
     {% if is_incremental() -%}
-        inner join pg_temp.changed_identifier_values as changed_values
-            on
-                identifiers.identifier_type = changed_values.identifier_type
-                and identifiers.identifier_value = changed_values.identifier_value
+        -- the holders of each changed value by a lookup in the index on (identifier_type,
+        -- identifier_value): joined (or in a lateral subquery it may flatten: offset 0 keeps
+        -- it whole), the planner hashes the changed values and scans all seven million
+        -- identifiers of a million persons (2-3 s against 0.7 s)
+        from pg_temp.changed_identifier_values as changed_values
+        cross join lateral (
+            select
+                unpivoted.identifier_type,
+                unpivoted.identifier_value,
+                unpivoted.record_key,
+                unpivoted.is_current
+            from {{ ref('int_identifiers_unpivoted') }} as unpivoted
+            where
+                unpivoted.identifier_type = changed_values.identifier_type
+                and unpivoted.identifier_value = changed_values.identifier_value
+            offset 0
+        ) as identifiers
+    {% else -%}
+        from {{ ref('int_identifiers_unpivoted') }} as identifiers
     {% endif -%}
     inner join {{ ref('int_identity_records_unioned') }} as records
         on identifiers.record_key = records.record_key

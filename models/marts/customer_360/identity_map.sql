@@ -7,6 +7,7 @@
     unique_key=['source_system', 'source_table', 'source_record_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    pre_hook="{{ stage_records_to_map() }}",
     indexes=[
         {'columns': ['source_system', 'source_table', 'source_record_id'], 'unique': True},
         {'columns': ['customer_id']},
@@ -15,34 +16,9 @@
 ) }}
 
 -- depends_on: {{ ref('int_identity_records_touched') }}
+-- depends_on: {{ ref('int_identity_records_clustered') }}
 
 with
-
-{% if is_incremental() %}
-
-    -- every record whose customer or strongest link may have changed, as whole clusters: the
-    -- clusters whose members changed, the clusters of records whose links were computed
-    -- again (a link that went can only have joined records of one cluster) and of records
-    -- whose customer_id changed
-    scope_clusters as (
-
-        {{ clusters_written_since('computed_at') }}
-        union
-        select clustered.cluster_key
-        from {{ ref('int_identity_records_touched') }} as touched
-        inner join {{ ref('int_identity_records_clustered') }} as clustered
-            on touched.record_key = clustered.record_key
-        where touched.touched_at > {{ matching_watermark('computed_at') }}
-        union
-        select clustered.cluster_key
-        from {{ ref('int_customer_ids_assigned') }} as assignments
-        inner join {{ ref('int_identity_records_clustered') }} as clustered
-            on assignments.record_key = clustered.record_key
-        where assignments.assigned_at > {{ matching_watermark('computed_at') }}
-
-    ),
-
-{% endif %}
 
 records as (
 
@@ -51,9 +27,11 @@ records as (
         source_system,
         source_table,
         source_record_id
-    from {{ ref('int_identity_records_clustered') }}
     {% if is_incremental() -%}
-        where cluster_key in (select scope_clusters.cluster_key from scope_clusters)
+        -- staged by the pre_hook (stage_records_to_map)
+        from pg_temp.records_to_map
+    {%- else -%}
+        from {{ ref('int_identity_records_clustered') }}
     {%- endif %}
 
 ),
@@ -63,12 +41,13 @@ assignments as (
     select
         assignments.record_key,
         assignments.customer_id
+    from {{ ref('int_customer_ids_assigned') }} as assignments
     {% if is_incremental() -%}
-        from records
-        inner join {{ ref('int_customer_ids_assigned') }} as assignments
-            on records.record_key = assignments.record_key
-    {%- else -%}
-        from {{ ref('int_customer_ids_assigned') }} as assignments
+        -- = any(array): one index scan for the staged records (joined to them, the planner
+        -- hashes all four million assignments for a hundred thousand)
+        where
+            assignments.record_key
+            = any(array(select records_to_map.record_key from pg_temp.records_to_map))
     {%- endif %}
 
 ),
@@ -76,25 +55,27 @@ assignments as (
 links as (
 
     {% if is_incremental() %}
-        -- one index join per end; a link with both ends re-mapped comes twice, which the
-        -- strongest-link pick below does not mind
+        -- one index scan per end (= any(array), as for the assignments); a link with both
+        -- ends re-mapped comes twice, which the strongest-link pick below does not mind
         select
             links.left_record_key,
             links.right_record_key,
             links.match_rule,
             links.match_score
-        from records
-        inner join {{ ref('int_identity_links_unioned') }} as links
-            on records.record_key = links.left_record_key
+        from {{ ref('int_identity_links_unioned') }} as links
+        where
+            links.left_record_key
+            = any(array(select records_to_map.record_key from pg_temp.records_to_map))
         union all
         select
             links.left_record_key,
             links.right_record_key,
             links.match_rule,
             links.match_score
-        from records
-        inner join {{ ref('int_identity_links_unioned') }} as links
-            on records.record_key = links.right_record_key
+        from {{ ref('int_identity_links_unioned') }} as links
+        where
+            links.right_record_key
+            = any(array(select records_to_map.record_key from pg_temp.records_to_map))
     {% else %}
         select
             left_record_key,
