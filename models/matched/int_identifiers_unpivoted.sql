@@ -9,7 +9,7 @@
 {{ config(
     materialized='incremental',
     unique_key=['record_key', 'identifier_type', 'identifier_value'],
-    incremental_strategy='delete+insert',
+    incremental_strategy='delete_insert_by_record',
     on_schema_change='fail',
     indexes=[
         {'columns': ['identifier_type', 'identifier_value']},

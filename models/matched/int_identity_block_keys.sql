@@ -7,7 +7,7 @@
 {{ config(
     materialized='incremental',
     unique_key=['record_key', 'block_key'],
-    incremental_strategy='delete+insert',
+    incremental_strategy='delete_insert_by_record',
     on_schema_change='fail',
     indexes=[
         {'columns': ['block_key']},

@@ -6,7 +6,11 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
-    indexes=[{'columns': ['left_record_key']}, {'columns': ['right_record_key']}],
+    indexes=[
+        {'columns': ['left_record_key']},
+        {'columns': ['right_record_key']},
+        {'columns': ['computed_at']},
+    ],
 ) }}
 
 -- depends_on: {{ ref('int_identity_records_touched') }}
