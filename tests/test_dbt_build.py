@@ -50,6 +50,29 @@ def test_build_produces_consistent_identity_map_and_golden_records(built):
     assert junk == [(0,)]
 
 
+def test_staged_load_times_are_read_by_the_loaders_index(built):
+    """The loader indexes every raw table on the load-time expression of the staging models:
+    an incremental model's `loaded_at > <watermark>` on a staging view reads new loads by index
+    (the index must match the dbt macro dlt_loaded_at exactly, or the planner cannot use it)."""
+    warehouse, _ = built
+    views = warehouse.query(
+        "select table_name from information_schema.columns "
+        "where table_schema = 'staging' and column_name = 'loaded_at' "
+        "and table_name in (select table_name from information_schema.views "
+        "where table_schema = 'staging') and table_name not like 'stg_clv%%' "
+        "and table_name not like 'stg_reverse_etl%%'"
+    )
+    assert len(views) >= 10
+    with warehouse.cursor() as cur:
+        cur.execute("set enable_seqscan = off")
+        for (view,) in views:
+            cur.execute(
+                f"explain select * from staging.{view} where loaded_at > now() - interval '1 day'"
+            )
+            plan = "\n".join(row[0] for row in cur.fetchall())
+            assert "__dlt_loaded_at" in plan, (view, plan)
+
+
 def test_match_quality_against_ground_truth(built):
     import sys
 
