@@ -111,6 +111,7 @@ def run_source(
             load_ids.extend(info.loads_ids)
         info = pipeline.run(source, loader_file_format=loader_file_format)
         load_ids.extend(info.loads_ids)
+        index_loaded_tables(warehouse, source_name, pipeline)
     except Exception as exc:  # reported, and re-raised on request
         result.error = _error_message(exc)
         if raise_on_error:
@@ -133,24 +134,43 @@ def run_source(
     for table, columns in sorted(after.items()):
         if table in before and not table.startswith("_dlt"):
             result.drift.extend(f"{table}.{c}" for c in sorted(columns - before[table]))
-    index_load_times(warehouse, source_name, after)
     result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
     result.quarantined_new = result.quarantined_total - quarantined_before
     return result
 
 
-def index_load_times(warehouse: Any, schema: str, tables: dict[str, set[str]]) -> None:
-    """Index every loaded table of ``schema`` on its rows' load time (LOADED_AT_EXPRESSION).
-    Built once, when a table first appears (a few seconds for ten million rows); afterwards a
-    no-op that COPY keeps up to date."""
-    for table, columns in sorted(tables.items()):
-        if table.startswith("_dlt") or table == QUARANTINE_TABLE or "_dlt_load_id" not in columns:
-            continue
-        index = f"{table[:45]}__dlt_loaded_at"
-        warehouse.query(
-            f'create index if not exists "{index}" on "{schema}"."{table}" '
-            f"(({LOADED_AT_EXPRESSION}))"
+def index_loaded_tables(warehouse: Any, schema: str, pipeline: Any) -> None:
+    """Index every loaded table of ``schema`` on its rows' load time (LOADED_AT_EXPRESSION) and
+    on its primary key: new loads and a customer's rows are then read by index, and dlt's merge
+    deletes the rows it replaces by index instead of scanning the table. Built once, when a
+    table first appears (seconds for ten million rows); afterwards a no-op, and COPY keeps them
+    up to date. Not unique: an append table's key is a hint, not a promise."""
+    tables = {
+        table["name"]: table["columns"]
+        for table in pipeline.default_schema.data_tables()
+        if table["name"] != QUARANTINE_TABLE
+    }
+    existing = {
+        name
+        for (name,) in warehouse.query(
+            "select table_name from information_schema.tables where table_schema = %s",
+            (schema,),
         )
+    }
+    for table, columns in sorted(tables.items()):
+        if table not in existing:
+            continue
+        wanted = {}
+        if "_dlt_load_id" in columns:
+            wanted["dlt_loaded_at"] = f"({LOADED_AT_EXPRESSION})"
+        key = [name for name, column in columns.items() if column.get("primary_key")]
+        if key:
+            wanted["dlt_primary_key"] = ", ".join(f'"{name}"' for name in key)
+        for suffix, expression in wanted.items():
+            warehouse.query(
+                f'create index if not exists "{table[:40]}__{suffix}" '
+                f'on "{schema}"."{table}" ({expression})'
+            )
 
 
 def _error_message(exc: BaseException) -> str:

@@ -219,6 +219,14 @@ def test_incremental_run_equals_a_full_rebuild(built):
         "where account_id = ?",
         (moved_account,),
     )
+    # a customer changes a consent: only their golden record is computed again
+    changed_consent = shop.execute(
+        "update marketing_preferences set is_opted_in = 1 - is_opted_in, "
+        "updated_at = '2030-01-02 00:00:00' "
+        "where (account_id, channel) = (select account_id, channel from marketing_preferences "
+        "where account_id < 900000 order by account_id, channel limit 1)"
+    ).rowcount
+    assert changed_consent == 1
     shop.commit()
     shop.close()
 

@@ -70,6 +70,17 @@ def test_shop_first_load_reload_and_incremental(warehouse, demo_copy, tmp_path):
         assert loaded == expected, table
     assert quarantined(warehouse, "shop", "order_lines") == bad_lines
     assert first.quarantined_new == bad_lines
+    # every loaded table is indexed on its load time and its primary key
+    indexes = {
+        (table, definition.split(" USING btree ")[1])
+        for table, definition in warehouse.query(
+            "select tablename, indexdef from pg_indexes where schemaname = 'shop'"
+        )
+    }
+    for table in src_counts:
+        assert (table, "(to_timestamp(((_dlt_load_id)::numeric)::double precision))") in indexes
+    assert ("accounts", "(account_id)") in indexes
+    assert ("marketing_preferences", "(account_id, channel)") in indexes
 
     again = load("shop", shop(demo_copy), warehouse, tmp_path)
     assert again.ok, again.error

@@ -81,6 +81,15 @@ marketing_preferences as (
         is_opted_in,
         updated_at
     from {{ ref('stg_shop__marketing_preferences') }}
+    {% if is_incremental() -%}
+        -- the changed customers' accounts only: one scan of the loader's key index
+        where
+            account_id = any(array(
+                select substr(assignments.record_key, length('shop:accounts:') + 1)::bigint
+                from assignments
+                where assignments.record_key like 'shop:accounts:%'
+            ))
+    {%- endif %}
 
 ),
 
@@ -91,6 +100,15 @@ esp_contacts as (
         is_subscribed,
         updated_at
     from {{ ref('stg_esp__contacts') }}
+    {% if is_incremental() -%}
+        -- the changed customers' email contacts only (key index, as above)
+        where
+            contact_id = any(array(
+                select substr(assignments.record_key, length('esp:contacts:') + 1)
+                from assignments
+                where assignments.record_key like 'esp:contacts:%'
+            ))
+    {%- endif %}
 
 ),
 
