@@ -324,40 +324,75 @@
     where clustered_at > {{ watermark }} and previous_cluster_key is not null
 {%- endmacro %}
 
-{#- pre_hook of identity_map (incremental runs): every record whose customer or strongest link
-    may have changed since the model last wrote, as whole clusters, into the analysed temp
-    table pg_temp.records_to_map: the clusters whose members changed (clusters_written_since),
-    the clusters of records whose links were computed again (a link that went can only have
-    joined records of one cluster) and of records whose customer_id changed. -#}
+{#- pre_hook of identity_map (incremental runs): every record whose row may have changed since
+    the model last wrote, into the analysed temp table pg_temp.records_to_map. A row holds the
+    record's customer_id and its strongest link, so:
+    - records whose customer_id changed (int_customer_ids_assigned writes only those) and
+      records the clustering wrote (new ones among them);
+    - both ends of every link computed since (a new or re-computed link may be stronger);
+    - for a link that went: it joined a touched record to a record of the touched record's
+      cluster as it was, so every record of the clusters that touched records already known
+      before were in and are in (cluster_key, and previous_cluster_key if the clustering wrote
+      them since). A new touched record had no links to lose.
+    Whole clusters only where a link may have gone: at a million persons a day's 1% new
+    records were 128,000 records to map as whole clusters, 80,000 this way. -#}
 {% macro stage_records_to_map() -%}
     {%- if is_incremental() -%}
         {%- set watermark = matching_watermark('computed_at') -%}
         drop table if exists pg_temp.clusters_to_map;
         create temporary table clusters_to_map as
-            {{ clusters_written_since('computed_at') }}
+            with known_touched as (
+                select
+                    clustered.cluster_key,
+                    clustered.previous_cluster_key,
+                    clustered.clustered_at > {{ watermark }} as is_written
+                from {{ ref('int_identity_records_touched') }} as touched
+                inner join {{ ref('int_identity_records_clustered') }} as clustered
+                    on touched.record_key = clustered.record_key
+                where
+                    touched.touched_at > {{ watermark }}
+                    and not (
+                        clustered.clustered_at > {{ watermark }}
+                        and clustered.previous_cluster_key is null
+                    )
+            )
+            select cluster_key from known_touched
             union
-            select clustered.cluster_key
-            from {{ ref('int_identity_records_touched') }} as touched
-            inner join {{ ref('int_identity_records_clustered') }} as clustered
-                on touched.record_key = clustered.record_key
-            where touched.touched_at > {{ watermark }}
-            union
-            select clustered.cluster_key
-            from {{ ref('int_customer_ids_assigned') }} as assignments
-            inner join {{ ref('int_identity_records_clustered') }} as clustered
-                on assignments.record_key = clustered.record_key
-            where assignments.assigned_at > {{ watermark }};
+            select previous_cluster_key from known_touched
+            where is_written and previous_cluster_key is not null;
         analyze pg_temp.clusters_to_map;
         drop table if exists pg_temp.records_to_map;
         create temporary table records_to_map as
+            with record_keys as (
+                select record_key
+                from {{ ref('int_customer_ids_assigned') }}
+                where assigned_at > {{ watermark }}
+                union
+                select record_key
+                from {{ ref('int_identity_records_clustered') }}
+                where clustered_at > {{ watermark }}
+                union
+                select left_record_key
+                from {{ ref('int_identity_links_unioned') }}
+                where computed_at > {{ watermark }}
+                union
+                select right_record_key
+                from {{ ref('int_identity_links_unioned') }}
+                where computed_at > {{ watermark }}
+                union
+                select clustered.record_key
+                from pg_temp.clusters_to_map as clusters
+                inner join {{ ref('int_identity_records_clustered') }} as clustered
+                    on clusters.cluster_key = clustered.cluster_key
+            )
             select
                 clustered.record_key,
                 clustered.source_system,
                 clustered.source_table,
                 clustered.source_record_id
-            from pg_temp.clusters_to_map as clusters
+            from record_keys
             inner join {{ ref('int_identity_records_clustered') }} as clustered
-                on clusters.cluster_key = clustered.cluster_key;
+                on record_keys.record_key = clustered.record_key;
         create unique index on pg_temp.records_to_map (record_key);
         analyze pg_temp.records_to_map
     {%- else -%}
