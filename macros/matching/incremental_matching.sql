@@ -385,14 +385,18 @@
                 inner join {{ ref('int_identity_records_clustered') }} as clustered
                     on clusters.cluster_key = clustered.cluster_key
             )
+            -- record_key = <source_system>:<source_table>:<source_record_id>, and neither of the
+            -- first two holds a colon: split, not looked up (100,000 index reads)
             select
-                clustered.record_key,
-                clustered.source_system,
-                clustered.source_table,
-                clustered.source_record_id
-            from record_keys
-            inner join {{ ref('int_identity_records_clustered') }} as clustered
-                on record_keys.record_key = clustered.record_key;
+                record_key,
+                split_part(record_key, ':', 1) as source_system,
+                split_part(record_key, ':', 2) as source_table,
+                substr(
+                    record_key,
+                    length(split_part(record_key, ':', 1))
+                    + length(split_part(record_key, ':', 2)) + 3
+                ) as source_record_id
+            from record_keys;
         create unique index on pg_temp.records_to_map (record_key);
         analyze pg_temp.records_to_map
     {%- else -%}

@@ -26,6 +26,7 @@
     indexes=[
         {'columns': ['identifier_type', 'identifier_value'], 'unique': True},
         {'columns': ['usability_flipped_at']},
+        {'columns': ['assessed_at']},
     ],
 ) }}
 
