@@ -34,6 +34,18 @@ with
 
 {% endif %}
 
+assignments as (
+
+    select
+        record_key,
+        customer_id
+    from {{ ref('int_customer_ids_assigned') }}
+    {% if is_incremental() -%}
+        where customer_id in (select changed_customers.customer_id from changed_customers)
+    {%- endif %}
+
+),
+
 records as (
 
     select
@@ -50,25 +62,8 @@ records as (
         record_updated_at
     from {{ ref('int_identity_records_unioned') }}
     {% if is_incremental() -%}
-        where record_key in (
-            select assignments.record_key
-            from {{ ref('int_customer_ids_assigned') }} as assignments
-            where assignments.customer_id in (
-                select changed_customers.customer_id from changed_customers
-            )
-        )
-    {%- endif %}
-
-),
-
-assignments as (
-
-    select
-        record_key,
-        customer_id
-    from {{ ref('int_customer_ids_assigned') }}
-    {% if is_incremental() -%}
-        where customer_id in (select changed_customers.customer_id from changed_customers)
+        -- the changed customers' records: one index scan (= any(array))
+        where record_key = any(array(select assignments.record_key from assignments))
     {%- endif %}
 
 ),
