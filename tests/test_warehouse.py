@@ -41,10 +41,10 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
         wh.connect()
 
 
-def test_new_embedded_warehouse_collates_bytewise_but_folds_case_by_unicode(tmp_path):
+def test_new_embedded_warehouse_collates_bytewise_folds_by_unicode_and_is_tuned(tmp_path):
     import os
 
-    from ciw.warehouse import EmbeddedPostgres
+    from ciw.warehouse import EmbeddedPostgres, server_settings
 
     tmp_path.chmod(0o755)  # pgserver runs postgres as an unprivileged user when we are root
     before = {name: os.environ.get(name) for name in ("LC_ALL", "LC_COLLATE", "LC_CTYPE")}
@@ -55,8 +55,32 @@ def test_new_embedded_warehouse_collates_bytewise_but_folds_case_by_unicode(tmp_
             "select datcollate, 'B' < 'a', lower('ÓÉ') from pg_database "
             "where datname = current_database()"
         )[0]
+        # the first start of a new cluster already runs with our settings (no restart)
+        shared_bytes = warehouse.query("select pg_size_bytes(current_setting('shared_buffers'))")
     finally:
         embedded.stop()
+    assert shared_bytes[0][0] == int(server_settings()["shared_buffers"][: -len("MB")]) * 1024**2
     assert collate == "C" and is_bytewise
     assert folded == "óé"  # the normalisation macros rely on lower() knowing accents
     assert {name: os.environ.get(name) for name in before} == before
+
+
+def test_embedded_server_settings_scale_with_memory():
+    from ciw.warehouse import server_settings
+
+    gib = 1024**3
+    assert server_settings(8 * gib)["shared_buffers"] == "1024MB"  # an eighth of memory
+    assert server_settings(24 * gib)["shared_buffers"] == "2048MB"  # capped at 2 GB
+    assert server_settings(512 * 1024**2)["shared_buffers"] == "128MB"  # PostgreSQL's default
+
+
+def test_embedded_server_settings_file_is_included_once(tmp_path):
+    from ciw.warehouse import SETTINGS_FILE, write_server_settings
+
+    conf = tmp_path / "postgresql.conf"
+    conf.write_text("max_connections = 100\n")
+    write_server_settings(tmp_path)
+    write_server_settings(tmp_path)  # every start writes it again
+    lines = conf.read_text().splitlines()
+    assert lines == ["max_connections = 100", f"include_if_exists = '{SETTINGS_FILE}'"]
+    assert "shared_buffers = '" in (tmp_path / SETTINGS_FILE).read_text()
