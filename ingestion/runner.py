@@ -150,13 +150,7 @@ def index_loaded_tables(warehouse: Any, schema: str, pipeline: Any) -> None:
         for table in pipeline.default_schema.data_tables()
         if table["name"] != QUARANTINE_TABLE
     }
-    existing = {
-        name
-        for (name,) in warehouse.query(
-            "select table_name from information_schema.tables where table_schema = %s",
-            (schema,),
-        )
-    }
+    existing = _columns(warehouse, schema)
     for table, columns in sorted(tables.items()):
         if table not in existing:
             continue

@@ -3,29 +3,42 @@
     only what changed upstream after that watermark, so a model that failed, or wrote nothing,
     catches up on the next run; re-computing something twice gives the same rows. -#}
 
-{#- The latest time this model wrote, or -infinity (first build, or empty table). Read once,
-    when the model is compiled, and rendered as a literal: the model's pre_hook (which deletes
-    what is about to be re-computed) and its select then use the same watermark, and the planner
-    sees a constant it can estimate against the index on the column. Inside dbt unit tests
-    (`this` is a fixture there) it stays a subquery. -#}
-{% macro matching_watermark(column) -%}
-    {%- if execute and this is not string and not (model.resource_type == 'unit_test') -%}
-        {%- do _require_watermark_column(column) -%}
-        {%- set found = run_query(
-            "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this
-        ) -%}
+{#- Whether the model being compiled can read the warehouse now: not at parse time, and not
+    inside dbt unit tests (`this` is a fixture there). -#}
+{% macro _can_read_at_compile() -%}
+    {{ return(execute and this is not string and model.resource_type != 'unit_test') }}
+{%- endmacro %}
+
+{#- A timestamptz `query` (one row, one column), read when the model is compiled and rendered
+    as a literal: a model's pre_hook and its select then use the same value, and the planner
+    sees a constant it can estimate against an index. Where nothing can be read
+    (_can_read_at_compile) it stays a subquery. -#}
+{% macro timestamp_read_at_compile(query) -%}
+    {%- if _can_read_at_compile() -%}
+        {%- set found = run_query('select (' ~ query ~ ')::text') -%}
         '{{ found.columns[0].values()[0] }}'::timestamptz
     {%- else -%}
-        (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+        ({{ query }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- The latest time this model wrote, or -infinity (first build, or empty table), read once
+    when the model is compiled (timestamp_read_at_compile): the model's pre_hook (which deletes
+    what is about to be re-computed) and its select use the same watermark. -#}
+{% macro matching_watermark(column) -%}
+    {%- if _can_read_at_compile() -%}
+        {%- do _require_watermark_column(column) -%}
+    {%- endif -%}
+    {{ timestamp_read_at_compile(
+        "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz) from " ~ this
+    ) }}
 {%- endmacro %}
 
 {#- A where-clause condition on a staging model's rows: on an incremental run of
     int_identity_records_unioned, only the rows loaded after the newest load this model has
     seen from that source table; on a full build, every row (`true`). The newest load is read
-    when the model is compiled and rendered as a literal (as in matching_watermark), so the
-    planner reads the few new rows by the loader's load-time index instead of estimating a
-    third of the table; inside dbt unit tests it stays a subquery. -#}
+    when the model is compiled (timestamp_read_at_compile), so the planner reads the few new
+    rows by the loader's load-time index instead of estimating a third of the table. -#}
 {% macro is_loaded_after_watermark(source_system, source_table, column='loaded_at') -%}
     {%- if is_incremental() -%}
         {%- set newest_load -%}
@@ -33,12 +46,7 @@
             from {{ this }}
             where source_system = '{{ source_system }}' and source_table = '{{ source_table }}'
         {%- endset -%}
-        {%- if execute and this is not string and not (model.resource_type == 'unit_test') -%}
-            {%- set found = run_query('select (' ~ newest_load ~ ')::text') -%}
-            {{ column }} > '{{ found.columns[0].values()[0] }}'::timestamptz
-        {%- else -%}
-            {{ column }} > ({{ newest_load }})
-        {%- endif -%}
+        {{ column }} > {{ timestamp_read_at_compile(newest_load) }}
     {%- else -%}
         true
     {%- endif -%}
