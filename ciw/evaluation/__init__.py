@@ -1,0 +1,1 @@
+"""Evaluation of the warehouse against public benchmark data (docs/matching-evaluation.md)."""
