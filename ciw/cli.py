@@ -310,7 +310,10 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
         table.add_row(kind, result, f"{count:,}")
     console.print(table)
     for failure in failures:
-        console.print(f"  [yellow]{failure}[/]")
+        if failure.startswith("warn: alert_"):
+            console.print(f"  [magenta]KPI alert fired[/]: {failure.removeprefix('warn: ')}")
+        else:
+            console.print(f"  [yellow]{failure}[/]")
     if status != 0:
         console.print("[red]the build failed[/]: see the lines above and logs/dbt.log")
     return status
