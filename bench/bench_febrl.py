@@ -25,7 +25,7 @@ SET_CHOICES = ("1", "2")
 
 
 def report(evaluation, together: bool) -> None:
-    from ciw.evaluation.febrl import CANDIDATE_PAIRS_TABLE
+    from ciw.evaluation.febrl import CANDIDATE_PAIRS_MODEL
 
     timing = f"load {evaluation.load_seconds:.1f}s, build {evaluation.build_seconds:.1f}s" + (
         " (all sets together)" if together else ""
@@ -35,7 +35,7 @@ def report(evaluation, together: bool) -> None:
         blocking = (
             f"{result.blocking_recall:.4f}"
             if result.blocking_recall is not None
-            else f"not available (no {CANDIDATE_PAIRS_TABLE})"
+            else f"not available (no {CANDIDATE_PAIRS_MODEL})"
         )
         print(f"FEBRL{number}")
         print(

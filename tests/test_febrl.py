@@ -170,6 +170,38 @@ def test_blocking_recall_is_the_share_of_true_pairs_among_candidates(tiny):
     assert blocking_recall([], []) == 1.0
 
 
+def test_scores_read_from_the_warehouse(monkeypatch, tmp_path, warehouse, tiny):
+    """identity_map and the compared pairs as the matched layer leaves them (no manifest: the
+    default relations)."""
+    from ciw.evaluation.febrl import candidate_pairs, score_warehouse
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    a, b, c, d, e = (tiny.loyalty_card_id(record) for record in tiny.records)
+    assert candidate_pairs(warehouse, ROOT) is None  # no such table: not available
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "create schema marts; create schema matched; create table marts.identity_map "
+            "(source_system text, source_table text, source_record_id text, customer_id bigint); "
+            "create table matched.int_identity_pairs_compared "
+            "(left_record_key text, right_record_key text)"
+        )
+        rows = [(a, 1), (b, 1), (c, 2), (d, 3), (e, 3), ("LC0000001", 2), ("febrl2-rec-3-org", 3)]
+        cur.executemany(
+            "insert into marts.identity_map values ('pos', 'loyalty_signups', %s, %s)", rows
+        )
+        cur.execute("insert into marts.identity_map values ('shop', 'accounts', 'febrl1-x', 1)")
+        cur.executemany(
+            "insert into matched.int_identity_pairs_compared values (%s, %s)",
+            [(record_key(b), record_key(a)), (record_key(d), record_key(e))],
+        )
+    result = score_warehouse(warehouse, ROOT, tiny)
+    assert (result.scores.predicted_pairs, result.scores.correct_pairs) == (2, 1)
+    assert result.scores.records_missing == 0
+    # c with a demo card, d and e with FEBRL2's rec-3-org, a and b with a shop account
+    assert result.records_joined_to_others == 5
+    assert result.blocking_recall == pytest.approx(1 / 3)
+
+
 @pytest.mark.slow
 def test_febrl_sets_are_matched(monkeypatch, tmp_path, warehouse):
     """FEBRL1 and FEBRL2 in one warehouse, each scored on its own records. Expected to fail

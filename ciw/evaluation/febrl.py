@@ -87,8 +87,8 @@ DEMO_AS_OF = dt.date(2026, 11, 1)
 # -> stg_esp__contacts, ...), which fail on a fresh warehouse where those models were never
 # built, and a failed test skips everything downstream of it: identity_map included.
 BUILD_SELECTION = ("build", "--select", "+identity_map", "--indirect-selection", "cautious")
-# the blocking step's candidate pairs, when the matched layer has such a table
-CANDIDATE_PAIRS_TABLE = "matched.int_identity_pairs_compared"
+# the blocking step's candidate pairs, when the matched layer has such a model
+CANDIDATE_PAIRS_MODEL = "int_identity_pairs_compared"
 
 Pair = tuple[str, str]
 
@@ -430,24 +430,25 @@ def records_joined_to_others(warehouse: Warehouse, project: Path, febrl: FebrlSe
     )[0][0]
 
 
-def candidate_pairs(warehouse: Warehouse, table: str = CANDIDATE_PAIRS_TABLE) -> set[Pair] | None:
+def candidate_pairs(warehouse: Warehouse, project: Path) -> set[Pair] | None:
     """The record-key pairs the matcher compared (``left_record_key``, ``right_record_key`` of
-    ``table``), or None when the table does not exist (yet)."""
-    schema, _, name = table.rpartition(".")
+    int_identity_pairs_compared, where the last dbt invocation built it), or None when the
+    matched layer has no such table (yet)."""
+    relation = model_relation(project, CANDIDATE_PAIRS_MODEL, default_schema="matched")
     columns = {
         column
         for (column,) in warehouse.query(
-            "select column_name from information_schema.columns "
-            "where table_schema = %s and table_name = %s",
-            (schema or "public", name),
+            "select attname from pg_attribute "
+            "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped",
+            (relation,),
         )
     }
     if not columns:
         return None
     if not {"left_record_key", "right_record_key"} <= columns:
-        logger.warning("%s has no left_record_key / right_record_key: no candidate pairs", table)
+        logger.warning("%s has no left_record_key / right_record_key: no candidate pairs", relation)
         return None
-    rows = warehouse.query(f"select left_record_key, right_record_key from {table}")
+    rows = warehouse.query(f"select left_record_key, right_record_key from {relation}")
     return {_sorted_pair(left, right) for left, right in rows}
 
 
@@ -467,7 +468,7 @@ def score_warehouse(
 ) -> FebrlScore:
     """Score the set's records in the warehouse's identity_map."""
     predicted = predicted_customers(warehouse, project, febrl)
-    candidates = candidate_pairs(warehouse)
+    candidates = candidate_pairs(warehouse, project)
     return FebrlScore(
         number=febrl.number,
         scores=score_clusters(febrl.truth(), predicted),
