@@ -47,8 +47,11 @@ LOYALTY_SIGNUPS = TableSpec(
         Column("email", "text"),
         Column("phone", "text"),
         Column("address_line1", "text"),
+        # optional: older exports have neither column (their rows load with both null)
+        Column("address_line2", "text"),
         Column("city", "text"),
         Column("postcode", "text"),
+        Column("country_code", "text"),  # ISO 3166-1 alpha-2; empty = the source's default
         Column("store_id", "text"),
         Column("signed_up_at", "timestamp", required=True),
     ],

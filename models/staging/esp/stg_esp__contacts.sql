@@ -10,7 +10,7 @@ renamed as (
 
     select
         contact_id,
-        {{ person_columns(with_address=false, with_phone=false) }}
+        {{ person_columns('esp', with_address=false, with_phone=false) }}
         lower(status) as subscription_status,
         lower(status) = 'subscribed' as is_subscribed,
         created_at::timestamptz as created_at,

@@ -10,8 +10,7 @@ renamed as (
 
     select
         guest_checkout_id,
-        {{ person_columns() }}
-        upper(nullif(btrim(country_code), '')) as country_code,
+        {{ person_columns('shop', country_column='country_code') }}
         -- the shop database stores naive timestamps, in UTC
         created_at at time zone 'utc' as created_at,
         updated_at at time zone 'utc' as updated_at,
