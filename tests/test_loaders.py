@@ -229,6 +229,100 @@ def test_pos_malformed_csv_line_is_quarantined_not_fatal(warehouse, tmp_path):
     assert keys == {"B", "C", None}
 
 
+LOYALTY_HEADER_BEFORE = (
+    "loyalty_card_id,first_name,last_name,date_of_birth,email,phone,address_line1,city,"
+    "postcode,store_id,signed_up_at"
+)
+
+
+def _loyalty_drop(folder: Path, name: str, header: str, rows: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
+def test_pos_loyalty_signups_load_with_and_without_address_line2_and_country(
+    warehouse, tmp_path, monkeypatch
+):
+    """address_line2 and country_code are optional: an export without them still loads (both
+    null), including into a table created before the spec had them (dlt adds the columns)."""
+    from ingestion.quarantine import TableSpec
+    from ingestion.sources.pos.settings import LOYALTY_SIGNUPS, POS_TABLES
+
+    folder = tmp_path / "pos" / "loyalty_signups"
+    bucket = str(tmp_path / "pos")
+    _loyalty_drop(
+        folder,
+        "loyalty_signups_2026-01-05.csv",
+        LOYALTY_HEADER_BEFORE,
+        [
+            "LC1,Ann,Lee,1980-01-02,ann@example.com,07700 900123,1 High St,Leeds,LS1 1AA,S01,"
+            "2026-01-05T10:00:00Z"
+        ],
+    )
+    # first loaded by the spec without the two columns, as a warehouse from before them
+    before = [c for c in LOYALTY_SIGNUPS.columns if c.name not in ("address_line2", "country_code")]
+    old_spec = TableSpec("pos", "loyalty_signups", before, ["loyalty_card_id"])
+    spec, glob, disposition = POS_TABLES["loyalty_signups"]
+    monkeypatch.setitem(POS_TABLES, "loyalty_signups", (old_spec, glob, disposition))
+    first = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert first.ok, first.error
+    monkeypatch.setitem(POS_TABLES, "loyalty_signups", (spec, glob, disposition))
+
+    _loyalty_drop(
+        folder,
+        "loyalty_signups_2026-01-12.csv",
+        "loyalty_card_id,first_name,last_name,date_of_birth,email,phone,address_line1,"
+        "address_line2,city,postcode,country_code,store_id,signed_up_at",
+        [
+            "LC2,Bob,Ray,1975-03-04,,0412 345 678,12 Miller Pl,Wylarah,Sydney,2000,AU,FEBRL,"
+            "2026-01-12T10:00:00Z",
+            "LC3,Cat,Fox,,,,3 Low Rd,,York,YO1 7HH,,S02,2026-01-12T11:00:00Z",
+        ],
+    )
+    _loyalty_drop(
+        folder,
+        "loyalty_signups_2026-01-19.csv",
+        LOYALTY_HEADER_BEFORE,
+        ["LC4,Dan,Poe,,,,,Leeds,LS2 9JT,S01,2026-01-19T10:00:00Z"],
+    )
+    second = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert second.ok, second.error
+    assert second.rows["loyalty_signups"] == 3 and second.quarantined_new == 0
+    assert sorted(second.drift) == ["loyalty_signups.address_line2", "loyalty_signups.country_code"]
+    assert warehouse.query(
+        "select loyalty_card_id, address_line2, country_code from pos.loyalty_signups "
+        "order by loyalty_card_id"
+    ) == [
+        ("LC1", None, None),
+        ("LC2", "Wylarah", "AU"),
+        ("LC3", None, None),
+        ("LC4", None, None),
+    ]
+
+    again = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert again.ok and sum(again.rows.values()) == 0 and again.quarantined_new == 0
+    assert (
+        count(warehouse, "pos.loyalty_signups")
+        == 4
+        == distinct(warehouse, "pos.loyalty_signups", "loyalty_card_id")
+    )
+
+    # a new warehouse whose exports all lack them has both columns too (the staging model
+    # reads them)
+    old_only = tmp_path / "old_only" / "loyalty_signups"
+    _loyalty_drop(
+        old_only,
+        "loyalty_signups_2026-01-05.csv",
+        LOYALTY_HEADER_BEFORE,
+        ["LC9,Eve,Kay,,,,,Leeds,LS1 1AA,S01,2026-01-05T10:00:00Z"],
+    )
+    fresh = load("pos_fresh", pos_source(bucket_url=str(old_only.parent)), warehouse, tmp_path)
+    assert fresh.ok, fresh.error
+    assert warehouse.query(
+        "select loyalty_card_id, address_line2, country_code from pos_fresh.loyalty_signups"
+    ) == [("LC9", None, None)]
+
+
 # ----------------------------------------------------------------------------- web
 
 
