@@ -287,8 +287,10 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
     counts: Counter = Counter()
     failures: list[str] = []
     dbt = DbtSession(warehouse, paths)
-    err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")
     parsed = dbt.parse()
+    if parsed.ok and fit_match_model_step(warehouse, paths, dbt) != 0:
+        return 1
+    err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")
     first = dbt.run(["build", "--exclude", AFTER_FIT]) if parsed.ok else parsed
     counts.update(first.counts)
     failures.extend(first.failures)
@@ -317,6 +319,42 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
     if status != 0:
         console.print("[red]the build failed[/]: see the lines above and logs/dbt.log")
     return status
+
+
+def fit_match_model_step(
+    warehouse: Warehouse, paths: Paths, dbt=None, refit: bool | None = None
+) -> int:
+    """The match-model step: fit the Fellegi-Sunter weights when there is no model or the
+    latest is var match_refit_days old (refit None), or now (refit True)."""
+    from ciw.dbt import DbtSession
+    from ciw.matching.fit import MatchFitError
+    from ciw.matching.step import run_match_step
+
+    dbt = dbt or DbtSession(warehouse, paths)
+    err_console.print("[bold]matching[/]: checking the match model ...")
+    try:
+        result = run_match_step(dbt, warehouse, paths.project, refit=refit)
+    except MatchFitError as exc:
+        console.print(f"[red]match-model fit failed[/]: {exc}")
+        return 1
+    if not result.refitted:
+        console.print(f"match model: re-used the fit of {result.fitted_at:%Y-%m-%d %H:%M} UTC")
+        return 0
+    model = result.model
+    console.print(
+        f"match model: fit {model.model_id} on {model.candidate_pair_count:,} candidate pairs "
+        f"and {model.sampled_pair_count:,} random pairs of {model.record_count:,} records "
+        f"({model.em_iterations} EM iterations, {model.fit_seconds:.1f}s); prior "
+        f"{model.prior_match_probability:.3g}; every pair weighed again"
+    )
+    return 0
+
+
+def cmd_match(args: argparse.Namespace, paths: Paths) -> int:
+    """Fit the match model (Fellegi-Sunter weights) and weigh every candidate pair again."""
+    warehouse = open_warehouse(args, paths)
+    with run_lock(paths.lock_file):
+        return fit_match_model_step(warehouse, paths, refit=True if args.refit else None)
 
 
 def fit_lifetime_value(warehouse: Warehouse, paths: Paths, refit: bool | None = None) -> int:
@@ -628,6 +666,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit even when the latest fit is recent (default: refit every clv_refit_days)",
     )
     clv.set_defaults(func=cmd_clv)
+
+    match = sub.add_parser(
+        "match",
+        help="fit the match model (Fellegi-Sunter weights) and weigh every pair again "
+        "(part of `run`)",
+    )
+    add_dsn(match)
+    match.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit even when the latest fit is recent (default: refit every match_refit_days)",
+    )
+    match.set_defaults(func=cmd_match)
 
     sync = sub.add_parser("sync", help="sync the audience marts to their channels")
     add_dsn(sync)

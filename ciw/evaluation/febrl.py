@@ -509,7 +509,8 @@ def evaluate_febrl(
        a POS-only warehouse does not build yet (issue #23);
     2. each set as one more CSV in the demo's ``pos/loyalty_signups`` drop folder;
     3. every source loaded by the CLI's loaders (what ``ciw load --demo`` runs);
-    4. ``ciw dbt build --select +identity_map --indirect-selection cautious``
+    4. the match model fitted (``ciw match --refit``), then
+       ``ciw dbt build --select +identity_map --indirect-selection cautious``
        (ciw.dbt.run_dbt, dbt in this process);
     5. the sets' records scored in identity_map (nothing of the demo is scored).
 
@@ -518,7 +519,9 @@ def evaluate_febrl(
     source fails to load or identity_map is not built; failed data tests are kept in
     ``build`` for the caller to report."""
     from ciw.cli import load_sources
+    from ciw.dbt import DbtSession
     from ciw.demo.generator import generate
+    from ciw.matching.step import run_match_step
     from ingestion.runner import SOURCE_NAMES
 
     for number in numbers:
@@ -537,6 +540,8 @@ def evaluate_febrl(
     logger.info("loaded the demo and FEBRL %s in %.1fs", list(numbers), load_seconds)
 
     started = time.monotonic()
+    # the match model is fitted on this warehouse's records first, as `ciw run` does
+    run_match_step(DbtSession(warehouse, paths), warehouse, paths.project, refit=True)
     build = run_dbt(list(BUILD_SELECTION), warehouse, paths, capture=True)
     build_seconds = time.monotonic() - started
     not_built = {

@@ -121,18 +121,20 @@
 {%- endmacro %}
 
 {#- The links of `relation` with an end in pg_temp.touched_records (incremental runs), one index
-    join per end; a link with both ends touched comes once. -#}
-{% macro links_of_touched_records(relation, columns) -%}
+    join per end; a link with both ends touched comes once. `condition`: only the links for
+    which it holds (a condition on `links`). -#}
+{% macro links_of_touched_records(relation, columns, condition='true') -%}
     select {% for column in columns %}links.{{ column }}{{ ", " if not loop.last }}{% endfor %}
     from pg_temp.touched_records as touched
     inner join {{ relation }} as links on touched.record_key = links.left_record_key
+    where {{ condition }}
     union all
     select {% for column in columns %}links.{{ column }}{{ ", " if not loop.last }}{% endfor %}
     from pg_temp.touched_records as touched
     inner join {{ relation }} as links on touched.record_key = links.right_record_key
     left join pg_temp.touched_records as left_touched
         on links.left_record_key = left_touched.record_key
-    where left_touched.record_key is null
+    where left_touched.record_key is null and {{ condition }}
 {%- endmacro %}
 
 {#- The identifier values whose holders changed after this model last wrote (`column`): rows of

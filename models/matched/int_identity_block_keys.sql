@@ -1,6 +1,9 @@
-{#- The blocking keys of the fuzzy rules, one row per (record, key): only records sharing a key
-    are compared (birth date + postcode, birth date + a name prefix, postcode + address), so
-    the cost grows near-linearly. Records need a first and a last name to be compared.
+{#- The blocking keys of probabilistic matching, one row per (record, key): only records
+    sharing a key are compared, so the cost grows near-linearly. Several rules, OR'd, so that a
+    record missing its name, birth date or postcode, or with a typo in one of them, still
+    meets its duplicates through another rule (the rule is the key's prefix):
+    birth date + postcode, birth date + a name's first three letters, postcode + address,
+    postcode + a name's first three letters, and town + street + house number.
     Incremental like int_identifiers_unpivoted: the keys of records whose identity changed are
     written again, and a key a record lost stays as a tombstone (is_current = false), so
     int_identity_records_touched sees whose household (address block) changed. -#}
@@ -22,9 +25,12 @@ records as (
 
     select
         record_key,
-        first_name_canonical,
+        first_name_normalized,
         last_name_normalized,
         address_normalized,
+        house_number,
+        street_normalized,
+        town_normalized,
         postcode,
         birth_date
     from {{ ref('int_identity_records_unioned') }}
@@ -34,11 +40,23 @@ records as (
 
 ),
 
-comparable as (
+-- the first three letters of either name: a typo later in a name, or first and last name
+-- swapped, keeps the key (both records emit a key for each of their names)
+name_prefixes as (
 
-    select *
+    select
+        record_key,
+        left(first_name_normalized, 3) as name_prefix
     from records
-    where first_name_canonical is not null and last_name_normalized is not null
+    where first_name_normalized is not null
+
+    union
+
+    select
+        record_key,
+        left(last_name_normalized, 3) as name_prefix
+    from records
+    where last_name_normalized is not null
 
 ),
 
@@ -47,34 +65,42 @@ block_keys as (
     select
         record_key,
         'dob_postcode:' || birth_date || ':' || postcode as block_key
-    from comparable
+    from records
     where birth_date is not null and postcode is not null
 
     union
 
-    -- birth date + first three letters of either name: catches typos in one name and swapped
-    -- first / last names, since both records emit a key for each of their names
     select
-        record_key,
-        'dob_name:' || birth_date || ':' || left(last_name_normalized, 3) as block_key
-    from comparable
-    where birth_date is not null
-
-    union
-
-    select
-        record_key,
-        'dob_name:' || birth_date || ':' || left(first_name_canonical, 3) as block_key
-    from comparable
-    where birth_date is not null
+        records.record_key,
+        'dob_name:' || records.birth_date || ':' || name_prefixes.name_prefix as block_key
+    from records
+    inner join name_prefixes on records.record_key = name_prefixes.record_key
+    where records.birth_date is not null
 
     union
 
     select
         record_key,
         'address:' || postcode || ':' || address_normalized as block_key
-    from comparable
+    from records
     where postcode is not null and address_normalized is not null
+
+    union
+
+    select
+        records.record_key,
+        'postcode_name:' || records.postcode || ':' || name_prefixes.name_prefix as block_key
+    from records
+    inner join name_prefixes on records.record_key = name_prefixes.record_key
+    where records.postcode is not null
+
+    union
+
+    select
+        record_key,
+        'street:' || town_normalized || ':' || street_normalized || ':' || house_number as block_key
+    from records
+    where town_normalized is not null and street_normalized is not null and house_number is not null
 
 ),
 

@@ -1,18 +1,21 @@
-{#- Probable links between records without a shared strong identifier. Blocking keeps the
-    cost near-linear: only records sharing a block key (birth date + postcode, birth date +
-    a name prefix, postcode + address) are compared. Names are
-    compared with typos (edit distance), nicknames folded and first/last swapped. Households
-    (same address, same last name) do not merge: both names must be similar, birth dates must
-    agree where both are known, and without a birth date the two records must not carry a
-    different email or phone (two people of the same name at one address).
-    Incremental: the links of records touched since this model last wrote
-    (int_identity_records_touched: changed records and the members of households whose
-    members changed) are deleted and computed again. -#}
+{#- Probabilistic links (Fellegi-Sunter): every candidate pair of int_identity_pairs_compared
+    weighed by the evidence of each comparison, log2(m / u) of its level under the current
+    match model (matching.match_models, fitted by `ciw match --refit`; before the first fit
+    the defaults of seeds/match_comparison_levels.csv). An exact agreement on a name, town or
+    postcode weighs by how rare the value is (term frequencies). A missing value weighs
+    nothing; a disagreement weighs against, never vetoes. match_weight = the prior log-odds
+    that two records are one person + the comparisons' weights; match_probability from it.
+    Households: two records with one surname at one address (or on one email or phone) whose
+    first names or birth dates disagree (or namesakes there without birth dates and with
+    different contacts) are two people: var('match_household_disagreement_weight') is added.
+    Kept: pairs from var('match_review_probability') up; is_link from
+    var('match_link_probability') up (the band below goes to int_identity_review).
+    Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
+    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_to_weigh_again() }}"],
     indexes=[
         {'columns': ['left_record_key']},
         {'columns': ['right_record_key']},
@@ -22,78 +25,121 @@
 
 -- depends_on: {{ ref('int_identity_records_touched') }}
 
-{#- similarities below both thresholds need not be exact (name_similarity's at_least) -#}
-{%- set lowest_threshold = [var('fuzzy_name_threshold'), var('fuzzy_name_threshold_without_birth_date')] | min %}
+{%- set weigh_all = not is_incremental() or match_model_changed() %}
 
 with
 
-{% if is_incremental() %}
+{% if weigh_all %}
 
-    -- every pair with a touched side (pg_temp.touched_records, staged by the pre_hook): touched
-    -- left, or touched right and an untouched left; index joins on the block keys
-    touched_keys as materialized (
+    pairs as (
 
-        select
-            block_keys.record_key,
-            block_keys.block_key
-        from pg_temp.touched_records as touched
-        inner join {{ ref('int_identity_block_keys') }} as block_keys
-            on touched.record_key = block_keys.record_key
-        where block_keys.is_current
-
-    ),
-
-    candidate_pairs as materialized (
-
-        select distinct
-            least(touched_keys.record_key, other_keys.record_key) as left_record_key,
-            greatest(touched_keys.record_key, other_keys.record_key) as right_record_key
-        from touched_keys
-        -- lateral, offset 0: one index scan on block_key per touched key (as a join, the
-        -- planner hashed all four million block keys for a hundred thousand: 1.6 s of 2)
-        cross join lateral (
-            select block_keys.record_key
-            from {{ ref('int_identity_block_keys') }} as block_keys
-            where block_keys.block_key = touched_keys.block_key and block_keys.is_current
-            offset 0
-        ) as other_keys
-        left join pg_temp.touched_records as other_touched
-            on other_keys.record_key = other_touched.record_key
-        where
-            touched_keys.record_key <> other_keys.record_key
-            and (other_touched.record_key is null or touched_keys.record_key < other_keys.record_key)
+        select * from {{ ref('int_identity_pairs_compared') }}
 
     ),
 
 {% else %}
 
-    block_keys as (
+    pairs as (
 
-        select
-            record_key,
-            block_key
-        from {{ ref('int_identity_block_keys') }}
-        where is_current
-
-    ),
-
-    candidate_pairs as materialized (
-
-        select distinct
-            left_keys.record_key as left_record_key,
-            right_keys.record_key as right_record_key
-        from block_keys as left_keys
-        inner join block_keys as right_keys
-            on
-                left_keys.block_key = right_keys.block_key
-                and left_keys.record_key < right_keys.record_key
+        {{ links_of_touched_records(ref('int_identity_pairs_compared'), ['*']) }}
 
     ),
 
 {% endif %}
 
--- namesakes at one address with different birth dates (a father and son of the same name):
--- there the address rule cannot tell them apart, so it does not apply
+models as (
+
+    select
+        model_id,
+        prior_match_probability
+    from {{ ref('stg_match_model__models') }}
+    where model_id = {{ current_match_model_id() }}
+
+),
+
+default_levels as (
+
+    select
+        comparison,
+        comparison_level,
+        m_probability,
+        u_probability,
+        is_term_frequency_adjusted
+    from {{ ref('match_comparison_levels') }}
+
+),
+
+fitted_levels as (
+
+    select
+        comparison,
+        comparison_level,
+        m_probability,
+        u_probability
+    from {{ ref('stg_match_model__weights') }}
+    where model_id = {{ current_match_model_id() }}
+
+),
+
+weights as (
+
+    select
+        default_levels.comparison,
+        default_levels.comparison_level,
+        default_levels.is_term_frequency_adjusted,
+        coalesce(fitted_levels.m_probability, default_levels.m_probability) as m_probability,
+        log(2.0, (
+            coalesce(fitted_levels.m_probability, default_levels.m_probability)
+            / coalesce(fitted_levels.u_probability, default_levels.u_probability)
+        )::numeric)::float as level_weight
+    from default_levels
+    left join fitted_levels
+        on
+            default_levels.comparison = fitted_levels.comparison
+            and default_levels.comparison_level = fitted_levels.comparison_level
+
+),
+
+term_frequencies as (
+
+    select
+        comparison,
+        comparison_value,
+        value_frequency
+    from {{ ref('stg_match_model__term_frequencies') }}
+    where model_id = {{ current_match_model_id() }}
+
+),
+
+-- before the first fit: about one duplicate per record among all pairs of records
+prior as (
+
+    select
+        log(2.0, (prior_match_probability / (1 - prior_match_probability))::numeric)::float
+            as prior_weight
+    from models
+    union all
+    select log(2.0, (2.0 / greatest(count(*), 2))::numeric)::float as prior_weight
+    from {{ ref('int_identity_records_unioned') }}
+    having not exists (select 1 from models)
+
+),
+
+records as (
+
+    select
+        record_key,
+        first_name_normalized,
+        first_name_canonical,
+        last_name_normalized,
+        address_normalized,
+        town_normalized,
+        postcode
+    from {{ ref('int_identity_records_unioned') }}
+
+),
+
+-- namesakes at one address with different birth dates (a father and son of the same name)
 ambiguous_namesakes as (
 
     select
@@ -106,70 +152,67 @@ ambiguous_namesakes as (
 
 ),
 
-pairs_with_names as materialized (
+weighed as (
 
     select
-        candidate_pairs.left_record_key,
-        candidate_pairs.right_record_key,
-        left_records.first_name_canonical as left_first_name,
-        left_records.last_name_normalized as left_last_name,
-        right_records.first_name_canonical as right_first_name,
-        left_records.first_name_alternative as left_first_name_alternative,
-        right_records.first_name_alternative as right_first_name_alternative,
-        right_records.last_name_normalized as right_last_name,
-        left_records.last_name_canonical as left_last_name_canonical,
-        right_records.last_name_canonical as right_last_name_canonical,
-        left_records.birth_date = right_records.birth_date as is_same_birth_date,
-        left_records.birth_date is null or right_records.birth_date is null as is_birth_date_missing,
-        left_records.address_normalized = right_records.address_normalized
-        and left_records.postcode = right_records.postcode as is_same_address,
-        ambiguous_namesakes.postcode is not null as is_ambiguous_namesake,
-        left_records.email_normalized <> right_records.email_normalized
-        or left_records.phone_e164 <> right_records.phone_e164 as has_conflicting_contact
-    from candidate_pairs
-    inner join {{ ref('int_identity_records_unioned') }} as left_records
-        on candidate_pairs.left_record_key = left_records.record_key
-    inner join {{ ref('int_identity_records_unioned') }} as right_records
-        on candidate_pairs.right_record_key = right_records.record_key
+        pairs.left_record_key,
+        pairs.right_record_key,
+        pairs.last_name_level in (4, 6)
+        and (
+            (pairs.house_number_level = 3 and pairs.street_level = 3)
+            or pairs.email_level = 3
+            or pairs.phone_level = 3
+        ) as is_same_household,
+        pairs.first_name_level = 0
+        or pairs.birth_date_level = 0
+        or (
+            pairs.birth_date_level is null
+            and (pairs.email_level = 0 or pairs.phone_level = 0 or ambiguous_namesakes.postcode is not null)
+        ) as has_household_disagreement,
+        {{ comparison_weight('first_name', 'left_records.first_name_normalized') }} as first_name_weight,
+        {{ comparison_weight('last_name', 'left_records.last_name_normalized') }} as last_name_weight,
+        {{ comparison_weight('birth_date') }} as birth_date_weight,
+        {{ comparison_weight('house_number') }} as house_number_weight,
+        {{ comparison_weight('street') }} as street_weight,
+        {{ comparison_weight('town', 'left_records.town_normalized') }} as town_weight,
+        {{ comparison_weight('postcode', 'left_records.postcode') }} as postcode_weight,
+        {{ comparison_weight('email') }} as email_weight,
+        {{ comparison_weight('phone') }} as phone_weight
+    from pairs
+    inner join records as left_records on pairs.left_record_key = left_records.record_key
     left join ambiguous_namesakes
         on
             left_records.postcode = ambiguous_namesakes.postcode
             and left_records.address_normalized = ambiguous_namesakes.address_normalized
             and left_records.first_name_canonical = ambiguous_namesakes.first_name_canonical
             and left_records.last_name_normalized = ambiguous_namesakes.last_name_normalized
+    {{ comparison_weight_joins('first_name', 'left_records.first_name_normalized') }}
+    {{ comparison_weight_joins('last_name', 'left_records.last_name_normalized') }}
+    {{ comparison_weight_joins('birth_date') }}
+    {{ comparison_weight_joins('house_number') }}
+    {{ comparison_weight_joins('street') }}
+    {{ comparison_weight_joins('town', 'left_records.town_normalized') }}
+    {{ comparison_weight_joins('postcode', 'left_records.postcode') }}
+    {{ comparison_weight_joins('email') }}
+    {{ comparison_weight_joins('phone') }}
 
 ),
 
-compared as materialized (
+summed as (
 
     select
-        left_record_key,
-        right_record_key,
-        is_same_birth_date,
-        is_birth_date_missing,
-        is_same_address,
-        coalesce(has_conflicting_contact, false) as has_conflicting_contact,
-        is_ambiguous_namesake,
-        greatest(
-            least(
-                {{ target.schema }}.first_name_similarity(
-                    left_first_name, left_first_name_alternative,
-                    right_first_name, right_first_name_alternative, {{ lowest_threshold }}
-                ),
-                {{ target.schema }}.name_similarity(
-                    left_last_name, right_last_name, {{ lowest_threshold }}
-                )
-            ),
-            least(
-                {{ target.schema }}.name_similarity(
-                    left_first_name, right_last_name_canonical, {{ lowest_threshold }}
-                ),
-                {{ target.schema }}.name_similarity(
-                    left_last_name_canonical, right_first_name, {{ lowest_threshold }}
-                )
-            )
-        ) as name_score
-    from pairs_with_names
+        weighed.*,
+        prior.prior_weight,
+        prior.prior_weight
+        + first_name_weight + last_name_weight + birth_date_weight + house_number_weight
+        + street_weight + town_weight + postcode_weight + email_weight + phone_weight
+        + case
+            when is_same_household and coalesce(has_household_disagreement, false)
+                then {{ var('match_household_disagreement_weight') }}
+            else 0
+        end as match_weight
+    from weighed
+    cross join prior
 
 ),
 
@@ -178,26 +221,46 @@ links as (
     select
         left_record_key,
         right_record_key,
-        name_score::numeric(6, 4) as match_score,
-        case
-            when is_same_birth_date then 'fuzzy_name_birth_date'
-            else 'fuzzy_name_address'
-        end as match_rule,
-        'name_score=' || name_score
-        || case when is_same_birth_date then ', same birth date' else ', same address' end
-            as evidence,
+        'probabilistic' as match_rule,
+        {{ current_match_model_id() }} as model_id,
+        round(match_weight::numeric, 2) as match_weight,
+        (1 / (1 + power(2::float, -greatest(least(match_weight, 60), -60))))::numeric(6, 4)
+            as match_score,
+        jsonb_strip_nulls(jsonb_build_object(
+            'prior', round(prior_weight::numeric, 2),
+            'first_name', round(nullif(first_name_weight, 0)::numeric, 2),
+            'last_name', round(nullif(last_name_weight, 0)::numeric, 2),
+            'birth_date', round(nullif(birth_date_weight, 0)::numeric, 2),
+            'house_number', round(nullif(house_number_weight, 0)::numeric, 2),
+            'street', round(nullif(street_weight, 0)::numeric, 2),
+            'town', round(nullif(town_weight, 0)::numeric, 2),
+            'postcode', round(nullif(postcode_weight, 0)::numeric, 2),
+            'email', round(nullif(email_weight, 0)::numeric, 2),
+            'phone', round(nullif(phone_weight, 0)::numeric, 2),
+            'household', case
+                when is_same_household and coalesce(has_household_disagreement, false)
+                    then {{ var('match_household_disagreement_weight') }}
+            end
+        )) as comparison_weights,
+        1 / (1 + power(2::float, -greatest(least(match_weight, 60), -60)))
+        >= {{ var('match_link_probability') }} as is_link,
         current_timestamp as computed_at
-    from compared
+    from summed
     where
-        (is_same_birth_date and name_score >= {{ var('fuzzy_name_threshold') }})
-        or (
-            is_birth_date_missing
-            and is_same_address
-            and not has_conflicting_contact
-            and not is_ambiguous_namesake
-            and name_score >= {{ var('fuzzy_name_threshold_without_birth_date') }}
-        )
+        1 / (1 + power(2::float, -greatest(least(match_weight, 60), -60)))
+        >= {{ var('match_review_probability') }}
 
 )
 
-select * from links
+select
+    left_record_key,
+    right_record_key,
+    match_rule,
+    model_id,
+    match_weight,
+    match_score,
+    comparison_weights::text as evidence,
+    comparison_weights,
+    is_link,
+    computed_at
+from links

@@ -1,4 +1,5 @@
-{#- All links between identity records, deterministic and fuzzy, best rule per pair.
+{#- All links between identity records, deterministic and probabilistic (is_link), best rule
+    per pair.
     Incremental: the pairs of records touched since this model last wrote are deleted and
     taken again from the (already re-computed) link models. -#}
 {{ config(
@@ -42,6 +43,7 @@ fuzzy_links as (
         {{ links_of_touched_records(
             ref('int_identity_links_fuzzy'),
             ['left_record_key', 'right_record_key', 'match_rule', 'evidence', 'match_score'],
+            condition='links.is_link',
         ) }}
     {% else %}
         select
@@ -51,6 +53,7 @@ fuzzy_links as (
             evidence,
             match_score
         from {{ ref('int_identity_links_fuzzy') }}
+        where is_link
     {% endif %}
 
 ),

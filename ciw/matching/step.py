@@ -1,0 +1,75 @@
+"""The match-model step of the pipeline: bring the candidate pairs up to date, draw the random
+pairs, fit (ciw.matching.fit), write the model, and weigh every pair again with it.
+
+`ciw run` calls it before its build and refits only when there is no model or the latest is
+var ``match_refit_days`` old; ``ciw match --refit`` refits now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from ciw.matching.fit import (
+    MatchFitError,
+    MatchModel,
+    MatchSettings,
+    fit_match_model,
+    latest_fit_at,
+    needs_refit,
+    write_match_model,
+)
+
+log = logging.getLogger(__name__)
+
+# the models the fit reads, and what it rebuilds after writing a model: every matched model
+# downstream of the weighed links, except the stable customer ids and their audit trail (which
+# follow the new clusters incrementally, keeping every id that survives)
+CANDIDATES = "int_identity_pairs_compared"
+WEIGHED = "int_identity_links_fuzzy"
+SAMPLE = "int_identity_pairs_sampled"
+REWEIGH = "int_identity_links_fuzzy+,path:models/matched"
+KEEP = ["int_customer_ids_assigned", "int_customer_id_changes"]
+
+
+@dataclass
+class MatchStepResult:
+    refitted: bool
+    model: MatchModel | None = None
+    fitted_at: dt.datetime | None = None
+
+
+def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchStepResult:
+    """`dbt` is a ciw.dbt.DbtSession. refit None: only when needed (needs_refit)."""
+    from ciw.dbt import model_relation
+
+    settings = MatchSettings.from_project(project)
+    fitted_at = latest_fit_at(warehouse)
+    if refit is None:
+        refit = needs_refit(fitted_at, dt.datetime.now(dt.UTC), settings)
+    if not refit:
+        return MatchStepResult(refitted=False, fitted_at=fitted_at)
+    steps = (
+        ["seed"],
+        # everything the weighed links and the models after them read
+        ["run", "--select", "+path:models/matched", "--exclude", f"{WEIGHED}+"],
+        ["run", "--full-refresh", "--select", SAMPLE],
+    )
+    for args in steps:
+        result = dbt.run(list(args))
+        if not result.ok:
+            raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
+    relations = {
+        "levels": model_relation(project, "match_comparison_levels", "reference"),
+        "candidates": model_relation(project, CANDIDATES, "matched"),
+        "sample": model_relation(project, SAMPLE, "matched"),
+        "records": model_relation(project, "int_identity_records_unioned", "matched"),
+    }
+    model = fit_match_model(warehouse, relations)
+    write_match_model(warehouse, model)
+    log.info("match model %s written", model.model_id)
+    args = ["run", "--full-refresh", "--select", REWEIGH, "--exclude", *KEEP]
+    result = dbt.run(args)
+    if not result.ok:
+        raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
+    return MatchStepResult(refitted=True, model=model, fitted_at=fitted_at)

@@ -1,0 +1,157 @@
+{#- The comparisons of probabilistic (Fellegi-Sunter) matching: each turns two records'
+    values of one attribute into a comparison level, a small integer whose m and u
+    probabilities the fit estimates (seeds/match_comparison_levels.csv names every level).
+    A missing value on either side gives null: neutral evidence, never a veto. `left` and
+    `right` are the column prefixes of the two records (e.g. 'left_', 'right_'). -#}
+
+{#- The numbers of a normalised address line, in order: house and flat numbers
+    ("flat 3 83 grange rd" -> "3 83", "12a high st" -> "12a"). -#}
+{% macro house_number(address) -%}
+    nullif(btrim(regexp_replace(
+        regexp_replace({{ address }}, '\m(?!\d+[a-z]?\M)\S+', '', 'g'), '\s+', ' ', 'g'
+    )), '')
+{%- endmacro %}
+
+{#- The street of a normalised address line without its numbers and flat words
+    ("flat 3 83 grange rd" -> "grange rd"). -#}
+{% macro street_name(address) -%}
+    nullif(btrim(regexp_replace(
+        regexp_replace({{ address }}, '\m(flat|unit|apt|apartment|\d+[a-z]?)\M', '', 'g'),
+        '\s+', ' ', 'g'
+    )), '')
+{%- endmacro %}
+
+{#- Whether two values are within `edits` typing slips (optimal string alignment distance). -#}
+{% macro within_edits(left_value, right_value, edits) -%}
+    {{ target.schema }}.edit_distance_within({{ left_value }}, {{ right_value }}, {{ edits }})
+    <= {{ edits }}
+{%- endmacro %}
+
+{#- First and last name typed in each other's field, each within one slip. -#}
+{% macro names_swapped(left, right) -%}
+    (
+        {{ within_edits(left ~ 'first_name_normalized', right ~ 'last_name_normalized', 1) }}
+        and {{ within_edits(left ~ 'last_name_normalized', right ~ 'first_name_normalized', 1) }}
+    )
+{%- endmacro %}
+
+{#- first name: 6 exact, 5 nickname of one another (either reading of an ambiguous nickname),
+    4 one slip, 3 swapped with the last name, 2 two slips (names of five letters or more),
+    1 an initial that fits, 0 different. -#}
+{% macro first_name_level(left, right) -%}
+    case
+        when {{ left }}first_name_normalized is null or {{ right }}first_name_normalized is null
+            then null
+        when {{ left }}first_name_normalized = {{ right }}first_name_normalized then 6
+        when
+            {{ left }}first_name_canonical in (
+                {{ right }}first_name_canonical, {{ right }}first_name_alternative
+            )
+            or {{ left }}first_name_alternative in (
+                {{ right }}first_name_canonical, {{ right }}first_name_alternative
+            )
+            then 5
+        when
+            greatest(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) >= 3
+            and {{ within_edits(left ~ 'first_name_normalized', right ~ 'first_name_normalized', 1) }}
+            then 4
+        when {{ names_swapped(left, right) }} then 3
+        when
+            least(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) >= 5
+            and {{ within_edits(left ~ 'first_name_normalized', right ~ 'first_name_normalized', 2) }}
+            then 2
+        when
+            least(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) = 1
+            and left({{ left }}first_name_normalized, 1) = left({{ right }}first_name_normalized, 1)
+            then 1
+        else 0
+    end
+{%- endmacro %}
+
+{#- last name: 6 exact, 4 one slip, 3 swapped with the first name, 2 two slips (five letters
+    or more), 0 different. -#}
+{% macro last_name_level(left, right) -%}
+    case
+        when {{ left }}last_name_normalized is null or {{ right }}last_name_normalized is null
+            then null
+        when {{ left }}last_name_normalized = {{ right }}last_name_normalized then 6
+        when
+            greatest(length({{ left }}last_name_normalized), length({{ right }}last_name_normalized)) >= 3
+            and {{ within_edits(left ~ 'last_name_normalized', right ~ 'last_name_normalized', 1) }}
+            then 4
+        when {{ names_swapped(left, right) }} then 3
+        when
+            least(length({{ left }}last_name_normalized), length({{ right }}last_name_normalized)) >= 5
+            and {{ within_edits(left ~ 'last_name_normalized', right ~ 'last_name_normalized', 2) }}
+            then 2
+        else 0
+    end
+{%- endmacro %}
+
+{#- birth date: 5 exact, 4 one digit mistyped (or two adjacent digits transposed) or one day
+    apart, 3 day and month swapped, 2 same year and month, 0 different. -#}
+{% macro birth_date_level(left, right) -%}
+    case
+        when {{ left }}birth_date is null or {{ right }}birth_date is null then null
+        when {{ left }}birth_date = {{ right }}birth_date then 5
+        when
+            abs({{ left }}birth_date - {{ right }}birth_date) = 1
+            or {{ within_edits(
+                "to_char(" ~ left ~ "birth_date, 'YYYYMMDD')",
+                "to_char(" ~ right ~ "birth_date, 'YYYYMMDD')",
+                1,
+            ) }}
+            then 4
+        when
+            extract(year from {{ left }}birth_date) = extract(year from {{ right }}birth_date)
+            and extract(month from {{ left }}birth_date) = extract(day from {{ right }}birth_date)
+            and extract(day from {{ left }}birth_date) = extract(month from {{ right }}birth_date)
+            then 3
+        when
+            date_trunc('month', {{ left }}birth_date) = date_trunc('month', {{ right }}birth_date)
+            then 2
+        else 0
+    end
+{%- endmacro %}
+
+{#- An attribute compared as: 3 exact, 2 within `edits` slips (values of `min_length`
+    characters or more), 0 different. -#}
+{% macro text_level(left_value, right_value, edits=2, min_length=4) -%}
+    case
+        when {{ left_value }} is null or {{ right_value }} is null then null
+        when {{ left_value }} = {{ right_value }} then 3
+        {%- if edits > 0 %}
+            when
+                least(length({{ left_value }}), length({{ right_value }})) >= {{ min_length }}
+                and {{ within_edits(left_value, right_value, edits) }}
+                then 2
+        {%- endif %}
+        else 0
+    end
+{%- endmacro %}
+
+{#- Every comparison of two records, as the level columns of int_identity_pairs_compared
+    (`<comparison>_level`). -#}
+{% macro comparison_levels(left, right) -%}
+    {{ first_name_level(left, right) }} as first_name_level,
+    {{ last_name_level(left, right) }} as last_name_level,
+    {{ birth_date_level(left, right) }} as birth_date_level,
+    {{ text_level(left ~ 'house_number', right ~ 'house_number', edits=0) }} as house_number_level,
+    {{ text_level(left ~ 'street_normalized', right ~ 'street_normalized', edits=2, min_length=5) }}
+        as street_level,
+    {{ text_level(left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5) }}
+        as town_level,
+    {{ text_level(left ~ 'postcode', right ~ 'postcode', edits=1, min_length=4) }} as postcode_level,
+    {{ text_level(left ~ 'email_normalized', right ~ 'email_normalized', edits=1, min_length=6) }}
+        as email_level,
+    {{ text_level(left ~ 'phone_e164', right ~ 'phone_e164', edits=1, min_length=8) }}
+        as phone_level
+{%- endmacro %}
+
+{#- The comparisons, in the order of their level columns (the fit and the scoring read them). -#}
+{% macro match_comparisons() -%}
+    {{ return([
+        'first_name', 'last_name', 'birth_date', 'house_number', 'street', 'town', 'postcode',
+        'email', 'phone',
+    ]) }}
+{%- endmacro %}

@@ -1,0 +1,78 @@
+{#- Scoring with the current match model (the latest fit in matching.match_models, else the
+    defaults of seeds/match_comparison_levels.csv). -#}
+
+{#- The id of the model the scoring uses now ('default' before the first fit), read when the
+    model is compiled; a subquery where nothing can be read (parse, unit tests). -#}
+{% macro current_match_model_id() -%}
+    {%- set query -%}
+        select coalesce(
+            (select model_id from {{ ref('stg_match_model__models') }} order by fitted_at desc limit 1),
+            'default'
+        )
+    {%- endset -%}
+    {%- if _can_read_at_compile() -%}
+        '{{ run_query(query).columns[0].values()[0] }}'
+    {%- else -%}
+        ({{ query }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether the links of this model were weighed by another model than the current one (a
+    refit since the last run): then every pair is weighed again. False where nothing can be
+    read. -#}
+{% macro match_model_changed() -%}
+    {%- if not (is_incremental() and _can_read_at_compile()) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set query -%}
+        select coalesce(
+            (select model_id from {{ this }} order by computed_at desc limit 1),
+            {{ current_match_model_id() }}
+        ) <> {{ current_match_model_id() }}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{#- pre_hook of int_identity_links_fuzzy: after a refit every link goes (all are weighed
+    again); else the links of the touched records (delete_links_of_touched_records). -#}
+{% macro delete_links_to_weigh_again() -%}
+    {%- if is_incremental() and match_model_changed() -%}
+        truncate {{ this }}
+    {%- else -%}
+        {{ delete_links_of_touched_records() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The weight (log2 of m / u) of `comparison`'s level in a pair, joined as `<comparison>_weights`
+    from the weights CTE; term-frequency adjusted comparisons weigh an exact agreement by the
+    value's frequency (`<comparison>_frequencies`, joined on `value`) where the fit counted it. -#}
+{% macro comparison_weight(comparison, value=none) -%}
+    {%- if value -%}
+        case
+            when {{ comparison }}_weights.is_term_frequency_adjusted and {{ comparison }}_frequencies.value_frequency is not null
+                then log(2.0, ({{ comparison }}_weights.m_probability / greatest(
+                    {{ comparison }}_frequencies.value_frequency, {{ var('match_tf_minimum_frequency') }}
+                ))::numeric)::float
+            else coalesce({{ comparison }}_weights.level_weight, 0)
+        end
+    {%- else -%}
+        coalesce({{ comparison }}_weights.level_weight, 0)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The joins comparison_weight needs for `comparison` (its level column is
+    `<comparison>_level` of `pairs`; `value` its value on the left record when the levels
+    agree exactly). -#}
+{% macro comparison_weight_joins(comparison, value=none) -%}
+    left join weights as {{ comparison }}_weights
+        on
+            {{ comparison }}_weights.comparison = '{{ comparison }}'
+            and pairs.{{ comparison }}_level = {{ comparison }}_weights.comparison_level
+    {%- if value %}
+    left join term_frequencies as {{ comparison }}_frequencies
+        on
+            {{ comparison }}_frequencies.comparison = '{{ comparison }}'
+            and {{ value }} = {{ comparison }}_frequencies.comparison_value
+            and {{ comparison }}_weights.is_term_frequency_adjusted
+    {%- endif %}
+{%- endmacro %}

@@ -1,0 +1,138 @@
+{#- Every candidate pair (records sharing a block key of int_identity_block_keys) with its
+    comparison levels (macros/matching/comparisons.sql): the comparison vectors that the
+    match-model fit learns from (`ciw match --refit`) and that int_identity_links_fuzzy
+    weighs. blocking_rules names the rules that made the pair a candidate, so that the fit
+    can leave out of each of its sessions the comparisons that rule forced to agree.
+    Incremental: the pairs of records touched since this model last wrote
+    (int_identity_records_touched) are deleted and compared again. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
+    indexes=[
+        {'columns': ['left_record_key']},
+        {'columns': ['right_record_key']},
+        {'columns': ['computed_at']},
+    ],
+) }}
+
+-- depends_on: {{ ref('int_identity_records_touched') }}
+
+with
+
+{% if is_incremental() %}
+
+    -- the block keys of the touched records (pg_temp.touched_records, staged by the pre_hook)
+    touched_keys as materialized (
+
+        select
+            block_keys.record_key,
+            block_keys.block_key
+        from pg_temp.touched_records as touched
+        inner join {{ ref('int_identity_block_keys') }} as block_keys
+            on touched.record_key = block_keys.record_key
+        where block_keys.is_current
+
+    ),
+
+    -- every pair with a touched side: touched left, or touched right and an untouched left
+    candidate_keys as (
+
+        select
+            least(touched_keys.record_key, other_keys.record_key) as left_record_key,
+            greatest(touched_keys.record_key, other_keys.record_key) as right_record_key,
+            touched_keys.block_key
+        from touched_keys
+        -- lateral, offset 0: one index scan on block_key per touched key (as a join, the
+        -- planner hashed all the block keys for a few thousand)
+        cross join lateral (
+            select block_keys.record_key
+            from {{ ref('int_identity_block_keys') }} as block_keys
+            where block_keys.block_key = touched_keys.block_key and block_keys.is_current
+            offset 0
+        ) as other_keys
+        left join pg_temp.touched_records as other_touched
+            on other_keys.record_key = other_touched.record_key
+        where
+            touched_keys.record_key <> other_keys.record_key
+            and (other_touched.record_key is null or touched_keys.record_key < other_keys.record_key)
+
+    ),
+
+{% else %}
+
+    block_keys as (
+
+        select
+            record_key,
+            block_key
+        from {{ ref('int_identity_block_keys') }}
+        where is_current
+
+    ),
+
+    candidate_keys as (
+
+        select
+            left_keys.record_key as left_record_key,
+            right_keys.record_key as right_record_key,
+            left_keys.block_key
+        from block_keys as left_keys
+        inner join block_keys as right_keys
+            on
+                left_keys.block_key = right_keys.block_key
+                and left_keys.record_key < right_keys.record_key
+
+    ),
+
+{% endif %}
+
+candidate_pairs as materialized (
+
+    select
+        left_record_key,
+        right_record_key,
+        array_agg(distinct split_part(block_key, ':', 1) order by split_part(block_key, ':', 1))
+            as blocking_rules
+    from candidate_keys
+    group by left_record_key, right_record_key
+
+),
+
+records as (
+
+    select
+        record_key,
+        first_name_normalized,
+        first_name_canonical,
+        first_name_alternative,
+        last_name_normalized,
+        birth_date,
+        house_number,
+        street_normalized,
+        town_normalized,
+        postcode,
+        email_normalized,
+        phone_e164
+    from {{ ref('int_identity_records_unioned') }}
+
+),
+
+compared as (
+
+    select
+        candidate_pairs.left_record_key,
+        candidate_pairs.right_record_key,
+        candidate_pairs.blocking_rules,
+        {{ comparison_levels('left_records.', 'right_records.') }},
+        current_timestamp as computed_at
+    from candidate_pairs
+    inner join records as left_records
+        on candidate_pairs.left_record_key = left_records.record_key
+    inner join records as right_records
+        on candidate_pairs.right_record_key = right_records.record_key
+
+)
+
+select * from compared
