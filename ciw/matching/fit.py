@@ -41,6 +41,7 @@ COMPARISONS = (
     "birth_date",
     "house_number",
     "street",
+    "locality",
     "town",
     "postcode",
     "email",
@@ -54,6 +55,10 @@ RULE_COMPARISONS = {
     "address": {"postcode", "house_number", "street"},
     "postcode_name": {"postcode", "first_name", "last_name"},
     "street": {"town", "street", "house_number"},
+    "street_name": {"street", "house_number", "first_name", "last_name"},
+    "locality_name": {"locality", "first_name", "last_name"},
+    "name_town": {"town", "first_name", "last_name"},
+    "surname_town": {"town", "last_name"},
 }
 
 # the value a term-frequency adjusted comparison agrees on (int_identity_records_unioned)
@@ -229,9 +234,8 @@ def expectation_maximisation(
 
 def household_disagreements(vectors: np.ndarray) -> np.ndarray:
     """The pairs int_identity_links_fuzzy's household guard decides: one surname at one address
-    (house number and street) or on one email or phone, but first names or birth dates that
-    disagree (or, without
-    birth dates, an email or phone that does). Two people of one household agree on everything
+    (house number and street) or on one email or phone, but two or more of first name, birth
+    date, email and phone that disagree. Two people of one household agree on everything
     the address and surname bring, which the independence of the comparisons cannot express:
     learning from them would teach that a match often has another birth date."""
     column = {name: vectors[:, i] for i, name in enumerate(COMPARISONS)}
@@ -240,12 +244,10 @@ def household_disagreements(vectors: np.ndarray) -> np.ndarray:
         | (column["email"] == 3)
         | (column["phone"] == 3)
     )
-    disagree = (
-        (column["first_name"] == 0)
-        | (column["birth_date"] == 0)
-        | ((column["birth_date"] < 0) & ((column["email"] == 0) | (column["phone"] == 0)))
+    disagreements = sum(
+        (column[name] == 0).astype(int) for name in ("first_name", "birth_date", "email", "phone")
     )
-    return household & disagree
+    return household & (disagreements >= 2)
 
 
 def estimate_m(

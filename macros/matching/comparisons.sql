@@ -139,6 +139,8 @@
     {{ text_level(left ~ 'house_number', right ~ 'house_number', edits=0) }} as house_number_level,
     {{ text_level(left ~ 'street_normalized', right ~ 'street_normalized', edits=2, min_length=5) }}
         as street_level,
+    {{ text_level(left ~ 'locality_normalized', right ~ 'locality_normalized', edits=2, min_length=5) }}
+        as locality_level,
     {{ text_level(left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5) }}
         as town_level,
     {{ text_level(left ~ 'postcode', right ~ 'postcode', edits=1, min_length=4) }} as postcode_level,
@@ -151,7 +153,7 @@
 {#- The comparisons, in the order of their level columns (the fit and the scoring read them). -#}
 {% macro match_comparisons() -%}
     {{ return([
-        'first_name', 'last_name', 'birth_date', 'house_number', 'street', 'town', 'postcode',
-        'email', 'phone',
+        'first_name', 'last_name', 'birth_date', 'house_number', 'street', 'locality', 'town',
+        'postcode', 'email', 'phone',
     ]) }}
 {%- endmacro %}

@@ -438,6 +438,20 @@
             review.review_subject like 'cluster=%'
             and substr(review.review_subject, 9) in (
                 {{ clusters_written_since('reviewed_at') }}
+            );
+        -- probable matches: only those still weighed as they were stay (the others are weighed
+        -- again since, and come back if they are still in the band)
+        delete from {{ this }} as review
+        where
+            review.review_reason = 'probable_match'
+            and not exists (
+                select 1
+                from {{ ref('int_identity_links_fuzzy') }} as links
+                where
+                    links.left_record_key = split_part(substr(review.review_subject, 6), '|', 1)
+                    and links.right_record_key = split_part(substr(review.review_subject, 6), '|', 2)
+                    and not links.is_link
+                    and links.computed_at <= {{ matching_watermark('reviewed_at') }}
             )
     {%- else -%}
         select 1

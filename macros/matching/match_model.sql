@@ -76,3 +76,13 @@
             and {{ comparison }}_weights.is_term_frequency_adjusted
     {%- endif %}
 {%- endmacro %}
+
+{#- The household guard's weight of a weighed pair (is_same_household,
+    household_disagreements): see int_identity_links_fuzzy. -#}
+{% macro household_weight() -%}
+    case
+        when not coalesce(is_same_household, false) or household_disagreements = 0 then 0
+        when household_disagreements = 1 then {{ var('match_household_single_disagreement_weight') }}
+        else {{ var('match_household_disagreement_weight') }}
+    end
+{%- endmacro %}

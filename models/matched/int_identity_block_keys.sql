@@ -3,7 +3,9 @@
     record missing its name, birth date or postcode, or with a typo in one of them, still
     meets its duplicates through another rule (the rule is the key's prefix):
     birth date + postcode, birth date + a name's first three letters, postcode + address,
-    postcode + a name's first three letters, and town + street + house number.
+    postcode + a name's first three letters, town + street + house number, street + house
+    number + a name's prefix, locality (address line 2) + a name's prefix, town + first
+    name + last name prefix, and (for records without a first name) town + surname.
     Incremental like int_identifiers_unpivoted: the keys of records whose identity changed are
     written again, and a key a record lost stays as a tombstone (is_current = false), so
     int_identity_records_touched sees whose household (address block) changed. -#}
@@ -30,6 +32,7 @@ records as (
         address_normalized,
         house_number,
         street_normalized,
+        locality_normalized,
         town_normalized,
         postcode,
         birth_date
@@ -101,6 +104,54 @@ block_keys as (
         'street:' || town_normalized || ':' || street_normalized || ':' || house_number as block_key
     from records
     where town_normalized is not null and street_normalized is not null and house_number is not null
+
+    union
+
+    -- the same street and number in a town mistyped or missing, or under another postcode
+    select
+        records.record_key,
+        'street_name:' || records.street_normalized || ':' || records.house_number || ':'
+        || name_prefixes.name_prefix as block_key
+    from records
+    inner join name_prefixes on records.record_key = name_prefixes.record_key
+    where records.street_normalized is not null and records.house_number is not null
+
+    union
+
+    select
+        records.record_key,
+        'locality_name:' || records.locality_normalized || ':' || name_prefixes.name_prefix
+            as block_key
+    from records
+    inner join name_prefixes on records.record_key = name_prefixes.record_key
+    where records.locality_normalized is not null
+
+    union
+
+    -- both names in one town (spaces ignored: "lake clifton", "lakeclifton"): a moved
+    -- person, a mistyped postcode and no birth date
+    select
+        record_key,
+        'name_town:' || replace(town_normalized, ' ', '') || ':' || first_name_normalized || ':'
+        || left(last_name_normalized, 3) as block_key
+    from records
+    where
+        town_normalized is not null
+        and first_name_normalized is not null
+        and last_name_normalized is not null
+
+    union
+
+    -- a record without a first name meets the others without one by surname and town
+    select
+        record_key,
+        'surname_town:' || replace(town_normalized, ' ', '') || ':' || last_name_normalized
+            as block_key
+    from records
+    where
+        town_normalized is not null
+        and first_name_normalized is null
+        and last_name_normalized is not null
 
 ),
 

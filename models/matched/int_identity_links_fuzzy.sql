@@ -5,9 +5,12 @@
     postcode weighs by how rare the value is (term frequencies). A missing value weighs
     nothing; a disagreement weighs against, never vetoes. match_weight = the prior log-odds
     that two records are one person + the comparisons' weights; match_probability from it.
-    Households: two records with one surname at one address (or on one email or phone) whose
-    first names or birth dates disagree (or namesakes there without birth dates and with
-    different contacts) are two people: var('match_household_disagreement_weight') is added.
+    Households: two records with one surname at one address (or on one email or phone) that
+    disagree on first name, birth date, email or phone may be two people of one household,
+    whom the address cannot tell apart: one disagreement adds
+    var('match_household_single_disagreement_weight') (a retyped birth date or a replaced name
+    can still link on everything else), two or more (or namesakes at an address with several
+    birth dates, without a birth date here) add var('match_household_disagreement_weight').
     Kept: pairs from var('match_review_probability') up; is_link from
     var('match_link_probability') up (the band below goes to int_identity_review).
     Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
@@ -163,17 +166,20 @@ weighed as (
             or pairs.email_level = 3
             or pairs.phone_level = 3
         ) as is_same_household,
-        pairs.first_name_level = 0
-        or pairs.birth_date_level = 0
-        or (
-            pairs.birth_date_level is null
-            and (pairs.email_level = 0 or pairs.phone_level = 0 or ambiguous_namesakes.postcode is not null)
-        ) as has_household_disagreement,
+        -- what tells two people of one household apart: each of these that disagrees
+        coalesce((pairs.first_name_level = 0)::integer, 0)
+        + coalesce((pairs.birth_date_level = 0)::integer, 0)
+        + coalesce((pairs.email_level = 0)::integer, 0)
+        + coalesce((pairs.phone_level = 0)::integer, 0)
+        -- namesakes at the address with different birth dates, and no birth date here
+        + (pairs.birth_date_level is null and ambiguous_namesakes.postcode is not null)::integer
+        * 2 as household_disagreements,
         {{ comparison_weight('first_name', 'left_records.first_name_normalized') }} as first_name_weight,
         {{ comparison_weight('last_name', 'left_records.last_name_normalized') }} as last_name_weight,
         {{ comparison_weight('birth_date') }} as birth_date_weight,
         {{ comparison_weight('house_number') }} as house_number_weight,
         {{ comparison_weight('street') }} as street_weight,
+        {{ comparison_weight('locality') }} as locality_weight,
         {{ comparison_weight('town', 'left_records.town_normalized') }} as town_weight,
         {{ comparison_weight('postcode', 'left_records.postcode') }} as postcode_weight,
         {{ comparison_weight('email') }} as email_weight,
@@ -191,6 +197,7 @@ weighed as (
     {{ comparison_weight_joins('birth_date') }}
     {{ comparison_weight_joins('house_number') }}
     {{ comparison_weight_joins('street') }}
+    {{ comparison_weight_joins('locality') }}
     {{ comparison_weight_joins('town', 'left_records.town_normalized') }}
     {{ comparison_weight_joins('postcode', 'left_records.postcode') }}
     {{ comparison_weight_joins('email') }}
@@ -205,12 +212,8 @@ summed as (
         prior.prior_weight,
         prior.prior_weight
         + first_name_weight + last_name_weight + birth_date_weight + house_number_weight
-        + street_weight + town_weight + postcode_weight + email_weight + phone_weight
-        + case
-            when is_same_household and coalesce(has_household_disagreement, false)
-                then {{ var('match_household_disagreement_weight') }}
-            else 0
-        end as match_weight
+        + street_weight + locality_weight + town_weight + postcode_weight + email_weight + phone_weight
+        + {{ household_weight() }} as match_weight
     from weighed
     cross join prior
 
@@ -233,14 +236,12 @@ links as (
             'birth_date', round(nullif(birth_date_weight, 0)::numeric, 2),
             'house_number', round(nullif(house_number_weight, 0)::numeric, 2),
             'street', round(nullif(street_weight, 0)::numeric, 2),
+            'locality', round(nullif(locality_weight, 0)::numeric, 2),
             'town', round(nullif(town_weight, 0)::numeric, 2),
             'postcode', round(nullif(postcode_weight, 0)::numeric, 2),
             'email', round(nullif(email_weight, 0)::numeric, 2),
             'phone', round(nullif(phone_weight, 0)::numeric, 2),
-            'household', case
-                when is_same_household and coalesce(has_household_disagreement, false)
-                    then {{ var('match_household_disagreement_weight') }}
-            end
+            'household', nullif({{ household_weight() }}, 0)
         )) as comparison_weights,
         1 / (1 + power(2::float, -greatest(least(match_weight, 60), -60)))
         >= {{ var('match_link_probability') }} as is_link,

@@ -111,6 +111,7 @@ records as (
         birth_date,
         house_number,
         street_normalized,
+        locality_normalized,
         town_normalized,
         postcode,
         email_normalized,

@@ -1,6 +1,7 @@
 {#- What a person should look at: identifiers too widely shared to link anyone (family
-    emails, shop phones, junk that escaped the blocklist, namesakes on one email) and
-    customers that look over-merged (too many records, several dates of birth).
+    emails, shop phones, junk that escaped the blocklist, namesakes on one email),
+    customers that look over-merged (too many records, several dates of birth) and probable
+    matches (record pairs whose match probability is in the review band, with their weights).
     Incremental: identifiers judged again and clusters written again since this model last
     ran are reviewed again; rows of identifiers and clusters that changed or no longer exist
     are deleted first (pre_hook). -#}
@@ -65,7 +66,8 @@ shared_identifiers as (
         end as review_reason,
         identifier_type || '=' || identifier_value as review_subject,
         people_count as distinct_people,
-        record_count
+        record_count,
+        null as review_evidence
     from assessed
 
 ),
@@ -80,7 +82,8 @@ suspicious_clusters as (
         end as review_reason,
         'cluster=' || cluster_key as review_subject,
         count(distinct birth_date) as distinct_people,
-        count(*) as record_count
+        count(*) as record_count,
+        null as review_evidence
     from clustered
     group by cluster_key
     having
@@ -89,11 +92,32 @@ suspicious_clusters as (
 
 ),
 
+-- pairs whose match probability lies between var('match_review_probability') and
+-- var('match_link_probability'): not linked, for a person to decide
+probable_matches as (
+
+    select
+        'probable_match' as review_reason,
+        'pair=' || left_record_key || '|' || right_record_key as review_subject,
+        null::bigint as distinct_people,
+        2::bigint as record_count,
+        'match_weight=' || match_weight || ' ' || evidence as review_evidence
+    from {{ ref('int_identity_links_fuzzy') }}
+    where
+        not is_link
+    {% if is_incremental() -%}
+        and computed_at > {{ matching_watermark('reviewed_at') }}
+    {%- endif %}
+
+),
+
 unioned as (
 
     select * from shared_identifiers
     union all
     select * from suspicious_clusters
+    union all
+    select * from probable_matches
 
 )
 
