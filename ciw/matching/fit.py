@@ -76,6 +76,9 @@ PSEUDO_COUNT = 0.5  # added to every level's count: a level never seen is rare, 
 # as this many matched pairs, so a level the candidates never show keeps a plausible m (not 0,
 # which would make it a veto) and a small warehouse cannot push m to extremes
 PRIOR_PAIRS = 50.0
+# u likewise, with the default u counting as this many random pairs: a comparison the sample
+# never has (no emails in the data) keeps its default instead of a uniform guess
+U_PRIOR_PAIRS = 100.0
 
 
 class MatchFitError(RuntimeError):
@@ -174,7 +177,9 @@ def estimate_u(sample: VectorCounts, levels: Levels) -> dict[tuple[str, int], fl
         names = levels.levels[comparison]
         for level in names:
             seen = sample.counts[column == level].sum() if len(sample.counts) else 0.0
-            u[(comparison, level)] = (seen + PSEUDO_COUNT) / (present + PSEUDO_COUNT * len(names))
+            u[(comparison, level)] = (
+                seen + PSEUDO_COUNT + U_PRIOR_PAIRS * levels.default_u[(comparison, level)]
+            ) / (present + PSEUDO_COUNT * len(names) + U_PRIOR_PAIRS)
     return u
 
 
@@ -233,21 +238,25 @@ def expectation_maximisation(
 
 
 def household_disagreements(vectors: np.ndarray) -> np.ndarray:
-    """The pairs int_identity_links_fuzzy's household guard decides: one surname at one address
-    (house number and street) or on one email or phone, but two or more of first name, birth
-    date, email and phone that disagree. Two people of one household agree on everything
-    the address and surname bring, which the independence of the comparisons cannot express:
-    learning from them would teach that a match often has another birth date."""
+    """The pairs int_identity_links_fuzzy's household guard decides: two records at one address
+    (house number and street; or one postcode where a record has no street address) or on one
+    email or phone that disagree on two or more of first
+    name, last name, birth date, email and phone (or carry another first name on the shared
+    email or phone). Two people of one household agree on everything the address brings,
+    which the independence of the comparisons cannot express: learning from them would teach
+    that a match often has another birth date."""
     column = {name: vectors[:, i] for i, name in enumerate(COMPARISONS)}
-    household = np.isin(column["last_name"], (4, 6)) & (
-        ((column["house_number"] == 3) & (column["street"] == 3))
-        | (column["email"] == 3)
-        | (column["phone"] == 3)
+    shared_contact = (column["email"] == 3) | (column["phone"] == 3)
+    same_address = (column["house_number"] == 3) & (column["street"] == 3)
+    same_postcode_no_street = (column["postcode"] == 3) & (
+        (column["house_number"] < 0) | (column["street"] < 0)
     )
+    household = same_address | same_postcode_no_street | shared_contact
     disagreements = sum(
-        (column[name] == 0).astype(int) for name in ("first_name", "birth_date", "email", "phone")
+        (column[name] == 0).astype(int)
+        for name in ("first_name", "last_name", "birth_date", "email", "phone")
     )
-    return household & (disagreements >= 2)
+    return household & ((disagreements >= 2) | (shared_contact & (column["first_name"] == 0)))
 
 
 def estimate_m(

@@ -5,12 +5,15 @@
     postcode weighs by how rare the value is (term frequencies). A missing value weighs
     nothing; a disagreement weighs against, never vetoes. match_weight = the prior log-odds
     that two records are one person + the comparisons' weights; match_probability from it.
-    Households: two records with one surname at one address (or on one email or phone) that
-    disagree on first name, birth date, email or phone may be two people of one household,
-    whom the address cannot tell apart: one disagreement adds
-    var('match_household_single_disagreement_weight') (a retyped birth date or a replaced name
-    can still link on everything else), two or more (or namesakes at an address with several
-    birth dates, without a birth date here) add var('match_household_disagreement_weight').
+    Households: two records at one address (house number and street; or one postcode where a
+    record has no street address) or on one email or phone that disagree on first name, last name, birth date, email or phone may be two people of one
+    household, whom the address cannot tell apart (its parts agree together, and counting each
+    would overstate it): one disagreement adds var('match_household_single_disagreement_weight')
+    (a retyped birth date or a replaced name can still link on everything else), and so does
+    any number of them with the same birth date (two people of one household rarely share one);
+    two or more (or namesakes at an address with several birth dates, without a birth date
+    here) add var('match_household_disagreement_weight'), and so does another first name on a
+    shared email or phone (a family email).
     Kept: pairs from var('match_review_probability') up; is_link from
     var('match_link_probability') up (the band below goes to int_identity_review).
     Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
@@ -160,14 +163,17 @@ weighed as (
     select
         pairs.left_record_key,
         pairs.right_record_key,
-        pairs.last_name_level in (4, 6)
-        and (
-            (pairs.house_number_level = 3 and pairs.street_level = 3)
-            or pairs.email_level = 3
-            or pairs.phone_level = 3
-        ) as is_same_household,
+        pairs.birth_date_level,
+        (pairs.house_number_level = 3 and pairs.street_level = 3)
+        -- the same postcode where one record has no street address to tell the homes apart
+        or (pairs.postcode_level = 3 and (pairs.house_number_level is null or pairs.street_level is null))
+        or pairs.email_level = 3
+        or pairs.phone_level = 3 as is_same_household,
+        pairs.first_name_level = 0 and (pairs.email_level = 3 or pairs.phone_level = 3)
+            as is_other_name_on_shared_contact,
         -- what tells two people of one household apart: each of these that disagrees
         coalesce((pairs.first_name_level = 0)::integer, 0)
+        + coalesce((pairs.last_name_level = 0)::integer, 0)
         + coalesce((pairs.birth_date_level = 0)::integer, 0)
         + coalesce((pairs.email_level = 0)::integer, 0)
         + coalesce((pairs.phone_level = 0)::integer, 0)
