@@ -115,8 +115,10 @@
 {%- endmacro %}
 
 {#- An attribute compared as: 3 exact, 2 within `edits` slips (values of `min_length`
-    characters or more), 0 different. -#}
-{% macro text_level(left_value, right_value, edits=2, min_length=4) -%}
+    characters or more), 1 (with `swapped_with`, another attribute) typed in each other's
+    field: one record's value within `edits` slips of the other's `swapped_with` (street and
+    address line 2 trade places), 0 different. -#}
+{% macro text_level(left_value, right_value, edits=2, min_length=4, swapped_with=none) -%}
     case
         when {{ left_value }} is null or {{ right_value }} is null then null
         when {{ left_value }} = {{ right_value }} then 3
@@ -125,6 +127,14 @@
                 least(length({{ left_value }}), length({{ right_value }})) >= {{ min_length }}
                 and {{ within_edits(left_value, right_value, edits) }}
                 then 2
+        {%- endif %}
+        {%- if swapped_with %}
+            {%- set left_other = swapped_with[0] -%}
+            {%- set right_other = swapped_with[1] %}
+            when
+                {{ within_edits(left_value, right_other, edits) }}
+                or {{ within_edits(left_other, right_value, edits) }}
+                then 1
         {%- endif %}
         else 0
     end
@@ -137,10 +147,14 @@
     {{ last_name_level(left, right) }} as last_name_level,
     {{ birth_date_level(left, right) }} as birth_date_level,
     {{ text_level(left ~ 'house_number', right ~ 'house_number', edits=0) }} as house_number_level,
-    {{ text_level(left ~ 'street_normalized', right ~ 'street_normalized', edits=2, min_length=5) }}
-        as street_level,
-    {{ text_level(left ~ 'locality_normalized', right ~ 'locality_normalized', edits=2, min_length=5) }}
-        as locality_level,
+    {{ text_level(
+        left ~ 'street_normalized', right ~ 'street_normalized', edits=2, min_length=5,
+        swapped_with=[left ~ 'locality_normalized', right ~ 'locality_normalized'],
+    ) }} as street_level,
+    {{ text_level(
+        left ~ 'locality_normalized', right ~ 'locality_normalized', edits=2, min_length=5,
+        swapped_with=[left ~ 'street_normalized', right ~ 'street_normalized'],
+    ) }} as locality_level,
     {{ text_level(left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5) }}
         as town_level,
     {{ text_level(left ~ 'postcode', right ~ 'postcode', edits=1, min_length=4) }} as postcode_level,
