@@ -7,8 +7,9 @@ scale, with match quality against the generator's ground truth.
 Generates the demo at N persons and loads it (or, with --home, re-uses a CIW_HOME whose demo
 `ciw run --skip-build` already loaded into its embedded PostgreSQL or into --dsn), then:
 
-1. a full build of the matched layer (`dbt run --full-refresh`, then its data tests), with
-   wall time per model, identity records per second and the database size;
+1. a full build of the matched layer (`dbt run --full-refresh`), the match-model fit as
+   `ciw match --refit` runs it (estimation, then every pair weighed again), then its data
+   tests, with wall time per model, identity records per second and the database size;
 2. match quality (pairwise precision / recall / F1, split persons, mixed customers,
    household-only merges, evidence ceiling);
 3. 1% new records, as they arrive in real life: half new guest checkouts of existing shop
@@ -39,6 +40,8 @@ MATCHED_MODELS = {
     "int_identity_records_unioned",
     "int_identifiers_unpivoted",
     "int_identity_block_keys",
+    "int_identity_pairs_compared",
+    "int_identity_pairs_sampled",
     "int_identity_records_touched",
     "int_identifiers_assessed",
     "int_identity_links_deterministic",
@@ -74,6 +77,24 @@ def timed_dbt(warehouse, paths, args: list[str], label: str) -> tuple[float, dic
     for name, seconds in sorted(per_node.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  {name:<40} {seconds:7.1f}s")
     return elapsed, per_node
+
+
+def timed_fit(warehouse, paths):
+    """The match-model step as `ciw match --refit` runs it: candidate pairs up to date, random
+    pairs drawn, EM fit, every pair weighed again (the layer after the weighed links rebuilt)."""
+    from ciw.dbt import DbtSession
+    from ciw.matching.step import run_match_step
+
+    started = time.monotonic()
+    result = run_match_step(DbtSession(warehouse, paths), warehouse, paths.project, refit=True)
+    elapsed = time.monotonic() - started
+    model = result.model
+    print(
+        f"match-model fit: {elapsed:.1f}s wall, estimation {model.fit_seconds:.1f}s on "
+        f"{model.candidate_pair_count:,} candidate and {model.sampled_pair_count:,} random "
+        f"pairs ({model.em_iterations} EM iterations), prior {model.prior_match_probability:.3g}"
+    )
+    return elapsed, model
 
 
 def add_new_records(shop_db: Path, count: int) -> tuple[int, int]:
@@ -210,6 +231,7 @@ def run(warehouse, paths, args, generate: bool) -> None:
     full_s, full_nodes = timed_dbt(
         warehouse, paths, ["run", "--full-refresh", *selection], "full build"
     )
+    fit_s, fit = timed_fit(warehouse, paths)
     tests_s, _ = timed_dbt(
         warehouse,
         paths,
@@ -223,7 +245,9 @@ def run(warehouse, paths, args, generate: bool) -> None:
     print(
         f"identity records: {records:,} -> {customers:,} customers; full build {full_s:.1f}s "
         f"wall ({records / full_s:,.0f} records/s), matched models {matched_s:.1f}s, "
-        f"data tests {tests_s:.1f}s; database {size / 1e9:.1f} GB"
+        f"match-model fit {fit.fit_seconds:.1f}s of {fit_s:.1f}s (with the re-weighing), "
+        f"full build + fit {full_s + fit_s:.1f}s, data tests {tests_s:.1f}s; "
+        f"candidate pairs {fit.candidate_pair_count:,}; database {size / 1e9:.1f} GB"
     )
 
     truth_dir = paths.demo / "truth"

@@ -61,7 +61,8 @@ links as (
             links.left_record_key,
             links.right_record_key,
             links.match_rule,
-            links.match_score
+            links.match_score,
+            links.evidence
         from {{ ref('int_identity_links_unioned') }} as links
         where
             links.left_record_key
@@ -71,7 +72,8 @@ links as (
             links.left_record_key,
             links.right_record_key,
             links.match_rule,
-            links.match_score
+            links.match_score,
+            links.evidence
         from {{ ref('int_identity_links_unioned') }} as links
         where
             links.right_record_key
@@ -81,7 +83,8 @@ links as (
             left_record_key,
             right_record_key,
             match_rule,
-            match_score
+            match_score,
+            evidence
         from {{ ref('int_identity_links_unioned') }}
     {% endif %}
 
@@ -92,27 +95,40 @@ link_ends as (
     select
         left_record_key as record_key,
         match_rule,
-        match_score
+        match_score,
+        evidence
     from links
     union all
     select
         right_record_key as record_key,
         match_rule,
-        match_score
+        match_score,
+        evidence
     from links
 
 ),
 
--- the strongest link per record: deterministic before fuzzy, then the highest score, then the
--- rule's name; one hash aggregate over a sortable key (a sort of every link end costs more)
+-- the strongest link per record: deterministic before probabilistic, then the highest score,
+-- then the rule's name and its evidence; one hash aggregate over a sortable key (a sort of
+-- every link end costs more); the evidence follows a unit separator
 ranked_ends as (
 
     select
         record_key,
-        case when match_rule like 'fuzzy%' then '1' else '0' end
+        case when match_rule = 'probabilistic' then '1' else '0' end
         || lpad((10000 - round(match_score * 10000))::text, 5, '0')
-        || match_rule as rank_key
+        || match_rule || chr(31) || coalesce(evidence, '') as rank_key
     from link_ends
+
+),
+
+strongest_ends as (
+
+    select
+        record_key,
+        min(rank_key collate "C") as rank_key
+    from ranked_ends
+    group by record_key
 
 ),
 
@@ -120,11 +136,10 @@ strongest_link as (
 
     select
         record_key,
-        substr(min(rank_key collate "C"), 7) as match_rule,
-        (1 - substr(min(rank_key collate "C"), 2, 5)::numeric / 10000)::numeric(6, 4)
-            as match_score
-    from ranked_ends
-    group by record_key
+        split_part(substr(rank_key, 7), chr(31), 1) as match_rule,
+        (1 - substr(rank_key, 2, 5)::numeric / 10000)::numeric(6, 4) as match_score,
+        nullif(split_part(substr(rank_key, 7), chr(31), 2), '') as match_evidence
+    from strongest_ends
 
 ),
 
@@ -137,6 +152,7 @@ mapped as (
         assignments.customer_id,
         coalesce(strongest_link.match_rule, 'singleton') as matched_by_rule,
         coalesce(strongest_link.match_score, 1.0)::numeric(6, 4) as match_score,
+        strongest_link.match_evidence,
         current_timestamp as computed_at
     from records
     inner join assignments on records.record_key = assignments.record_key
@@ -160,6 +176,7 @@ changed as (
             or mapped.customer_id != previous.customer_id
             or mapped.matched_by_rule != previous.matched_by_rule
             or mapped.match_score != previous.match_score
+            or mapped.match_evidence is distinct from previous.match_evidence
     {%- endif %}
 
 )
