@@ -1,0 +1,220 @@
+"""Benchmark: speed and quality of identity matching on 200,000 FEBRL-style records (issue #21).
+
+    .venv/bin/python bench/bench_febrl_style.py [--records 200000] [--seed 0]
+        [--dsn postgresql://...] [--keep DIR]
+
+The issue's speed target: load + estimation + build of 200,000 FEBRL-style records no slower
+than Splink's 58-73 s on this machine. The records (ciw.evaluation.synthetic: values from
+FEBRL1's and FEBRL2's pools, a fifth duplicates with FEBRL-like corruptions) go in as one POS
+loyalty sign-up CSV dropped into a tiny demo, as FEBRL1 and FEBRL2 do (evaluate_febrl), on a
+fresh warehouse (a temporary embedded PostgreSQL, or the empty database --dsn). Timed:
+
+1. load: every source of the demo plus the drop, by the CLI's loaders (`ciw load --demo`);
+2. fit: the match-model step as `ciw match --refit` runs it (the matched layer up to the
+   candidate pairs, the random pairs, the estimation, every pair weighed again);
+3. build: `dbt build --select +identity_map --indirect-selection cautious`.
+
+Then pairwise precision / recall / F1, cluster F1 and blocking recall over the generated
+records, and the slowest dbt models of the fit and the build (dbt's run_results.json).
+--keep DIR keeps the work folder (drop, dbt target, logs) and the embedded server's data
+(DIR/pgdata) for inspection; the server itself stops when the bench exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _common import ROOT, bench_warehouse
+
+SPLINK_SECONDS = (58.0, 73.0)  # Splink on this machine, issue #21
+SLOWEST = 8  # dbt models listed per phase
+
+
+@dataclass
+class Invocation:
+    """One dbt invocation: its phase, arguments, wall seconds and, from its run_results.json,
+    dbt's own elapsed seconds and (resource type, name, seconds) per node."""
+
+    phase: str
+    args: list[str]
+    seconds: float
+    elapsed: float = 0.0
+    nodes: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+def recording_session(warehouse, paths, invocations: list[Invocation], phase: str):
+    """A DbtSession that keeps every invocation's times (run_results.json in dbt's target
+    folder, which bench_warehouse sets) and keeps dbt's console output off the screen."""
+    from ciw.dbt import DbtSession
+
+    class RecordingSession(DbtSession):
+        def run(self, args, capture: bool = False):
+            results = Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json"
+            before = results.stat().st_mtime_ns if results.exists() else None
+            started = time.monotonic()
+            result = super().run(args, capture=True)
+            invocation = Invocation(phase, list(args), time.monotonic() - started)
+            if results.exists() and results.stat().st_mtime_ns != before:
+                data = json.loads(results.read_text())
+                invocation.elapsed = data.get("elapsed_time") or 0.0
+                for node in data.get("results", []):
+                    kind, *_, name = node["unique_id"].split(".")
+                    invocation.nodes.append((kind, name, node.get("execution_time") or 0.0))
+            invocations.append(invocation)
+            return result
+
+    return RecordingSession(warehouse, paths)
+
+
+def report_dbt(invocations: list[Invocation], phase: str) -> None:
+    """Where a phase's dbt time went: per invocation, per kind of node, slowest models."""
+    mine = [invocation for invocation in invocations if invocation.phase == phase]
+    print(f"dbt in the {phase}: {len(mine)} invocations")
+    for invocation in mine:
+        by_kind: dict[str, float] = {}
+        for kind, _, seconds in invocation.nodes:
+            by_kind[kind] = by_kind.get(kind, 0.0) + seconds
+        kinds = ", ".join(f"{kind} {seconds:.1f}s" for kind, seconds in sorted(by_kind.items()))
+        print(
+            f"  dbt {' '.join(invocation.args)}: {invocation.seconds:.1f}s wall, dbt's elapsed "
+            f"{invocation.elapsed:.1f}s; nodes (summed over threads): {kinds or 'none'}"
+        )
+    models = sorted(
+        (
+            (seconds, name)
+            for invocation in mine
+            for kind, name, seconds in invocation.nodes
+            if kind == "model"
+        ),
+        reverse=True,
+    )[:SLOWEST]
+    print("  slowest models: " + ", ".join(f"{name} {seconds:.1f}s" for seconds, name in models))
+
+
+def run(args: argparse.Namespace) -> None:
+    from ciw.config import Paths
+    from ciw.evaluation.febrl import (
+        BUILD_SELECTION,
+        DEMO_AS_OF,
+        DEMO_CUSTOMERS,
+        DEMO_SEED,
+        SOURCE_SYSTEM,
+        SOURCE_TABLE,
+        FebrlError,
+        blocking_recall,
+        candidate_pairs,
+        predicted_customers,
+        records_joined_to_others,
+        score_clusters,
+        write_loyalty_signups,
+    )
+    from ciw.evaluation.synthetic import generate_febrl_style
+
+    started = time.monotonic()
+    records = generate_febrl_style(args.records, seed=args.seed)
+    print(
+        f"generated {len(records.records):,} FEBRL-style records (seed {args.seed}): "
+        f"{records.originals:,} originals, {records.duplicates:,} duplicates, "
+        f"{len(records.true_pairs()):,} true pairs ({time.monotonic() - started:.1f}s, untimed)"
+    )
+    with bench_warehouse(args.dsn, "ciw-bench-febrl-style-", keep=args.keep) as (warehouse, work):
+        from ciw.cli import load_sources
+        from ciw.demo.generator import generate
+        from ciw.matching.step import run_match_step
+        from ingestion.runner import SOURCE_NAMES
+
+        paths = Paths(project=ROOT, home=work)
+        generate(paths.demo, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, as_of=DEMO_AS_OF)
+        drop = write_loyalty_signups(records, paths.demo / SOURCE_SYSTEM / SOURCE_TABLE)
+        invocations: list[Invocation] = []
+
+        started = time.monotonic()
+        results = load_sources(warehouse, paths, list(SOURCE_NAMES), paths.demo, quiet=True)
+        load_seconds = time.monotonic() - started
+        failed = [f"{result.source}: {result.error}" for result in results if not result.ok]
+        if failed:
+            raise FebrlError("loading failed: " + "; ".join(failed))
+
+        started = time.monotonic()
+        session = recording_session(warehouse, paths, invocations, "fit")
+        step = run_match_step(session, warehouse, paths.project, refit=True)
+        fit_seconds = time.monotonic() - started
+
+        started = time.monotonic()
+        build = recording_session(warehouse, paths, invocations, "build").run(list(BUILD_SELECTION))
+        build_seconds = time.monotonic() - started
+        if build.returncode == 2 or not build.counts.get("model:success"):
+            raise FebrlError(f"dbt build did not build identity_map: {build.failures[:5]}")
+
+        started = time.monotonic()
+        predicted = predicted_customers(warehouse, paths.project, records)
+        scores = score_clusters(records.truth(), predicted)
+        candidates = candidate_pairs(warehouse, paths.project)
+        joined = records_joined_to_others(warehouse, paths.project, records)
+        blocking = (
+            blocking_recall(candidates, records.true_pairs()) if candidates is not None else None
+        )
+        score_seconds = time.monotonic() - started
+
+        total = load_seconds + fit_seconds + build_seconds
+        model = step.model
+        low, high = SPLINK_SECONDS
+        verdict = "faster than" if total < low else "within" if total <= high else "slower than"
+        print(
+            f"load  {load_seconds:6.1f}s  (every demo source + {drop.records:,} sign-ups, "
+            f"{drop.impossible_birth_dates:,} impossible birth dates written empty)"
+        )
+        print(
+            f"fit   {fit_seconds:6.1f}s  (ciw match --refit; the estimation itself "
+            f"{model.fit_seconds:.1f}s, {model.candidate_pair_count:,} candidate pairs, "
+            f"{model.sampled_pair_count:,} random pairs, {model.em_iterations} EM iterations)"
+        )
+        print(f"build {build_seconds:6.1f}s  (dbt {' '.join(BUILD_SELECTION)})")
+        print(f"total {total:6.1f}s  {verdict} Splink's {low:.0f}-{high:.0f} s (issue #21)")
+        print(
+            f"records {scores.records:,} (missing from identity_map: {scores.records_missing}), "
+            f"true pairs {scores.true_pairs:,}, predicted pairs {scores.predicted_pairs:,} "
+            f"({scores.correct_pairs:,} correct)"
+        )
+        print(
+            f"precision {scores.precision:.4f}  recall {scores.recall:.4f}  F1 {scores.f1:.4f}  "
+            f"cluster F1 {scores.cluster_f1:.4f} ({scores.exact_clusters:,} of "
+            f"{scores.true_clusters:,} true clusters exact, {scores.predicted_clusters:,} "
+            "predicted)"
+        )
+        if blocking is None:
+            print("blocking recall: not available (no candidate pairs table)")
+        else:
+            print(f"blocking recall {blocking:.4f} ({len(candidates):,} candidate pairs)")
+        print(f"records joined to demo records: {joined}  (scoring {score_seconds:.1f}s, untimed)")
+        for phase in ("fit", "build"):
+            report_dbt(invocations, phase)
+        for failure in build.failures:
+            print(f"dbt: {failure}")
+        if args.keep:
+            print(f"kept: {work} (embedded server data in {work / 'pgdata'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000, help="records to generate")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed")
+    parser.add_argument("--dsn", help="an empty PostgreSQL database (default: embedded, temporary)")
+    parser.add_argument("--keep", type=Path, help="keep the work folder and its warehouse here")
+    args = parser.parse_args()
+    if args.records < 1:
+        parser.error("--records: at least 1")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    import dbt.cli.main  # noqa: F401  (imported before the clock starts)
+
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
