@@ -208,7 +208,9 @@ def _pick(rng: random.Random, values: Values, names: Sequence[str], test) -> str
 
 
 def _typo_insert(rng: random.Random, values: Values, pools: ValuePools) -> bool:
-    name = rng.choice(CORRUPTIBLE_FIELDS)
+    name = _pick(rng, values, CORRUPTIBLE_FIELDS, bool)  # a typo needs something typed
+    if name is None:
+        return False
     value = values[name]
     at = rng.randint(0, len(value))
     values[name] = value[:at] + rng.choice(_alphabet(name)) + value[at:]
