@@ -179,6 +179,10 @@ def run(args: argparse.Namespace) -> None:
         print(f"build {build_seconds:6.1f}s  (dbt {' '.join(BUILD_SELECTION)})")
         print(f"total {total:6.1f}s  {verdict} Splink's {low:.0f}-{high:.0f} s (issue #21)")
         print(
+            f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+            "(other work on the machine slows every phase)"
+        )
+        print(
             f"records {scores.records:,} (missing from identity_map: {scores.records_missing}), "
             f"true pairs {scores.true_pairs:,}, predicted pairs {scores.predicted_pairs:,} "
             f"({scores.correct_pairs:,} correct)"
