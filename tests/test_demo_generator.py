@@ -11,10 +11,24 @@ import re
 import sqlite3
 from collections import Counter, defaultdict
 from pathlib import Path
+from random import Random
 
 import pytest
 
-from ciw.demo.generator import NICKNAMES, GenerateResult, generate
+from ciw.demo.generator import (
+    ABROAD,
+    ACCENTS,
+    ADDRESS_LINES_2,
+    CITIES_ABROAD,
+    FIRST_NAMES,
+    LAST_NAMES,
+    NICKNAMES,
+    GenerateResult,
+    _national_phone,
+    _phone_formats,
+    _postcode_abroad,
+    generate,
+)
 
 CUSTOMERS = 300
 SEED = 11
@@ -122,8 +136,8 @@ POS_HEADERS = {
         "transaction_line_id,transaction_id,sku,quantity,unit_price,discount_amount"
     ),
     "loyalty_signups": (
-        "loyalty_card_id,first_name,last_name,date_of_birth,email,phone,address_line1,city,"
-        "postcode,store_id,signed_up_at"
+        "loyalty_card_id,first_name,last_name,date_of_birth,email,phone,address_line1,"
+        "address_line2,city,postcode,country_code,store_id,signed_up_at"
     ),
 }
 WEB_KEYS = {
@@ -173,6 +187,7 @@ class Demo:
 
     def __init__(self, result: GenerateResult) -> None:
         self.result = result
+        self.seconds = 0.0  # how long generating took, where measured
         self.root = result.out_dir
         self.db = sqlite3.connect(self.root / "shop.sqlite")
         self.db.row_factory = sqlite3.Row
@@ -234,6 +249,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     result = generate(out, customers=CUSTOMERS, seed=SEED, progress=messages.append)
     assert messages, "progress callback is used"
     return Demo(result)
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """2,000 persons: enough records to measure the rates of rare cases."""
+    started = dt.datetime.now()
+    result = Demo(generate(tmp_path_factory.mktemp("big") / "big", customers=2_000, seed=1))
+    result.seconds = (dt.datetime.now() - started).total_seconds()
+    return result
 
 
 def _norm(text: str | None) -> str:
@@ -311,7 +335,8 @@ def test_shop_values(demo: Demo) -> None:
     for (dob,) in demo.shop("select date_of_birth from accounts where date_of_birth is not null"):
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", dob)
     assert demo.shop("select count(*) from accounts where phone is null")[0][0] > 0
-    assert {r[0] for r in demo.shop("select distinct country_code from accounts")} == {"GB"}
+    countries = Counter(r[0] for r in demo.shop("select country_code from accounts"))
+    assert set(countries) <= {"GB", *ABROAD} and countries["GB"] > 0.9 * countries.total()
     orders = demo.shop("select * from orders")
     for order in orders:
         assert (order["account_id"] is None) != (order["guest_checkout_id"] is None)
@@ -512,8 +537,11 @@ def test_truth_covers_every_person_bearing_record(demo: Demo) -> None:
 
 def test_persons_file(demo: Demo) -> None:
     persons = list(demo.persons.values())
-    assert all(re.fullmatch(r"0?7\d{9}", p["phone"]) for p in persons)
-    assert all(re.fullmatch(r"[A-Z]{1,2}\d{1,2}[A-Z]? \d[A-Z]{2}", p["postcode"]) for p in persons)
+    at_home = [p for p in persons if p["country_code"] == "GB"]
+    assert len(at_home) > 0.9 * len(persons)
+    assert all(re.fullmatch(r"0?7\d{9}", p["phone"]) for p in at_home)
+    assert all(re.fullmatch(r"[A-Z]{1,2}\d{1,2}[A-Z]? \d[A-Z]{2}", p["postcode"]) for p in at_home)
+    assert all(p["country_code"] in ABROAD for p in persons if p["country_code"] != "GB")
     assert sum(p["is_prospect"] == "1" for p in persons) >= 3
     assert sum(p["is_serial_complainer"] == "1" for p in persons) >= 1
     names = {p["first_name"] for p in persons} | {p["last_name"] for p in persons}
@@ -753,11 +781,9 @@ def test_no_bad_rows_when_rate_is_zero(tmp_path: Path) -> None:
     assert all(e["event_id"] and e["contact_id"] for e in clean.esp_events)
 
 
-def test_larger_scale_mix(tmp_path: Path) -> None:
+def test_larger_scale_mix(big: Demo) -> None:
     """At 2,000 persons the proportions are close to what was asked for, and it is quick."""
-    started = dt.datetime.now()
-    big = Demo(generate(tmp_path / "big", customers=2_000, seed=1))
-    assert (dt.datetime.now() - started).total_seconds() < 20
+    assert big.seconds < 20
     persons = list(big.persons.values())
     prospects = sum(p["is_prospect"] == "1" for p in persons) / len(persons)
     assert 0.05 < prospects < 0.11
@@ -776,3 +802,305 @@ def test_larger_scale_mix(tmp_path: Path) -> None:
         for f, la in names
     )
     assert swapped > 0
+
+
+# ----------------------------------------------------------------------------- corruptions
+# Real person records (FEBRL's benchmark sets, our stores' loyalty forms) hold more than typos:
+# replaced and missing names, mistyped birth dates and postcodes, persons abroad, address
+# lines typed in each other's field. Each appears at its rate and never changes the truth:
+# the record still belongs to the person, whose other details it carries.
+
+SEEDS = Path(__file__).absolute().parent.parent / "seeds"
+JUNK_PHONE_VALUES = {"", "n/a", "0000000000", "07000000000"}
+
+
+def _seed(name: str) -> dict[str, dict[str, str]]:
+    with (SEEDS / f"{name}.csv").open(newline="", encoding="utf-8") as f:
+        return {row["country_code"]: row for row in csv.DictReader(f)}
+
+
+POSTCODE_FORMATS = _seed("postcode_formats")
+CALLING_CODES = _seed("country_calling_codes")
+
+
+def _fold(name: str | None) -> str:
+    return re.sub(r"[^a-z]", "", (name or "").translate(ACCENTS).lower())
+
+
+def _compact(postcode: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", postcode.upper())
+
+
+def _postcode(value: str, country: str) -> str | None:
+    """The postcode in its country's format (seeds/postcode_formats.csv), None if it does not
+    fit: normalize_postcode of the staging models."""
+    row = POSTCODE_FORMATS[country]
+    compact = _compact(value)
+    if not re.fullmatch(row["pattern"], compact):
+        return None
+    return re.sub(row["pattern"], re.sub(r"\\(\d)", r"\\g<\1>", row["replacement"]), compact)
+
+
+def _e164(value: str, country: str) -> str | None:
+    """normalize_phone of the staging models (macros/normalization/normalize_phone.sql) in
+    Python, with seeds/country_calling_codes.csv and phone_min_digits 9."""
+    row = CALLING_CODES[country]
+    code, trunk, international = (
+        row["calling_code"],
+        row["trunk_prefix"],
+        row["international_prefix"],
+    )
+    digits = re.sub(r"[^0-9]", "", value)
+    if len(digits) < 9 or len(set(digits)) == 1 or set(digits[1:]) <= {"0"}:
+        return None
+    if value.strip().startswith("+"):
+        number = digits
+    elif digits.startswith(international):
+        number = digits[len(international) :]
+    elif digits.startswith("00"):
+        number = digits[2:]
+    elif digits.startswith(trunk):
+        number = code + digits[len(trunk) :]
+    elif digits.startswith(code) and len(digits) >= 9 + len(code):
+        number = digits
+    else:
+        number = code + digits
+    return f"+{number}"
+
+
+def _person_e164(person: dict[str, str]) -> str | None:
+    return _e164(person["phone"], person["country_code"])
+
+
+def _typed_records(demo: Demo) -> list[dict[str, str | None]]:
+    """The name, birth date, contact and address fields of every shop account, guest checkout
+    and loyalty sign-up, with its person and the country it is read in."""
+    out: list[dict[str, str | None]] = []
+    for table, key in (("accounts", "account_id"), ("guest_checkouts", "guest_checkout_id")):
+        birth = "date_of_birth" if table == "accounts" else "null as date_of_birth"
+        for row in demo.shop(
+            f"select {key}, first_name, last_name, {birth}, phone, postcode, country_code "
+            f"from {table}"
+        ):
+            record = dict(row)
+            record["table"] = table
+            record["person_id"] = demo.person_of("shop", table, row[key])
+            record["country"] = row["country_code"]
+            out.append(record)
+    for _, row in demo.pos["loyalty_signups"]:
+        if row["loyalty_card_id"]:
+            record = dict(row)
+            record["table"] = "loyalty_signups"
+            record["person_id"] = demo.person_of("pos", "loyalty_signups", row["loyalty_card_id"])
+            country = row["country_code"].upper()
+            record["country"] = "GB" if country in ("", "UK") else country
+            out.append(record)
+    return out
+
+
+def test_replaced_names_are_other_names_and_keep_the_person(big: Demo) -> None:
+    firsts, lasts = {_fold(n) for n in FIRST_NAMES}, {_fold(n) for n in LAST_NAMES}
+    records = _typed_records(big)
+    replaced_first: list[dict] = []
+    replaced_last = 0
+    for record in records:
+        person = big.persons[record["person_id"]]
+        first, last = _fold(record["first_name"]), _fold(record["last_name"])
+        true_first, true_last = _fold(person["first_name"]), _fold(person["last_name"])
+        if first in firsts and first not in (true_first, true_last):
+            replaced_first.append(record)
+        if last in lasts and last not in (true_first, true_last):
+            replaced_last += 1
+    # 3% and 1% asked for; a typo, a swap or a blank on top hides a few
+    assert 0.015 < len(replaced_first) / len(records) < 0.045, len(replaced_first)
+    assert 0.003 < replaced_last / len(records) < 0.02, replaced_last
+    assert {r["table"] for r in replaced_first} == {
+        "accounts",
+        "guest_checkouts",
+        "loyalty_signups",
+    }
+    # the record is still the person's: its phone is theirs
+    phones = [r for r in replaced_first if (r["phone"] or "") not in JUNK_PHONE_VALUES]
+    assert phones
+    for record in phones:
+        person = big.persons[record["person_id"]]
+        assert _e164(record["phone"], record["country"]) == _person_e164(person), record
+    # helpdesk agents mishear names too; newsletter sign-ups are typed by the person
+    ticket_firsts = []
+    for ticket in big.tickets:
+        if ticket["ticket_id"] is not None:
+            name = ticket["requester_name"]
+            first = name.split(",")[1] if "," in name else name.split()[0]
+            person = big.persons[big.person_of("helpdesk", "tickets", ticket["ticket_id"])]
+            ticket_firsts.append((_fold(first), person))
+    misheard = sum(
+        f in firsts and f not in (_fold(p["first_name"]), _fold(p["last_name"]))
+        for f, p in ticket_firsts
+    )
+    assert 0.01 < misheard / len(ticket_firsts) < 0.05, misheard
+    newsletter = 0
+    for contact in big.contacts:
+        person = big.persons[big.person_of("esp", "contacts", contact["contact_id"])]
+        first = _fold(contact["first_name"])
+        newsletter += first in firsts and first not in (
+            _fold(person["first_name"]),
+            _fold(person["last_name"]),
+        )
+    assert newsletter <= 0.003 * len(big.contacts), newsletter
+
+
+def test_missing_names(big: Demo) -> None:
+    records = _typed_records(big)
+    no_first = [r for r in records if not (r["first_name"] or "").strip(" .,")]
+    no_last = [r for r in records if not (r["last_name"] or "").strip(" .,")]
+    assert 0.015 < len(no_first) / len(records) < 0.05, len(no_first)
+    assert 0.003 < len(no_last) / len(records) < 0.02, len(no_last)
+    assert not {id(r) for r in no_first} & {id(r) for r in no_last}, "never both"
+    assert {r["table"] for r in no_first} == {"accounts", "guest_checkouts", "loyalty_signups"}
+    for record in no_first + no_last:  # the rest of the record is the person's
+        person = big.persons[record["person_id"]]
+        if (record["phone"] or "") not in JUNK_PHONE_VALUES:
+            assert _e164(record["phone"], record["country"]) == _person_e164(person), record
+    unnamed = sum(c["first_name"] is None for c in big.contacts)
+    assert 0.01 < unnamed / len(big.contacts) < 0.06, unnamed
+    assert all(re.search(r"[A-Za-z]", t["requester_name"]) for t in big.tickets)
+
+
+def _birth_date_slip(typed: str, true: str) -> str:
+    if typed == true:
+        return "same"
+    day, born = dt.date.fromisoformat(typed), dt.date.fromisoformat(true)
+    if (day.year, day.month, day.day) == (born.year, born.day, born.month):
+        return "day_month"
+    if abs((day - born).days) == 1:
+        return "day_off"
+    a, b = born.strftime("%Y%m%d"), day.strftime("%Y%m%d")
+    diff = [i for i in range(8) if a[i] != b[i]]
+    if len(diff) == 1:
+        return "digit"
+    if (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and (a[diff[0]], a[diff[1]]) == (b[diff[1]], b[diff[0]])
+    ):
+        return "transposed"
+    return "other"
+
+
+def test_birth_date_slips(big: Demo) -> None:
+    slips: Counter[str] = Counter()
+    for record in _typed_records(big):
+        typed = record["date_of_birth"]
+        if typed and typed not in ("31/02/1985", "unknown"):  # bad rows
+            assert dt.date.fromisoformat(typed).year < 2020, typed
+            person = big.persons[record["person_id"]]
+            slips[_birth_date_slip(typed, person["date_of_birth"])] += 1
+    assert slips["other"] == 0, slips
+    assert all(slips[kind] >= 3 for kind in ("digit", "transposed", "day_month", "day_off")), slips
+    wrong = slips.total() - slips["same"]
+    assert 0.025 < wrong / slips.total() < 0.07, slips
+
+
+def test_postcode_typos(big: Demo) -> None:
+    records = _typed_records(big)
+    typos = 0
+    for record in records:
+        person = big.persons[record["person_id"]]
+        typed, true = _compact(record["postcode"]), _compact(person["postcode"])
+        if person["country_code"] == "US":
+            typed = typed[:5]  # ZIP+4
+        if typed == true:
+            continue
+        typos += 1
+        assert len(typed) == len(true), (typed, true)
+        diff = [i for i in range(len(true)) if typed[i] != true[i]]
+        assert len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and (typed[diff[0]], typed[diff[1]]) == (true[diff[1]], true[diff[0]])
+        ), (typed, true)
+    assert 0.008 < typos / len(records) < 0.035, typos
+
+
+def test_formats_abroad_are_read_back_by_the_normalisation() -> None:
+    """Every postcode and phone number the generator writes for a country abroad fits that
+    country's format in the staging normalisation's seeds: the postcode as it is, every phone
+    format to the one E.164 number (international formats also where a record is read as GB)."""
+    rng = Random(3)
+    for country in ABROAD:
+        for city, area in CITIES_ABROAD[country]:
+            for _ in range(30):
+                postcode = _postcode_abroad(rng, country, area)
+                assert _postcode(postcode, country) == postcode, (country, postcode)
+                number = _national_phone(rng, country, city)
+                e164 = _e164(number, country)
+                code = CALLING_CODES[country]["calling_code"]
+                assert e164 and e164.startswith(f"+{code}") and 11 <= len(e164) <= 14, number
+                national, international = _phone_formats(country, number)
+                assert all(_e164(v, country) == e164 for v in national + international), number
+                assert all(_e164(v, "GB") == e164 for v in international), number
+
+
+def test_persons_abroad(big: Demo) -> None:
+    persons = list(big.persons.values())
+    abroad = [p for p in persons if p["country_code"] != "GB"]
+    assert 0.012 < len(abroad) / len(persons) < 0.04, len(abroad)
+    assert len({p["country_code"] for p in abroad}) >= 5
+    for person in persons:  # postcodes and phone numbers in their country's format
+        assert _postcode(person["postcode"], person["country_code"]) == person["postcode"], person
+        code = CALLING_CODES[person["country_code"]]["calling_code"]
+        assert (_person_e164(person) or "").startswith(f"+{code}"), person
+    assert len({_person_e164(p) for p in persons}) == len(persons)
+    households: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for person in persons:
+        households[person["household_id"]].add((person["country_code"], person["postcode"]))
+    assert all(len(places) == 1 for places in households.values()), "one home per household"
+
+
+def test_records_abroad_carry_their_country(big: Demo) -> None:
+    records = _typed_records(big)
+    national = international = 0
+    for record in records:
+        person = big.persons[record["person_id"]]
+        assert record["country"] == person["country_code"], record
+        if person["country_code"] != "GB":
+            assert _postcode(record["postcode"], record["country"]) or _compact(
+                record["postcode"]
+            ) != _compact(person["postcode"]), record  # fits, unless mistyped
+        phone = record["phone"] or ""
+        if phone not in JUNK_PHONE_VALUES:
+            assert _e164(phone, record["country"]) == _person_e164(person), record
+            if person["country_code"] != "GB":
+                if phone.startswith(("+", "00")):
+                    international += 1
+                else:
+                    national += 1
+    assert national and international
+    signup_countries = Counter(
+        r["country_code"] for r in records if r["table"] == "loyalty_signups"
+    )
+    assert {"", "GB", "UK"} <= set(signup_countries)
+    assert set(signup_countries) - {"", "GB", "UK"}, "sign-ups from abroad"
+    # helpdesk tickets have no country: a number from abroad is written internationally
+    for ticket in big.tickets:
+        phone = ticket["requester_phone"] or ""
+        if ticket["ticket_id"] is not None and phone not in JUNK_PHONE_VALUES:
+            person = big.persons[big.person_of("helpdesk", "tickets", ticket["ticket_id"])]
+            assert _e164(phone, "GB") == _person_e164(person), (ticket, person)
+
+
+def test_address_line2_on_loyalty_signups(big: Demo) -> None:
+    signups = [r for r in _typed_records(big) if r["table"] == "loyalty_signups"]
+    with_line2 = [r for r in signups if r["address_line2"]]
+    assert 0.07 < len(with_line2) / len(signups) < 0.22, len(with_line2)
+    swapped = [r for r in with_line2 if r["address_line1"] in ADDRESS_LINES_2]
+    assert 0 < len(swapped) < 0.25 * len(with_line2)
+    by_household: dict[str, set[str]] = defaultdict(set)
+    for record in with_line2:
+        person = big.persons[record["person_id"]]
+        assert person["country_code"] not in ("DE", "FR", "NL")
+        line1, line2 = record["address_line1"], record["address_line2"]
+        building, street = (line1, line2) if record in swapped else (line2, line1)
+        assert building in ADDRESS_LINES_2 and re.search(r"\d", street), record
+        by_household[person["household_id"]].add(building)
+    assert all(len(buildings) == 1 for buildings in by_household.values())

@@ -217,6 +217,55 @@ CITIES = [
     ("Norwich", "NR1"),
     ("York", "YO1"),
 ]
+# ~2.5% of households live abroad (weights: how often each country comes up); their cities
+# with the postcode area (a prefix, or a range of numbers) and their streets
+ABROAD_SHARE = 0.025
+ABROAD = {"IE": 3, "AU": 2, "US": 2, "CA": 1, "DE": 2, "FR": 1, "NL": 1}
+CITIES_ABROAD = {
+    "IE": [("Dublin", "D02"), ("Dublin", "D08"), ("Cork", "T12"), ("Galway", "H91")],
+    "AU": [("Sydney", "2000-2234"), ("Melbourne", "3000-3207"), ("Brisbane", "4000-4179")],
+    "US": [("New York", "10001-10282"), ("Boston", "02108-02137"), ("Chicago", "60601-60661")],
+    "CA": [("Toronto", "M5V"), ("Ottawa", "K1P"), ("Vancouver", "V6B"), ("Montréal", "H2X")],
+    "DE": [("Berlin", "10115-14199"), ("München", "80331-81929"), ("Köln", "50667-51149")],
+    "FR": [("Paris", "75001-75020"), ("Lyon", "69001-69009"), ("Marseille", "13001-13016")],
+    "NL": [("Amsterdam", "1011-1109"), ("Rotterdam", "3011-3089"), ("Utrecht", "3511-3585")],
+}
+STREETS_ABROAD = {
+    "IE": [("Main", "Street"), ("Church", "Road"), ("Patrick", "Street"), ("Castle", "Avenue")],
+    "AU": [("George", "Street"), ("Collins", "Street"), ("Beach", "Road"), ("Hay", "Street")],
+    "US": [("Main", "Street"), ("Maple", "Avenue"), ("Oak", "Street"), ("Park", "Avenue")],
+    "CA": [("Yonge", "Street"), ("King", "Street"), ("Bank", "Street"), ("Elgin", "Street")],
+    "DE": [("Haupt", "straße"), ("Bahnhof", "straße"), ("Garten", "weg"), ("Linden", "allee")],
+    "FR": [("de la Paix", "rue"), ("Victor Hugo", "avenue"), ("Voltaire", "boulevard")],
+    "NL": [("Kerk", "straat"), ("Dorps", "straat"), ("Stations", "weg"), ("Wilhelmina", "laan")],
+}
+AREA_CODES = {  # North American phone area codes of the cities above
+    "New York": "212",
+    "Boston": "617",
+    "Chicago": "312",
+    "Toronto": "416",
+    "Ottawa": "613",
+    "Vancouver": "604",
+    "Montréal": "514",
+}
+CALLING_CODES = {"IE": "353", "AU": "61", "US": "1", "CA": "1", "DE": "49", "FR": "33", "NL": "31"}
+EIRCODE_CHARACTERS = "0123456789ACDEFHKNPRTVWXY"
+CANADIAN_POSTCODE_LETTERS = "ABCEGHJKLMNPRSTVWXYZ"
+# address line 2 of ~20% of the households in English-speaking countries: a building or locality
+ADDRESS_LINES_2 = [
+    "Rose Cottage",
+    "The Old Rectory",
+    "Ivy House",
+    "Mill House",
+    "The Coach House",
+    "Holly Lodge",
+    "Westfield",
+    "Oakwood",
+    "Hillside",
+    "Fairview",
+    "Brookside",
+    "Meadowbank",
+]
 DOMAINS = [
     "gmail.com",
     "googlemail.com",
@@ -290,6 +339,8 @@ class Person:
     account_ids: list[int] = field(default_factory=list)
     loyalty_card_id: str | None = None
     family_email: str | None = None
+    country: str = "GB"  # ISO 3166-1 alpha-2; phone is a national number of this country
+    address_line2: str | None = None  # a building or locality name
 
 
 def _ts(seconds: float) -> str:
@@ -306,7 +357,24 @@ def _week(seconds: float) -> str:
 
 
 class _Noise:
-    """How a person's details look when typed into one record."""
+    """How a person's details look when typed into one record.
+
+    Besides harmless variation (case, spacing, nicknames, phone and postcode formats) records
+    carry the corruptions of real person records, at these rates per record (FEBRL-like):
+    a replaced name, a missing name, a mistyped birth date and a mistyped postcode.
+    """
+
+    REPLACED_FIRST_NAME = 0.03  # another first name of the list, as a clerk mishearing it
+    REPLACED_LAST_NAME = 0.01
+    MISSING_FIRST_NAME = 0.03  # left empty (not on helpdesk tickets: agents ask for a name)
+    MISSING_LAST_NAME = 0.01
+    # birth dates: one digit mistyped, two adjacent digits transposed, day and month swapped
+    # (of the dates where that gives another valid date: about 40%), one day off
+    BIRTH_DATE_DIGIT = 0.015
+    BIRTH_DATE_TRANSPOSED = 0.01
+    BIRTH_DATE_DAY_MONTH = 0.025
+    BIRTH_DATE_DAY_OFF = 0.01
+    POSTCODE_TYPO = 0.02  # one character replaced by another of its kind, or two transposed
 
     def __init__(self, rng: Random) -> None:
         self.rng = rng
@@ -322,11 +390,24 @@ class _Noise:
             return text[:i] + text[i + 1 :]
         return text[:i] + self.rng.choice("aeiourstn") + text[i + 1 :]
 
-    def name(self, person: Person) -> tuple[str, str]:
+    def other(self, names: list[str], name: str) -> str:
+        """Another name of ``names`` than ``name``."""
+        index = self.rng.randrange(len(names))
+        return names[index] if names[index] != name else names[index - 1]
+
+    def name(self, person: Person, heard: bool = True, blanks: bool = True) -> tuple[str, str]:
+        """First and last name as typed. ``heard``: taken down by someone else (a clerk, an
+        agent on the phone), who may write another name; ``blanks``: either may be left
+        empty."""
         rng = self.rng
         first, last = person.first_name, person.last_name
         if first in NICKNAMES and rng.random() < 0.15:
             first = rng.choice(NICKNAMES[first])
+        replaced = rng.random() if heard else 1.0
+        if replaced < self.REPLACED_FIRST_NAME:
+            first = self.other(FIRST_NAMES, person.first_name)
+        elif replaced < self.REPLACED_FIRST_NAME + self.REPLACED_LAST_NAME:
+            last = self.other(LAST_NAMES, person.last_name)
         if rng.random() < 0.05:
             if rng.random() < 0.5:
                 first = self.typo(first)
@@ -348,7 +429,56 @@ class _Noise:
             last = last.replace("'", "").replace("-", " ") if rng.random() < 0.5 else f"{last}."
         if rng.random() < 0.02:
             first, last = last, first
+        if blanks:
+            missing = rng.random()
+            if missing < self.MISSING_FIRST_NAME:
+                first = ""
+            elif missing < self.MISSING_FIRST_NAME + self.MISSING_LAST_NAME:
+                last = ""
         return first, last
+
+    def birth_date(self, person: Person) -> str:
+        """The birth date as typed: now and then with one of the slips of real records, always
+        a valid date (a slip that would not give one leaves the date as it is)."""
+        born = person.birth_date
+        roll = self.rng.random()
+        cut = self.BIRTH_DATE_DIGIT
+        if roll < cut:
+            return self._birth_date_slip(born, transpose=False)
+        cut += self.BIRTH_DATE_TRANSPOSED
+        if roll < cut:
+            return self._birth_date_slip(born, transpose=True)
+        cut += self.BIRTH_DATE_DAY_MONTH
+        if roll < cut:
+            if born.day <= 12 and born.day != born.month:
+                return born.replace(month=born.day, day=born.month).isoformat()
+            return born.isoformat()
+        cut += self.BIRTH_DATE_DAY_OFF
+        if roll < cut:
+            return (born + dt.timedelta(days=self.rng.choice((-1, 1)))).isoformat()
+        return born.isoformat()
+
+    def _birth_date_slip(self, born: dt.date, transpose: bool) -> str:
+        """One digit of the year's last two, the month or the day mistyped, or two adjacent
+        ones transposed; five tries at a valid date in the past."""
+        digits = born.strftime("%Y%m%d")
+        for _ in range(5):
+            i = self.rng.randrange(2, 7 if transpose else 8)
+            if transpose:
+                slipped = digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]
+            else:
+                other = self.rng.choice("012345678")
+                other = "9" if other == digits[i] else other
+                slipped = digits[:i] + other + digits[i + 1 :]
+            if slipped == digits:
+                continue
+            try:
+                day = dt.date(int(slipped[:4]), int(slipped[4:6]), int(slipped[6:]))
+            except ValueError:
+                continue
+            if day.year < 2020:
+                return day.isoformat()
+        return born.isoformat()
 
     def email(self, person: Person, index: int = 0) -> str:
         rng = self.rng
@@ -370,10 +500,16 @@ class _Noise:
             local = local.upper() if rng.random() < 0.5 else local.capitalize()
         return f"{local}@{domain}"
 
-    def phone(self, person: Person) -> str:
+    def phone(self, person: Person, international: bool = False) -> str:
+        """The phone number as typed. A person abroad writes it in their country's national
+        format (60%) or in international format; ``international``: always the latter (for
+        records without a country column, which are read as GB)."""
         rng = self.rng
         if person.uses_junk and rng.random() < 0.6:
             return rng.choices(JUNK_PHONES, weights=(3, 3, 1, 1))[0]
+        if person.country != "GB":
+            national, abroad = _phone_formats(person.country, person.phone)
+            return rng.choice(abroad if international or rng.random() < 0.4 else national)
         national = person.phone  # 07700900123
         body = national[1:]
         return rng.choice(
@@ -391,11 +527,21 @@ class _Noise:
     def address(self, person: Person) -> str:
         rng = self.rng
         number, street, kind = person.street
-        if rng.random() < 0.4:
-            kind = STREET_ABBREVIATIONS.get(kind, kind)
-        line = f"{number} {street} {kind}"
-        if person.flat is not None:
-            line = f"Flat {person.flat}{rng.choice((', ', ' ', ', '))}{line}"
+        if person.country in ("DE", "NL"):  # Hauptstraße 12, Kerkstraat 12
+            if kind == "straße" and rng.random() < 0.3:
+                kind = "strasse"
+            line = f"{street}{kind} {number}"
+        elif person.country == "FR":  # 12 rue de la Paix
+            line = f"{number} {kind.capitalize() if rng.random() < 0.3 else kind} {street}"
+        else:
+            if rng.random() < 0.4:
+                kind = STREET_ABBREVIATIONS.get(kind, kind)
+            line = f"{number} {street} {kind}"
+            if person.flat is not None and person.country in ("US", "CA"):
+                line = f"{line} Apt {person.flat}"
+            elif person.flat is not None:
+                flat = "Unit" if person.country == "AU" else "Flat"
+                line = f"{flat} {person.flat}{rng.choice((', ', ' ', ', '))}{line}"
         roll = rng.random()
         if roll < 0.08:
             return line.lower()
@@ -406,12 +552,91 @@ class _Noise:
         return line
 
     def postcode(self, person: Person) -> str:
-        roll = self.rng.random()
+        rng = self.rng
+        postcode = person.postcode
+        if rng.random() < self.POSTCODE_TYPO:
+            postcode = self._postcode_slip(postcode)
+        roll = rng.random()
         if roll < 0.15:
-            return person.postcode.replace(" ", "").lower()
+            return postcode.replace(" ", "").lower()
         if roll < 0.25:
-            return person.postcode.replace(" ", "")
-        return person.postcode
+            return postcode.replace(" ", "")
+        if roll < 0.3 and person.country == "US":
+            return f"{postcode}-{rng.randint(1000, 9999)}"  # ZIP+4
+        return postcode
+
+    def _postcode_slip(self, postcode: str) -> str:
+        rng = self.rng
+        positions = [i for i, c in enumerate(postcode) if c != " "]
+        i = rng.choice(positions[:-1])
+        if rng.random() < 0.5 and postcode[i + 1] != " " and postcode[i] != postcode[i + 1]:
+            return postcode[:i] + postcode[i + 1] + postcode[i] + postcode[i + 2 :]
+        pool = "0123456789" if postcode[i].isdigit() else "ABCDEFGHJKLMNPRSTUVWXY"
+        other = pool[(pool.find(postcode[i]) + rng.randrange(1, len(pool))) % len(pool)]
+        return postcode[:i] + other + postcode[i + 1 :]
+
+
+def _phone_formats(country: str, number: str) -> tuple[list[str], list[str]]:
+    """The ways a national ``number`` of a country abroad is written: national formats and
+    international ones (+, or the 00 prefix of Europe, which GB records read right too)."""
+    code = CALLING_CODES[country]
+    if country in ("US", "CA"):  # 2125550123
+        a, b, c = number[:3], number[3:6], number[6:]
+        national = [f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"{a}.{b}.{c}", f"1-{a}-{b}-{c}"]
+        return national, [f"+1 {a}-{b}-{c}", f"+1{number}", f"+1 ({a}) {b}-{c}"]
+    body = number[1:]  # without the trunk prefix 0
+    if country == "IE":  # 087 123 4567
+        national = [
+            f"{number[:3]} {number[3:6]} {number[6:]}",
+            number,
+            f"({number[:3]}) {number[3:]}",
+        ]
+        grouped = f"{body[:2]} {body[2:5]} {body[5:]}"
+    elif country == "AU":  # 0412 345 678
+        national = [f"{number[:4]} {number[4:7]} {number[7:]}", number]
+        grouped = f"{body[:3]} {body[3:6]} {body[6:]}"
+    elif country == "DE":  # 0151 23456789
+        national = [f"{number[:4]} {number[4:]}", f"{number[:4]}/{number[4:]}", number]
+        grouped = f"{body[:3]} {body[3:]}"
+    elif country == "FR":  # 06 12 34 56 78
+        pairs = " ".join(number[i : i + 2] for i in range(0, 10, 2))
+        national = [pairs, number, pairs.replace(" ", ".")]
+        grouped = pairs[1:]
+    else:  # NL: 06-12345678
+        national = [f"{number[:2]}-{number[2:]}", f"{number[:2]} {number[2:]}", number]
+        grouped = f"{body[0]} {body[1:]}"
+    return national, [f"+{code} {grouped}", f"+{code}{body}", f"00{code} {grouped}"]
+
+
+def _national_phone(rng: Random, country: str, city: str) -> str:
+    """A mobile number as dialled within ``country`` (digits only)."""
+    if country == "GB":
+        return f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}"
+    if country in ("US", "CA"):
+        return f"{AREA_CODES[city]}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+    if country == "IE":
+        return f"08{rng.choice('35679')}{rng.randint(1_000_000, 9_999_999)}"
+    if country == "AU":
+        return f"04{rng.randint(10_000_000, 99_999_999)}"
+    if country == "DE":
+        return f"01{rng.choice(('51', '52', '60', '70', '76'))}{rng.randint(10**7, 10**8 - 1)}"
+    if country == "FR":
+        return f"0{rng.choice('67')}{rng.randint(10_000_000, 99_999_999)}"
+    return f"06{rng.randint(10_000_000, 99_999_999)}"  # NL
+
+
+def _postcode_abroad(rng: Random, country: str, area: str) -> str:
+    """A postcode in ``country``'s format, in ``area`` (a prefix, or a range of numbers)."""
+    if country == "IE":  # Eircode: routing key + unique identifier, A65 F4E2
+        return f"{area} {''.join(rng.choice(EIRCODE_CHARACTERS) for _ in range(4))}"
+    if country == "CA":  # K1A 0B1
+        letter = rng.choice(CANADIAN_POSTCODE_LETTERS)
+        return f"{area} {rng.randint(0, 9)}{letter}{rng.randint(0, 9)}"
+    low, high = area.split("-")
+    number = f"{rng.randint(int(low), int(high)):0{len(low)}d}"
+    if country == "NL":  # 1234 AB (never SA, SD or SS)
+        return f"{number} {rng.choice('ABCDEFGHJKLMNPRTVWXZ')}{rng.choice('ABCDEGHJKLMNPRTVWXZ')}"
+    return number  # AU 4 digits, US / DE / FR 5
 
 
 def _ascii(text: str) -> str:
@@ -470,10 +695,23 @@ def _people(rng: Random, customers: int) -> list[Person]:
         # ~10% of households hold 2-4 persons, so ~25% of persons share an address
         size = 1 if rng.random() < 0.9 else rng.randint(2, 4)
         last = rng.choice(LAST_NAMES)
-        city, district = rng.choice(CITIES)
-        postcode = f"{district} {rng.randint(1, 9)}{rng.choice(letters)}{rng.choice(letters)}"
-        street = (rng.randint(1, 220), *rng.choice(STREETS))
+        country = "GB"
+        if rng.random() < ABROAD_SHARE:
+            country = rng.choices(list(ABROAD), weights=list(ABROAD.values()))[0]
+        if country == "GB":
+            city, district = rng.choice(CITIES)
+            postcode = f"{district} {rng.randint(1, 9)}{rng.choice(letters)}{rng.choice(letters)}"
+            street = (rng.randint(1, 220), *rng.choice(STREETS))
+        else:
+            city, area = rng.choice(CITIES_ABROAD[country])
+            postcode = _postcode_abroad(rng, country, area)
+            street = (rng.randint(1, 220), *rng.choice(STREETS_ABROAD[country]))
         flat = rng.randint(1, 24) if rng.random() < 0.2 else None
+        line2 = None
+        if country in ("DE", "FR", "NL"):  # flats and building names written otherwise there
+            flat = None
+        elif rng.random() < 0.2:
+            line2 = rng.choice(ADDRESS_LINES_2)
         family_email = None
         if size > 1 and rng.random() < 0.3:  # ~3% of households
             family_email = f"the{_ascii(last)}s{rng.randint(1, 999)}@{rng.choice(DOMAINS)}"
@@ -487,10 +725,10 @@ def _people(rng: Random, customers: int) -> list[Person]:
             n = len(persons) + 1
             first = rng.choice(FIRST_NAMES)
             member_last = last if member == 0 or rng.random() < 0.8 else rng.choice(LAST_NAMES)
-            phone = f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}"
-            while phone in taken_phones:
-                phone = f"07{rng.randint(100, 999)}{rng.randint(100000, 999999)}"
-            taken_phones.add(phone)
+            phone = _national_phone(rng, country, city)
+            while f"{country}{phone}" in taken_phones:
+                phone = _national_phone(rng, country, city)
+            taken_phones.add(f"{country}{phone}")
             person = Person(
                 person_id=f"P{n:06d}",
                 first_name=first,
@@ -509,6 +747,8 @@ def _people(rng: Random, customers: int) -> list[Person]:
                     for c in range(rng.randint(0, 2))
                 ],
                 family_email=family_email if member < 2 else None,
+                country=country,
+                address_line2=line2,
             )
             person.is_prospect = rng.random() < 0.08
             person.is_serial_complainer = not person.is_prospect and rng.random() < 0.01
@@ -708,8 +948,10 @@ POS_HEADERS = {
         "email",
         "phone",
         "address_line1",
+        "address_line2",
         "city",
         "postcode",
+        "country_code",
         "store_id",
         "signed_up_at",
     ],
@@ -801,11 +1043,11 @@ class _Generator:
             first,
             last,
             self.noise.phone(person) if self.rng.random() < 0.8 else None,
-            person.birth_date.isoformat() if self.rng.random() < 0.6 else None,
+            self.noise.birth_date(person) if self.rng.random() < 0.6 else None,
             self.noise.address(person) if self.rng.random() < 0.85 else None,
             person.city,
             self.noise.postcode(person),
-            "GB",
+            person.country,
             _ts(at),
             _ts(at),
         )
@@ -831,7 +1073,7 @@ class _Generator:
                 self.noise.address(person),
                 person.city,
                 self.noise.postcode(person),
-                "GB",
+                person.country,
                 _ts(at),
                 _ts(at),
             )
@@ -845,16 +1087,27 @@ class _Generator:
         card = f"LC{self.next_id('card'):07d}"
         person.loyalty_card_id = card
         first, last = self.noise.name(person)
+        line1, line2 = self.noise.address(person), ""
+        if person.address_line2 and self.rng.random() < 0.75:
+            line2 = person.address_line2
+            if self.rng.random() < 0.1:  # typed in each other's field
+                line1, line2 = line2, line1
+        if person.country != "GB":  # picked at the till, sometimes in lower case
+            country = person.country if self.rng.random() < 0.9 else person.country.lower()
+        else:  # the source's default when empty
+            country = self.rng.choices(("", "GB", "UK"), weights=(14, 5, 1))[0]
         row = [
             card,
             first,
             last,
-            person.birth_date.isoformat(),
+            self.noise.birth_date(person),
             self.noise.email(person) if self.rng.random() < 0.4 else "",
             self.noise.phone(person),
-            self.noise.address(person),
+            line1,
+            line2,
             person.city,
             self.noise.postcode(person),
+            country,
             store,
             _iso(at),
         ]
@@ -1011,7 +1264,7 @@ class _Generator:
         ticket_id = self.next_id("ticket")
         _, sku, category, _, _ = self.rng.choice(self.products)
         channel = self.rng.choice(("phone", "phone", "email", "chat", "store"))
-        first, last = self.noise.name(person)
+        first, last = self.noise.name(person, blanks=False)
         roll = self.rng.random()
         name = f"{last}, {first}" if roll < 0.1 else (first if roll < 0.15 else f"{first} {last}")
         minutes = round(self.rng.uniform(2, 12 if contact_type == "enquiry" else 35), 1)
@@ -1038,7 +1291,9 @@ class _Generator:
             "requester_email": None
             if channel == "phone" and self.rng.random() < 0.5
             else self.noise.email(person),
-            "requester_phone": self.noise.phone(person) if channel in ("phone", "store") else None,
+            "requester_phone": self.noise.phone(person, international=True)
+            if channel in ("phone", "store")
+            else None,
             "created_at": _iso(at),
             "updated_at": _iso(updated),
             "solved_at": _iso(solved) if status in ("solved", "closed") else None,
@@ -1105,7 +1360,7 @@ class _Generator:
         email = self.noise.email(person)
         if "@" not in email:
             return
-        first, last = self.noise.name(person)
+        first, last = self.noise.name(person, heard=False)
         status = "subscribed"
         t = at
         events = []
@@ -1406,6 +1661,7 @@ def generate(
                     "household_id",
                     "is_prospect",
                     "is_serial_complainer",
+                    "country_code",
                 ]
             )
             for p in persons:
@@ -1421,6 +1677,7 @@ def generate(
                         p.household_id,
                         int(p.is_prospect),
                         int(p.is_serial_complainer),
+                        p.country,
                     ]
                 )
         meta = {
