@@ -54,7 +54,6 @@ RULE_COMPARISONS = {
     "dob_name": {"birth_date", "first_name", "last_name"},
     "address": {"postcode", "house_number", "street"},
     "postcode_name": {"postcode", "first_name", "last_name"},
-    "street": {"town", "street", "house_number"},
     "street_name": {"street", "house_number", "first_name", "last_name"},
     "locality_name": {"locality", "first_name", "last_name"},
     "name_town": {"town", "first_name", "last_name"},

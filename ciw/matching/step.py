@@ -52,7 +52,7 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
     steps = (
         ["seed"],
         # everything the weighed links and the models after them read
-        ["run", "--select", "+path:models/matched", "--exclude", f"{WEIGHED}+"],
+        ["run", "--select", "+path:models/matched", "--exclude", f"{WEIGHED}+", SAMPLE],
         ["run", "--full-refresh", "--select", SAMPLE],
     )
     for args in steps:

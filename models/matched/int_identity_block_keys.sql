@@ -3,9 +3,9 @@
     record missing its name, birth date or postcode, or with a typo in one of them, still
     meets its duplicates through another rule (the rule is the key's prefix):
     birth date + postcode, birth date + a name's first three letters, postcode + address,
-    postcode + a name's first three letters, town + street + house number, street + house
-    number + a name's prefix, locality (address line 2) + a name's prefix, town + first
-    name + last name prefix, and (for records without a first name) town + surname.
+    postcode + a name's first three letters, street + house number + a name's prefix,
+    locality (address line 2) + a name's prefix, town + first name + last name prefix, and
+    (for records without a first name) town + surname.
     Incremental like int_identifiers_unpivoted: the keys of records whose identity changed are
     written again, and a key a record lost stays as a tombstone (is_current = false), so
     int_identity_records_touched sees whose household (address block) changed. -#}
@@ -97,13 +97,6 @@ block_keys as (
     inner join name_prefixes on records.record_key = name_prefixes.record_key
     where records.postcode is not null
 
-    union
-
-    select
-        record_key,
-        'street:' || town_normalized || ':' || street_normalized || ':' || house_number as block_key
-    from records
-    where town_normalized is not null and street_normalized is not null and house_number is not null
 
     union
 
