@@ -9,7 +9,8 @@ Generates the demo at N persons and loads it (or, with --home, re-uses a CIW_HOM
 
 1. a full build of the matched layer (`dbt run --full-refresh`), the match-model fit as
    `ciw match --refit` runs it (estimation, then every pair weighed again), the ids after it
-   (as the build after the fit in `ciw run`), then its data tests, with wall time per model, identity records per second and the database size;
+   (as the build after the fit in `ciw run`), then its data tests, with wall time per model,
+   identity records per second and the database size;
 2. match quality (pairwise precision / recall / F1, split persons, mixed customers,
    household-only merges, evidence ceiling);
 3. 1% new records, as they arrive in real life: half new guest checkouts of existing shop

@@ -33,8 +33,8 @@ from ingestion.sources.pos.settings import LOYALTY_SIGNUPS
 ROOT = Path(__file__).absolute().parent.parent
 
 # The issue's targets are pairwise F1 1.0 (FEBRL1) and 0.9974 (FEBRL2, Splink's); measured
-# 0.9960 and 0.9977 (docs/matching.md: most of FEBRL1's 4 missing pairs look exactly like two people of
-# one household, whom the household guard keeps apart). These floors sit just below.
+# 0.9960 and 0.9977 (docs/matching.md: most of FEBRL1's 4 missing pairs look exactly like two
+# people of one household, whom the household guard keeps apart). The floors sit just below.
 MIN_PRECISION = 0.999
 MIN_F1 = {1: 0.995, 2: 0.997}
 
