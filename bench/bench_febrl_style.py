@@ -34,6 +34,7 @@ from _common import ROOT, bench_warehouse
 
 SPLINK_SECONDS = (58.0, 73.0)  # Splink on this machine, issue #21
 SLOWEST = 8  # dbt models listed per phase
+MATCHER_PATHS = ("models", "macros", "seeds", "ciw", "ingestion", "dbt_project.yml")
 
 
 @dataclass
@@ -97,6 +98,20 @@ def report_dbt(invocations: list[Invocation], phase: str) -> None:
     print("  slowest models: " + ", ".join(f"{name} {seconds:.1f}s" for seconds, name in models))
 
 
+def project_version() -> str:
+    """The commit the project is at, and whether the matcher's files differ from it (other
+    people's edits to a shared working tree change the figures)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", *MATCHER_PATHS)
+    return f"commit {commit}" + (" with uncommitted changes to the matcher" if changed else "")
+
+
 def run(args: argparse.Namespace) -> None:
     from ciw.config import Paths
     from ciw.evaluation.febrl import (
@@ -116,6 +131,7 @@ def run(args: argparse.Namespace) -> None:
     )
     from ciw.evaluation.synthetic import generate_febrl_style
 
+    print(f"project at {project_version()}")
     started = time.monotonic()
     records = generate_febrl_style(args.records, seed=args.seed)
     print(
