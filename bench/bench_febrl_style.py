@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> None:
     )
     from ciw.evaluation.synthetic import generate_febrl_style
 
-    print(f"project at {project_version()}")
+    version = project_version()
+    print(f"project at {version}")
     started = time.monotonic()
     records = generate_febrl_style(args.records, seed=args.seed)
     print(
@@ -165,19 +166,6 @@ def run(args: argparse.Namespace) -> None:
         started = time.monotonic()
         build = recording_session(warehouse, paths, invocations, "build").run(list(BUILD_SELECTION))
         build_seconds = time.monotonic() - started
-        if build.returncode == 2 or not build.counts.get("model:success"):
-            raise FebrlError(f"dbt build did not build identity_map: {build.failures[:5]}")
-
-        started = time.monotonic()
-        predicted = predicted_customers(warehouse, paths.project, records)
-        scores = score_clusters(records.truth(), predicted)
-        candidates = candidate_pairs(warehouse, paths.project)
-        joined = records_joined_to_others(warehouse, paths.project, records)
-        true_pairs = records.true_pairs()
-        # a pair of two duplicates is joined through their original when both meet it
-        with_original = {pair for pair in true_pairs if any(k.endswith("-org") for k in pair)}
-        blocking = blocking_recall(candidates, true_pairs) if candidates is not None else None
-        score_seconds = time.monotonic() - started
 
         total = load_seconds + fit_seconds + build_seconds
         model = step.model
@@ -198,6 +186,32 @@ def run(args: argparse.Namespace) -> None:
             f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
             "(other work on the machine slows every phase)"
         )
+        for phase in ("fit", "build"):
+            report_dbt(invocations, phase)
+        for failure in build.failures:
+            print(f"dbt: {failure}")
+        not_built = {
+            key: count
+            for key, count in build.counts.items()
+            if key.startswith("model:") and key != "model:success"
+        }
+        if build.returncode == 2 or not_built or not build.counts.get("model:success"):
+            raise FebrlError(
+                f"dbt {' '.join(BUILD_SELECTION)} did not build identity_map "
+                f"(exit {build.returncode}, {not_built}): {build.failures[:5]}"
+            )
+
+        started = time.monotonic()
+        predicted = predicted_customers(warehouse, paths.project, records)
+        scores = score_clusters(records.truth(), predicted)
+        candidates = candidate_pairs(warehouse, paths.project)
+        joined = records_joined_to_others(warehouse, paths.project, records)
+        true_pairs = records.true_pairs()
+        # a pair of two duplicates is joined through their original when both meet it
+        with_original = {pair for pair in true_pairs if any(k.endswith("-org") for k in pair)}
+        blocking = blocking_recall(candidates, true_pairs) if candidates is not None else None
+        score_seconds = time.monotonic() - started
+
         print(
             f"records {scores.records:,} (missing from identity_map: {scores.records_missing}), "
             f"true pairs {scores.true_pairs:,}, predicted pairs {scores.predicted_pairs:,} "
@@ -220,12 +234,10 @@ def run(args: argparse.Namespace) -> None:
                 f"{blocking_recall(candidates, true_pairs - with_original):.4f}"
             )
         print(f"records joined to demo records: {joined}  (scoring {score_seconds:.1f}s, untimed)")
-        for phase in ("fit", "build"):
-            report_dbt(invocations, phase)
-        for failure in build.failures:
-            print(f"dbt: {failure}")
         if args.keep:
             print(f"kept: {work} (embedded server data in {work / 'pgdata'})")
+    if project_version() != version:
+        print(f"the project changed during the run: now at {project_version()}")
 
 
 def main() -> None:
