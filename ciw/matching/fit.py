@@ -58,6 +58,8 @@ RULE_COMPARISONS = {
     "locality_name": {"locality", "first_name", "last_name"},
     "name_town": {"town", "first_name", "last_name"},
     "surname_town": {"town", "last_name"},
+    "email": {"email"},
+    "phone": {"phone"},
 }
 
 # the value a term-frequency adjusted comparison agrees on (int_identity_records_unioned)
@@ -250,12 +252,17 @@ def household_disagreements(vectors: np.ndarray) -> np.ndarray:
     same_postcode_no_street = (column["postcode"] == 3) & (
         (column["house_number"] < 0) | (column["street"] < 0)
     )
-    household = same_address | same_postcode_no_street | shared_contact
+    both_contacts = (column["email"] == 3) & (column["phone"] == 3)
+    household = (same_address | same_postcode_no_street | shared_contact) & ~both_contacts
     disagreements = sum(
         (column[name] == 0).astype(int)
         for name in ("first_name", "last_name", "birth_date", "email", "phone")
     )
-    return household & ((disagreements >= 2) | (shared_contact & (column["first_name"] == 0)))
+    unnamed_other = (column["first_name"] < 0) & (
+        (column["birth_date"] == 0) | (column["email"] == 0) | (column["phone"] == 0)
+    )
+    family_contact = shared_contact & ~both_contacts & ((column["first_name"] == 0) | unnamed_other)
+    return household & ((disagreements >= 2) | family_contact)
 
 
 def estimate_m(

@@ -4,6 +4,20 @@
     A missing value on either side gives null: neutral evidence, never a veto. `left` and
     `right` are the column prefixes of the two records (e.g. 'left_', 'right_'). -#}
 
+{#- `column` (an email or phone of `identifier_type`), or null where it is a junk value of
+    seeds/identifier_blocklist.csv ("test@test.com", "0000000000"): junk says nothing about who
+    a record is, neither when it agrees nor when it differs. -#}
+{% macro without_junk(column, identifier_type) -%}
+    case
+        when {{ column }} in (
+            select lower(blocklist.identifier_value)
+            from {{ ref('identifier_blocklist') }} as blocklist
+            where blocklist.identifier_type = '{{ identifier_type }}'
+        ) then null
+        else {{ column }}
+    end
+{%- endmacro %}
+
 {#- The numbers of a normalised address line, in order: house and flat numbers
     ("flat 3 83 grange rd" -> "3 83", "12a high st" -> "12a"). -#}
 {% macro house_number(address) -%}

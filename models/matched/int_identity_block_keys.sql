@@ -4,8 +4,9 @@
     meets its duplicates through another rule (the rule is the key's prefix):
     birth date + postcode, birth date + a name's first three letters, postcode + address,
     postcode + a name's first three letters, street + house number + a name's prefix,
-    locality (address line 2) + a name's prefix, town + first name + last name prefix, and
-    (for records without a first name) town + surname.
+    locality (address line 2) + a name's prefix, town + first name + last name prefix, email
+    or phone + either name's initial (junk values of seeds/identifier_blocklist.csv left out),
+    and (for records without a first name) town + surname.
     Incremental like int_identifiers_unpivoted: the keys of records whose identity changed are
     written again, and a key a record lost stays as a tombstone (is_current = false), so
     int_identity_records_touched sees whose household (address block) changed. -#}
@@ -35,7 +36,9 @@ records as (
         locality_normalized,
         town_normalized,
         postcode,
-        birth_date
+        birth_date,
+        {{ without_junk('email_normalized', 'email') }} as email_normalized,
+        {{ without_junk('phone_e164', 'phone') }} as phone_e164
     from {{ ref('int_identity_records_unioned') }}
     {% if is_incremental() -%}
         where identity_changed_at > {{ matching_watermark('changed_at') }}
@@ -60,6 +63,16 @@ name_prefixes as (
         left(last_name_normalized, 3) as name_prefix
     from records
     where last_name_normalized is not null
+
+),
+
+-- the first letter of either name: an email or phone shared by a family holds few initials
+name_initials as (
+
+    select distinct
+        record_key,
+        left(name_prefix, 1) as name_initial
+    from name_prefixes
 
 ),
 
@@ -132,6 +145,26 @@ block_keys as (
         town_normalized is not null
         and first_name_normalized is not null
         and last_name_normalized is not null
+
+    union
+
+    -- one email or phone and an initial: the records of one person whose names the
+    -- deterministic rules cannot agree on (a replaced or mistyped name), and of a family
+    select
+        records.record_key,
+        'email:' || records.email_normalized || ':' || name_initials.name_initial as block_key
+    from records
+    inner join name_initials on records.record_key = name_initials.record_key
+    where records.email_normalized is not null
+
+    union
+
+    select
+        records.record_key,
+        'phone:' || records.phone_e164 || ':' || name_initials.name_initial as block_key
+    from records
+    inner join name_initials on records.record_key = name_initials.record_key
+    where records.phone_e164 is not null
 
     union
 

@@ -12,8 +12,9 @@
     (a retyped birth date or a replaced name can still link on everything else), and so does
     any number of them with the same birth date (two people of one household rarely share one);
     two or more (or namesakes at an address with several birth dates, without a birth date
-    here) add var('match_household_disagreement_weight'), and so does another first name on a
-    shared email or phone (a family email).
+    here) add var('match_household_disagreement_weight'), and so does another first name (or
+    none, and another birth date or other contact) on a shared email or phone that is not also
+    sharing the other (a family email).
     Kept: pairs from var('match_review_probability') up; is_link from
     var('match_link_probability') up (the band below goes to int_identity_review).
     Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
@@ -164,13 +165,28 @@ weighed as (
         pairs.left_record_key,
         pairs.right_record_key,
         pairs.birth_date_level,
-        (pairs.house_number_level = 3 and pairs.street_level = 3)
-        -- the same postcode where one record has no street address to tell the homes apart
-        or (pairs.postcode_level = 3 and (pairs.house_number_level is null or pairs.street_level is null))
-        or pairs.email_level = 3
-        or pairs.phone_level = 3 as is_same_household,
-        pairs.first_name_level = 0 and (pairs.email_level = 3 or pairs.phone_level = 3)
-            as is_other_name_on_shared_contact,
+        (
+            (pairs.house_number_level = 3 and pairs.street_level = 3)
+            -- the same postcode where one record has no street address to tell the homes apart
+            or (pairs.postcode_level = 3 and (pairs.house_number_level is null or pairs.street_level is null))
+            or pairs.email_level = 3
+            or pairs.phone_level = 3
+        )
+        -- a family rarely shares both email and phone: there one record's name was replaced
+        and not (coalesce(pairs.email_level = 3, false) and coalesce(pairs.phone_level = 3, false))
+            as is_same_household,
+        -- one email or one phone, but another first name (or none to tell, and another birth
+        -- date or the other contact): a family email or phone; unless email and phone both
+        -- agree, which a family rarely shares (a replaced name)
+        (pairs.email_level = 3 or pairs.phone_level = 3)
+        and not (coalesce(pairs.email_level = 3, false) and coalesce(pairs.phone_level = 3, false))
+        and (
+            pairs.first_name_level = 0
+            or (
+                pairs.first_name_level is null
+                and (pairs.birth_date_level = 0 or pairs.email_level = 0 or pairs.phone_level = 0)
+            )
+        ) as is_other_name_on_shared_contact,
         -- what tells two people of one household apart: each of these that disagrees
         coalesce((pairs.first_name_level = 0)::integer, 0)
         + coalesce((pairs.last_name_level = 0)::integer, 0)

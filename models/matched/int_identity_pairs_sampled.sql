@@ -26,8 +26,8 @@ records as (
         locality_normalized,
         town_normalized,
         postcode,
-        email_normalized,
-        phone_e164
+        {{ without_junk('email_normalized', 'email') }} as email_normalized,
+        {{ without_junk('phone_e164', 'phone') }} as phone_e164
     from {{ ref('int_identity_records_unioned') }}
     where
         first_name_normalized is not null
