@@ -78,15 +78,20 @@
 {%- endmacro %}
 
 {#- The household guard's weight of a weighed pair (is_same_household,
-    household_disagreements, is_other_name_on_shared_contact, birth_date_level): see
-    int_identity_links_fuzzy. -#}
+    household_disagreements, contact_disagreements, is_first_name_missing,
+    is_other_name_on_shared_contact, birth_date_level): see int_identity_links_fuzzy. -#}
 {% macro household_weight() -%}
     case
-        when not coalesce(is_same_household, false) or household_disagreements = 0 then 0
+        when not coalesce(is_same_household, false) then 0
         when coalesce(is_other_name_on_shared_contact, false)
             then {{ var('match_household_disagreement_weight') }}
-        when household_disagreements = 1 or birth_date_level = 5
+        when household_disagreements = 0 and is_first_name_missing and birth_date_level is distinct from 5
             then {{ var('match_household_single_disagreement_weight') }}
+        when household_disagreements = 0 then 0
+        when birth_date_level = 5 then {{ var('match_household_single_disagreement_weight') }}
+        when household_disagreements = 1 and contact_disagreements = 1
+            then {{ var('match_household_disagreement_weight') }}
+        when household_disagreements = 1 then {{ var('match_household_single_disagreement_weight') }}
         else {{ var('match_household_disagreement_weight') }}
     end
 {%- endmacro %}

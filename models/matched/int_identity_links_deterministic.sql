@@ -1,8 +1,9 @@
 {#- Pairs of records sharing a strong identifier the identifier may link
     (int_identifiers_assessed: issued ones such as account and loyalty card outright; shareable
     ones unless several people or namesakes hold them). Shareable identifiers link two records
-    only when first and last names agree (similar, one keystroke apart, or swapped) and their
-    birth dates do not differ. One row per pair and identifier (int_identity_links_unioned keeps
+    only when first and last names agree (similar, one keystroke apart, or swapped; a missing
+    first name agrees only on an identifier one person holds) and their birth dates do not
+    differ. One row per pair and identifier (int_identity_links_unioned keeps
     the best per pair).
     Incremental: the links of records touched since this model last wrote
     (int_identity_records_touched) are deleted and computed again. -#}
@@ -30,7 +31,8 @@ usable_identifiers as (
 
     select
         identifier_type,
-        identifier_value
+        identifier_value,
+        people_count
     from {{ ref('int_identifiers_assessed') }}
     where is_usable
 
@@ -45,7 +47,8 @@ usable_identifiers as (
         select
             identifiers.record_key,
             identifiers.identifier_type,
-            identifiers.identifier_value
+            identifiers.identifier_value,
+            usable_identifiers.people_count
         from pg_temp.touched_records as touched
         inner join {{ ref('int_identifiers_unpivoted') }} as identifiers
             on touched.record_key = identifiers.record_key
@@ -63,7 +66,8 @@ usable_identifiers as (
             least(touched_side.record_key, other_side.record_key) as left_record_key,
             greatest(touched_side.record_key, other_side.record_key) as right_record_key,
             touched_side.identifier_type,
-            touched_side.identifier_value
+            touched_side.identifier_value,
+            touched_side.people_count
         from touched_identifiers as touched_side
         inner join {{ ref('int_identifiers_unpivoted') }} as other_side
             on
@@ -97,7 +101,8 @@ usable_identifiers as (
             left_side.record_key as left_record_key,
             right_side.record_key as right_record_key,
             left_side.identifier_type,
-            left_side.identifier_value
+            left_side.identifier_value,
+            usable_identifiers.people_count
         from identifiers as left_side
         inner join usable_identifiers
             on
@@ -165,9 +170,11 @@ agreed_directly as materialized (
 
     select
         *,
+        -- a missing first name agrees, unless the identifier is held by two people (a couple's
+        -- email): then it cannot say whose the record is
         {{ names_agree(
             'left_first_name', 'right_first_name',
-            similarity='coalesce(first_name_similarity, 1)'
+            similarity='coalesce(first_name_similarity, case when people_count > 1 then 0 else 1 end)'
         ) }}
         or {{ target.schema }}.is_one_slip_apart(left_first_name_alternative, right_first_name)
         or {{ target.schema }}.is_one_slip_apart(left_first_name, right_first_name_alternative)

@@ -8,13 +8,15 @@
     Households: two records at one address (house number and street; or one postcode where a
     record has no street address) or on one email or phone that disagree on first name, last name, birth date, email or phone may be two people of one
     household, whom the address cannot tell apart (its parts agree together, and counting each
-    would overstate it): one disagreement adds var('match_household_single_disagreement_weight')
-    (a retyped birth date or a replaced name can still link on everything else), and so does
-    any number of them with the same birth date (two people of one household rarely share one);
-    two or more (or namesakes at an address with several birth dates, without a birth date
-    here) add var('match_household_disagreement_weight'), and so does another first name (or
+    would overstate it): one disagreement of name or birth date adds
+    var('match_household_single_disagreement_weight') (a retyped birth date or a replaced name
+    can still link on everything else), and so does any number of them with the same birth
+    date (two people of one household rarely share one), and a missing first name with no
+    birth date to vouch; one contact that disagrees while the names agree (namesakes of one
+    household, each with their own phone), two or more disagreements (or namesakes at an
+    address with several birth dates, without a birth date here), and another first name (or
     none, and another birth date or other contact) on a shared email or phone that is not also
-    sharing the other (a family email).
+    sharing the other (a family email) add var('match_household_disagreement_weight').
     Kept: pairs from var('match_review_probability') up; is_link from
     var('match_link_probability') up (the band below goes to int_identity_review).
     Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
@@ -187,6 +189,10 @@ weighed as (
                 and (pairs.birth_date_level = 0 or pairs.email_level = 0 or pairs.phone_level = 0)
             )
         ) as is_other_name_on_shared_contact,
+        -- contacts that disagree (two namesakes of one household, each with their own phone)
+        coalesce((pairs.email_level = 0)::integer, 0)
+        + coalesce((pairs.phone_level = 0)::integer, 0) as contact_disagreements,
+        pairs.first_name_level is null as is_first_name_missing,
         -- what tells two people of one household apart: each of these that disagrees
         coalesce((pairs.first_name_level = 0)::integer, 0)
         + coalesce((pairs.last_name_level = 0)::integer, 0)
