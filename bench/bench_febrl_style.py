@@ -249,6 +249,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.records < 1:
         parser.error("--records: at least 1")
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep: {args.keep} is not empty (the bench wants a fresh warehouse)")
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     import dbt.cli.main  # noqa: F401  (imported before the clock starts)
 
