@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> None:
         candidate_pairs,
         predicted_customers,
         records_joined_to_others,
+        require_identity_map_built,
         score_clusters,
         write_loyalty_signups,
     )
@@ -190,16 +191,7 @@ def run(args: argparse.Namespace) -> None:
             report_dbt(invocations, phase)
         for failure in build.failures:
             print(f"dbt: {failure}")
-        not_built = {
-            key: count
-            for key, count in build.counts.items()
-            if key.startswith("model:") and key != "model:success"
-        }
-        if build.returncode == 2 or not_built or not build.counts.get("model:success"):
-            raise FebrlError(
-                f"dbt {' '.join(BUILD_SELECTION)} did not build identity_map "
-                f"(exit {build.returncode}, {not_built}): {build.failures[:5]}"
-            )
+        require_identity_map_built(build)
 
         started = time.monotonic()
         predicted = predicted_customers(warehouse, paths.project, records)

@@ -31,6 +31,7 @@ from pathlib import Path
 from ciw.config import Paths
 from ciw.dbt import DbtResult, model_relation, run_dbt
 from ciw.warehouse import Warehouse
+from ingestion.sources.pos.settings import LOYALTY_SIGNUPS
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +55,11 @@ FEBRL_COLUMNS = (
 )
 _REC_ID = re.compile(r"rec-(?P<entity>\d+)-(?:org|dup-\d+)")
 
-# How the records look as a POS loyalty sign-up export (ingestion/sources/pos/settings.py,
-# LOYALTY_SIGNUPS; address_line2 and country_code are schema drift until the spec has them).
+# How the records look as a POS loyalty sign-up export: the columns the POS loader declares
+# (ingestion/sources/pos/settings.py, LOYALTY_SIGNUPS), in its order.
 SOURCE_SYSTEM = "pos"
 SOURCE_TABLE = "loyalty_signups"
-LOYALTY_SIGNUP_COLUMNS = (
-    "loyalty_card_id",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postcode",
-    "country_code",
-    "store_id",
-    "signed_up_at",
-)
+LOYALTY_SIGNUP_COLUMNS = tuple(column.name for column in LOYALTY_SIGNUPS.columns)
 COUNTRY_CODE = "AU"
 STORE_ID = "FEBRL"
 SIGNED_UP_AT = "2026-10-01T09:00:00Z"
@@ -483,6 +470,21 @@ def score_warehouse(
 # --------------------------------------------------------------------------- the harness
 
 
+def require_identity_map_built(build: DbtResult) -> None:
+    """Raise FebrlError unless the build (BUILD_SELECTION) built every model; failed data
+    tests are left to the caller to report."""
+    not_built = {
+        key: count
+        for key, count in build.counts.items()
+        if key.startswith("model:") and key != "model:success"
+    }
+    if build.returncode == 2 or not_built or not build.counts.get("model:success"):
+        raise FebrlError(
+            f"dbt {' '.join(BUILD_SELECTION)} did not build identity_map "
+            f"(exit {build.returncode}, {dict(not_built)}): {build.failures[:5]}"
+        )
+
+
 @dataclass
 class FebrlEvaluation:
     """FEBRL sets loaded through the POS loader, matched by dbt, and scored."""
@@ -544,16 +546,7 @@ def evaluate_febrl(
     run_match_step(DbtSession(warehouse, paths), warehouse, paths.project, refit=True)
     build = run_dbt(list(BUILD_SELECTION), warehouse, paths, capture=True)
     build_seconds = time.monotonic() - started
-    not_built = {
-        key: count
-        for key, count in build.counts.items()
-        if key.startswith("model:") and key != "model:success"
-    }
-    if build.returncode == 2 or not_built or not build.counts.get("model:success"):
-        raise FebrlError(
-            f"dbt {' '.join(BUILD_SELECTION)} did not build identity_map "
-            f"(exit {build.returncode}, {dict(not_built)}): {build.failures[:5]}"
-        )
+    require_identity_map_built(build)
     for failure in build.failures:
         logger.warning("dbt: %s", failure)
     logger.info("built identity_map in %.1fs", build_seconds)

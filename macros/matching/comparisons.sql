@@ -154,6 +154,24 @@
     end
 {%- endmacro %}
 
+{#- The columns of an identity record that comparison_levels reads (junk emails and phones
+    left out: without_junk), for the records CTE of the models that compare pairs. -#}
+{% macro comparison_record_columns() -%}
+        record_key,
+        first_name_normalized,
+        first_name_canonical,
+        first_name_alternative,
+        last_name_normalized,
+        birth_date,
+        house_number,
+        street_normalized,
+        locality_normalized,
+        town_normalized,
+        postcode,
+        {{ without_junk('email_normalized', 'email') }} as email_normalized,
+        {{ without_junk('phone_e164', 'phone') }} as phone_e164
+{%- endmacro %}
+
 {#- Every comparison of two records, as the level columns of int_identity_pairs_compared
     (`<comparison>_level`). -#}
 {% macro comparison_levels(left, right) -%}

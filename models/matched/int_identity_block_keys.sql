@@ -110,7 +110,6 @@ block_keys as (
     inner join name_prefixes on records.record_key = name_prefixes.record_key
     where records.postcode is not null
 
-
     union
 
     -- the same street and number in a town mistyped or missing, or under another postcode

@@ -103,19 +103,7 @@ candidate_pairs as materialized (
 records as (
 
     select
-        record_key,
-        first_name_normalized,
-        first_name_canonical,
-        first_name_alternative,
-        last_name_normalized,
-        birth_date,
-        house_number,
-        street_normalized,
-        locality_normalized,
-        town_normalized,
-        postcode,
-        {{ without_junk('email_normalized', 'email') }} as email_normalized,
-        {{ without_junk('phone_e164', 'phone') }} as phone_e164
+        {{ comparison_record_columns() }}
     from {{ ref('int_identity_records_unioned') }}
 
 ),
