@@ -338,7 +338,12 @@ def fit_match_model_step(
         console.print(f"[red]match-model fit failed[/]: {exc}")
         return 1
     if not result.refitted:
-        console.print(f"match model: re-used the fit of {result.fitted_at:%Y-%m-%d %H:%M} UTC")
+        how = (
+            "weighed every pair again with (its re-weighing had not finished)"
+            if result.reweighed
+            else "re-used"
+        )
+        console.print(f"match model: {how} the fit of {result.fitted_at:%Y-%m-%d %H:%M} UTC")
         return 0
     model = result.model
     console.print(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ciw.config import Paths
+from ciw.dbt import DbtSession
 from ciw.evaluation.febrl import (
     COUNTRY_CODE,
     LOYALTY_SIGNUP_COLUMNS,
@@ -28,6 +29,7 @@ from ciw.evaluation.febrl import (
     score_clusters,
     write_loyalty_signups,
 )
+from ciw.matching.step import run_match_step
 from ingestion.sources.pos.settings import LOYALTY_SIGNUPS
 
 ROOT = Path(__file__).absolute().parent.parent
@@ -232,3 +234,20 @@ def test_febrl_sets_are_matched(monkeypatch, tmp_path, warehouse):
         assert result.scores.f1 >= MIN_F1[number], summary
         assert result.records_joined_to_others == 0, summary
     assert evaluation.build.ok, evaluation.build.failures
+
+    # a run killed after writing a new fit but before weighing every pair again: the next run
+    # finishes the re-weighing (else the weighed links and the clusters after them disagree)
+    warehouse.query(
+        "insert into matching.match_models select 'killed-run', record_count, "
+        "candidate_pair_count, sampled_pair_count, prior_match_probability, em_iterations, "
+        "em_sessions, fit_seconds, now() from matching.match_models"
+    )
+    warehouse.query(
+        "insert into matching.match_weights select 'killed-run', comparison, comparison_level, "
+        "m_probability, u_probability from matching.match_weights"
+    )
+    dbt = DbtSession(warehouse, paths)
+    assert run_match_step(dbt, warehouse, ROOT).reweighed
+    weighed = warehouse.query("select distinct model_id from matched.int_identity_links_fuzzy")
+    assert weighed == [("killed-run",)]
+    assert not run_match_step(dbt, warehouse, ROOT).reweighed  # done once, not every run

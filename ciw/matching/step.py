@@ -15,8 +15,9 @@ from ciw.matching.fit import (
     MatchModel,
     MatchSettings,
     fit_match_model,
-    latest_fit_at,
+    latest_fit,
     needs_refit,
+    weighed_by,
     write_match_model,
 )
 
@@ -37,17 +38,40 @@ class MatchStepResult:
     refitted: bool
     model: MatchModel | None = None
     fitted_at: dt.datetime | None = None
+    # the latest fit's re-weighing had not finished (a run killed after writing the model):
+    # this run did it
+    reweighed: bool = False
+
+
+def _reweigh(dbt) -> None:
+    """Every pair weighed again with the latest model, and the matched models after the
+    weighed links rebuilt (the customer ids follow incrementally)."""
+    args = ["run", "--full-refresh", "--select", REWEIGH, "--exclude", *KEEP]
+    result = dbt.run(args)
+    if not result.ok:
+        raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
 
 
 def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchStepResult:
-    """`dbt` is a ciw.dbt.DbtSession. refit None: only when needed (needs_refit)."""
+    """`dbt` is a ciw.dbt.DbtSession. refit None: only when needed (needs_refit). Without a
+    refit, a latest fit whose links were never weighed again (the run that wrote it died
+    before) is finished now: else the weighed links would follow the new model and the links,
+    clusters and ids after them the old one."""
     from ciw.dbt import model_relation
 
     settings = MatchSettings.from_project(project)
-    fitted_at = latest_fit_at(warehouse)
+    latest = latest_fit(warehouse)
+    fitted_at = latest[1] if latest else None
     if refit is None:
         refit = needs_refit(fitted_at, dt.datetime.now(dt.UTC), settings)
     if not refit:
+        weighed = weighed_by(warehouse, model_relation(project, WEIGHED, "matched"))
+        if latest and weighed is not None and weighed != latest[0]:
+            log.warning(
+                "links weighed by %s, not the latest fit %s: weighing again", weighed, latest[0]
+            )
+            _reweigh(dbt)
+            return MatchStepResult(refitted=False, fitted_at=fitted_at, reweighed=True)
         return MatchStepResult(refitted=False, fitted_at=fitted_at)
     steps = (
         ["seed"],
@@ -68,8 +92,5 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
     model = fit_match_model(warehouse, relations)
     write_match_model(warehouse, model)
     log.info("match model %s written", model.model_id)
-    args = ["run", "--full-refresh", "--select", REWEIGH, "--exclude", *KEEP]
-    result = dbt.run(args)
-    if not result.ok:
-        raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
+    _reweigh(dbt)
     return MatchStepResult(refitted=True, model=model, fitted_at=fitted_at)
