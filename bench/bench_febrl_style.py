@@ -121,9 +121,9 @@ def run(args: argparse.Namespace) -> None:
         DEMO_SEED,
         SOURCE_SYSTEM,
         SOURCE_TABLE,
-        FebrlError,
         blocking_recall,
         candidate_pairs,
+        load_demo,
         predicted_customers,
         records_joined_to_others,
         require_identity_map_built,
@@ -142,22 +142,15 @@ def run(args: argparse.Namespace) -> None:
         f"{len(records.true_pairs()):,} true pairs ({time.monotonic() - started:.1f}s, untimed)"
     )
     with bench_warehouse(args.dsn, "ciw-bench-febrl-style-", keep=args.keep) as (warehouse, work):
-        from ciw.cli import load_sources
         from ciw.demo.generator import generate
         from ciw.matching.step import run_match_step
-        from ingestion.runner import SOURCE_NAMES
 
         paths = Paths(project=ROOT, home=work)
         generate(paths.demo, customers=DEMO_CUSTOMERS, seed=DEMO_SEED, as_of=DEMO_AS_OF)
         drop = write_loyalty_signups(records, paths.demo / SOURCE_SYSTEM / SOURCE_TABLE)
         invocations: list[Invocation] = []
 
-        started = time.monotonic()
-        results = load_sources(warehouse, paths, list(SOURCE_NAMES), paths.demo, quiet=True)
-        load_seconds = time.monotonic() - started
-        failed = [f"{result.source}: {result.error}" for result in results if not result.ok]
-        if failed:
-            raise FebrlError("loading failed: " + "; ".join(failed))
+        load_seconds = load_demo(warehouse, paths)
 
         started = time.monotonic()
         session = recording_session(warehouse, paths, invocations, "fit")

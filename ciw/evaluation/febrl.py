@@ -470,6 +470,21 @@ def score_warehouse(
 # --------------------------------------------------------------------------- the harness
 
 
+def load_demo(warehouse: Warehouse, paths: Paths) -> float:
+    """Every source of the demo in ``paths.demo`` (with the drops written into it) loaded by
+    the CLI's loaders, as ``ciw load --demo`` runs them; the seconds it took. Raises
+    FebrlError when a source fails."""
+    from ciw.cli import load_sources
+    from ingestion.runner import SOURCE_NAMES
+
+    started = time.monotonic()
+    results = load_sources(warehouse, paths, list(SOURCE_NAMES), paths.demo, quiet=True)
+    failed = [f"{result.source}: {result.error}" for result in results if not result.ok]
+    if failed:
+        raise FebrlError("loading failed: " + "; ".join(failed))
+    return time.monotonic() - started
+
+
 def require_identity_map_built(build: DbtResult) -> None:
     """Raise FebrlError unless the build (BUILD_SELECTION) built every model; failed data
     tests are left to the caller to report."""
@@ -520,11 +535,9 @@ def evaluate_febrl(
     warehouse's: identity_map's relation is read from its manifest. Raises FebrlError when a
     source fails to load or identity_map is not built; failed data tests are kept in
     ``build`` for the caller to report."""
-    from ciw.cli import load_sources
     from ciw.dbt import DbtSession
     from ciw.demo.generator import generate
     from ciw.matching.step import run_match_step
-    from ingestion.runner import SOURCE_NAMES
 
     for number in numbers:
         _check_set(number)
@@ -533,12 +546,7 @@ def evaluate_febrl(
     folder = paths.demo / SOURCE_SYSTEM / SOURCE_TABLE
     drops = {number: write_loyalty_signups(febrl, folder) for number, febrl in sets.items()}
 
-    started = time.monotonic()
-    results = load_sources(warehouse, paths, list(SOURCE_NAMES), paths.demo, quiet=True)
-    load_seconds = time.monotonic() - started
-    failed = [f"{result.source}: {result.error}" for result in results if not result.ok]
-    if failed:
-        raise FebrlError("loading failed: " + "; ".join(failed))
+    load_seconds = load_demo(warehouse, paths)
     logger.info("loaded the demo and FEBRL %s in %.1fs", list(numbers), load_seconds)
 
     started = time.monotonic()

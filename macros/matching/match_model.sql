@@ -24,11 +24,11 @@
     {%- if not (is_incremental() and _can_read_at_compile()) -%}
         {{ return(false) }}
     {%- endif -%}
+    {%- set current = current_match_model_id() -%}
     {%- set query -%}
         select coalesce(
-            (select model_id from {{ this }} order by computed_at desc limit 1),
-            {{ current_match_model_id() }}
-        ) <> {{ current_match_model_id() }}
+            (select model_id from {{ this }} order by computed_at desc limit 1), {{ current }}
+        ) <> {{ current }}
     {%- endset -%}
     {{ return(run_query(query).columns[0].values()[0]) }}
 {%- endmacro %}

@@ -35,6 +35,8 @@
 -- depends_on: {{ ref('int_identity_records_touched') }}
 
 {%- set weigh_all = not is_incremental() or match_model_changed() %}
+{#- read once: the model's id, or a subquery where nothing can be read -#}
+{%- set model_id = current_match_model_id() %}
 
 with
 
@@ -62,7 +64,7 @@ models as (
         model_id,
         prior_match_probability
     from {{ ref('stg_match_model__models') }}
-    where model_id = {{ current_match_model_id() }}
+    where model_id = {{ model_id }}
 
 ),
 
@@ -86,7 +88,7 @@ fitted_levels as (
         m_probability,
         u_probability
     from {{ ref('stg_match_model__weights') }}
-    where model_id = {{ current_match_model_id() }}
+    where model_id = {{ model_id }}
 
 ),
 
@@ -116,7 +118,7 @@ term_frequencies as (
         comparison_value,
         value_frequency
     from {{ ref('stg_match_model__term_frequencies') }}
-    where model_id = {{ current_match_model_id() }}
+    where model_id = {{ model_id }}
 
 ),
 
@@ -253,7 +255,7 @@ links as (
         left_record_key,
         right_record_key,
         'probabilistic' as match_rule,
-        {{ current_match_model_id() }} as model_id,
+        {{ model_id }} as model_id,
         round(match_weight::numeric, 2) as match_weight,
         (1 / (1 + power(2::float, -greatest(least(match_weight, 60), -60))))::numeric(6, 4)
             as match_score,
