@@ -41,17 +41,51 @@
     <= {{ edits }}
 {%- endmacro %}
 
-{#- First and last name typed in each other's field, each within one slip. -#}
-{% macro names_swapped(left, right) -%}
-    (
-        {{ within_edits(left ~ 'first_name_normalized', right ~ 'last_name_normalized', 1) }}
-        and {{ within_edits(left ~ 'last_name_normalized', right ~ 'first_name_normalized', 1) }}
-    )
+{#- The edit distances the comparison levels read, each computed once per pair (a level
+    asks "within one slip?", then "within two?" of the same distance): a lateral subquery
+    `edits`, to follow the join of the two records (`offset 0` keeps the planner from
+    copying each call into every level that reads it). The swaps are computed only where
+    the values differ: first and last name typed in each other's field (each within one
+    slip), street and address line 2 traded (either within two slips of the other's). -#}
+{% macro comparison_edits(left, right) -%}
+    cross join lateral (
+        select
+            {{ edit_distance(left ~ 'first_name_normalized', right ~ 'first_name_normalized') }}
+                as first_name_edits,
+            {{ edit_distance(left ~ 'last_name_normalized', right ~ 'last_name_normalized') }}
+                as last_name_edits,
+            case
+                when
+                    {{ left }}first_name_normalized <> {{ right }}first_name_normalized
+                    or {{ left }}last_name_normalized <> {{ right }}last_name_normalized
+                    then
+                        {{ within_edits(left ~ 'first_name_normalized', right ~ 'last_name_normalized', 1) }}
+                        and {{ within_edits(left ~ 'last_name_normalized', right ~ 'first_name_normalized', 1) }}
+            end as names_swapped,
+            {{ edit_distance(left ~ 'street_normalized', right ~ 'street_normalized') }}
+                as street_edits,
+            {{ edit_distance(left ~ 'locality_normalized', right ~ 'locality_normalized') }}
+                as locality_edits,
+            case
+                when
+                    {{ left }}street_normalized <> {{ right }}street_normalized
+                    or {{ left }}locality_normalized <> {{ right }}locality_normalized
+                    then
+                        {{ within_edits(left ~ 'street_normalized', right ~ 'locality_normalized', 2) }}
+                        or {{ within_edits(left ~ 'locality_normalized', right ~ 'street_normalized', 2) }}
+            end as street_and_locality_swapped
+        offset 0
+    ) as edits
+{%- endmacro %}
+
+{#- The distance of two values in typing slips, up to `edits` (`edits` + 1 beyond). -#}
+{% macro edit_distance(left_value, right_value, edits=2) -%}
+    {{ target.schema }}.edit_distance_within({{ left_value }}, {{ right_value }}, {{ edits }})
 {%- endmacro %}
 
 {#- first name: 6 exact, 5 nickname of one another (either reading of an ambiguous nickname),
     4 one slip, 3 swapped with the last name, 2 two slips (names of five letters or more),
-    1 an initial that fits, 0 different. -#}
+    1 an initial that fits, 0 different. Reads comparison_edits. -#}
 {% macro first_name_level(left, right) -%}
     case
         when {{ left }}first_name_normalized is null or {{ right }}first_name_normalized is null
@@ -67,12 +101,12 @@
             then 5
         when
             greatest(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) >= 3
-            and {{ within_edits(left ~ 'first_name_normalized', right ~ 'first_name_normalized', 1) }}
+            and edits.first_name_edits <= 1
             then 4
-        when {{ names_swapped(left, right) }} then 3
+        when edits.names_swapped then 3
         when
             least(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) >= 5
-            and {{ within_edits(left ~ 'first_name_normalized', right ~ 'first_name_normalized', 2) }}
+            and edits.first_name_edits <= 2
             then 2
         when
             least(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) = 1
@@ -83,7 +117,7 @@
 {%- endmacro %}
 
 {#- last name: 6 exact, 4 one slip, 3 swapped with the first name, 2 two slips (five letters
-    or more), 0 different. -#}
+    or more), 0 different. Reads comparison_edits. -#}
 {% macro last_name_level(left, right) -%}
     case
         when {{ left }}last_name_normalized is null or {{ right }}last_name_normalized is null
@@ -91,12 +125,12 @@
         when {{ left }}last_name_normalized = {{ right }}last_name_normalized then 6
         when
             greatest(length({{ left }}last_name_normalized), length({{ right }}last_name_normalized)) >= 3
-            and {{ within_edits(left ~ 'last_name_normalized', right ~ 'last_name_normalized', 1) }}
+            and edits.last_name_edits <= 1
             then 4
-        when {{ names_swapped(left, right) }} then 3
+        when edits.names_swapped then 3
         when
             least(length({{ left }}last_name_normalized), length({{ right }}last_name_normalized)) >= 5
-            and {{ within_edits(left ~ 'last_name_normalized', right ~ 'last_name_normalized', 2) }}
+            and edits.last_name_edits <= 2
             then 2
         else 0
     end
@@ -129,26 +163,23 @@
 {%- endmacro %}
 
 {#- An attribute compared as: 3 exact, 2 within `edits` slips (values of `min_length`
-    characters or more), 1 (with `swapped_with`, another attribute) typed in each other's
-    field: one record's value within `edits` slips of the other's `swapped_with` (street and
-    address line 2 trade places), 0 different. -#}
-{% macro text_level(left_value, right_value, edits=2, min_length=4, swapped_with=none) -%}
+    characters or more), 1 (with `swapped`, a boolean of comparison_edits) typed in another
+    field (street and address line 2 trade places), 0 different. `distance`: the column of
+    comparison_edits holding the two values' distance, where it has one. -#}
+{% macro text_level(
+    left_value, right_value, edits=2, min_length=4, distance=none, swapped=none
+) -%}
     case
         when {{ left_value }} is null or {{ right_value }} is null then null
         when {{ left_value }} = {{ right_value }} then 3
         {%- if edits > 0 %}
             when
                 least(length({{ left_value }}), length({{ right_value }})) >= {{ min_length }}
-                and {{ within_edits(left_value, right_value, edits) }}
+                and {{ distance or edit_distance(left_value, right_value, edits) }} <= {{ edits }}
                 then 2
         {%- endif %}
-        {%- if swapped_with %}
-            {%- set left_other = swapped_with[0] -%}
-            {%- set right_other = swapped_with[1] %}
-            when
-                {{ within_edits(left_value, right_other, edits) }}
-                or {{ within_edits(left_other, right_value, edits) }}
-                then 1
+        {%- if swapped %}
+            when {{ swapped }} then 1
         {%- endif %}
         else 0
     end
@@ -173,7 +204,7 @@
 {%- endmacro %}
 
 {#- Every comparison of two records, as the level columns of int_identity_pairs_compared
-    (`<comparison>_level`). -#}
+    (`<comparison>_level`); the query joins comparison_edits after the two records. -#}
 {% macro comparison_levels(left, right) -%}
     {{ first_name_level(left, right) }} as first_name_level,
     {{ last_name_level(left, right) }} as last_name_level,
@@ -181,11 +212,11 @@
     {{ text_level(left ~ 'house_number', right ~ 'house_number', edits=0) }} as house_number_level,
     {{ text_level(
         left ~ 'street_normalized', right ~ 'street_normalized', edits=2, min_length=5,
-        swapped_with=[left ~ 'locality_normalized', right ~ 'locality_normalized'],
+        distance='edits.street_edits', swapped='edits.street_and_locality_swapped',
     ) }} as street_level,
     {{ text_level(
         left ~ 'locality_normalized', right ~ 'locality_normalized', edits=2, min_length=5,
-        swapped_with=[left ~ 'street_normalized', right ~ 'street_normalized'],
+        distance='edits.locality_edits', swapped='edits.street_and_locality_swapped',
     ) }} as locality_level,
     {{ text_level(left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5) }}
         as town_level,

@@ -45,24 +45,19 @@
 
 {#- The weight (log2 of m / u) of `comparison`'s level in a pair, joined as `<comparison>_weights`
     from the weights CTE; term-frequency adjusted comparisons weigh an exact agreement by the
-    value's frequency (`<comparison>_frequencies`, joined on `value`) where the fit counted it. -#}
+    value's frequency (`<comparison>_frequencies.value_weight`, joined on `value`) where the
+    fit counted it. -#}
 {% macro comparison_weight(comparison, value=none) -%}
     {%- if value -%}
-        case
-            when {{ comparison }}_weights.is_term_frequency_adjusted and {{ comparison }}_frequencies.value_frequency is not null
-                then log(2.0, ({{ comparison }}_weights.m_probability / greatest(
-                    {{ comparison }}_frequencies.value_frequency, {{ var('match_tf_minimum_frequency') }}
-                ))::numeric)::float
-            else coalesce({{ comparison }}_weights.level_weight, 0)
-        end
+        coalesce({{ comparison }}_frequencies.value_weight, {{ comparison }}_weights.level_weight, 0)
     {%- else -%}
         coalesce({{ comparison }}_weights.level_weight, 0)
     {%- endif -%}
 {%- endmacro %}
 
 {#- The joins comparison_weight needs for `comparison` (its level column is
-    `<comparison>_level` of `pairs`; `value` its value on the left record when the levels
-    agree exactly). -#}
+    `<comparison>_level` of `pairs`; `value` its value on the left record, looked up where
+    the level is the term-frequency adjusted one). -#}
 {% macro comparison_weight_joins(comparison, value=none) -%}
     left join weights as {{ comparison }}_weights
         on

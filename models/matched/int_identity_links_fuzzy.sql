@@ -99,10 +99,10 @@ weights as (
         default_levels.comparison_level,
         default_levels.is_term_frequency_adjusted,
         coalesce(fitted_levels.m_probability, default_levels.m_probability) as m_probability,
-        log(2.0, (
-            coalesce(fitted_levels.m_probability, default_levels.m_probability)
-            / coalesce(fitted_levels.u_probability, default_levels.u_probability)
-        )::numeric)::float as level_weight
+        ln(
+            coalesce(fitted_levels.m_probability, default_levels.m_probability)::float
+            / coalesce(fitted_levels.u_probability, default_levels.u_probability)::float
+        ) / ln(2.0::float) as level_weight
     from default_levels
     left join fitted_levels
         on
@@ -111,14 +111,22 @@ weights as (
 
 ),
 
+-- the weight of an exact agreement on each counted value: log2(m / the value's frequency)
 term_frequencies as (
 
     select
-        comparison,
-        comparison_value,
-        value_frequency
-    from {{ ref('stg_match_model__term_frequencies') }}
-    where model_id = {{ model_id }}
+        frequencies.comparison,
+        frequencies.comparison_value,
+        ln(
+            weights.m_probability::float
+            / greatest(frequencies.value_frequency, {{ var('match_tf_minimum_frequency') }})::float
+        ) / ln(2.0::float) as value_weight
+    from {{ ref('stg_match_model__term_frequencies') }} as frequencies
+    inner join weights
+        on
+            frequencies.comparison = weights.comparison
+            and weights.is_term_frequency_adjusted
+    where frequencies.model_id = {{ model_id }}
 
 ),
 
@@ -235,11 +243,13 @@ weighed as (
 
 ),
 
-summed as (
+-- materialized: each pair's sum is computed once (inlined, every use below would repeat it)
+summed as materialized (
 
     select
         weighed.*,
         prior.prior_weight,
+        {{ household_weight() }} as household_weight,
         prior.prior_weight
         + first_name_weight + last_name_weight + birth_date_weight + house_number_weight
         + street_weight + locality_weight + town_weight + postcode_weight + email_weight + phone_weight
@@ -271,7 +281,7 @@ links as (
             'postcode', round(nullif(postcode_weight, 0)::numeric, 2),
             'email', round(nullif(email_weight, 0)::numeric, 2),
             'phone', round(nullif(phone_weight, 0)::numeric, 2),
-            'household', nullif({{ household_weight() }}, 0)
+            'household', nullif(household_weight, 0)
         )) as comparison_weights,
         1 / (1 + power(2::float, -greatest(least(match_weight, 60), -60)))
         >= {{ var('match_link_probability') }} as is_link,

@@ -121,6 +121,7 @@ compared as (
         on candidate_pairs.left_record_key = left_records.record_key
     inner join records as right_records
         on candidate_pairs.right_record_key = right_records.record_key
+    {{ comparison_edits('left_records.', 'right_records.') }}
 
 )
 

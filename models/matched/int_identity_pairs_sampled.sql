@@ -56,6 +56,7 @@ compared as (
     from left_sample as left_records
     inner join right_sample as right_records
         on left_records.pair_number = right_records.pair_number
+    {{ comparison_edits('left_records.', 'right_records.') }}
     where left_records.record_key <> right_records.record_key
 
 )
