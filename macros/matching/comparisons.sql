@@ -46,36 +46,51 @@
     `edits`, to follow the join of the two records (`offset 0` keeps the planner from
     copying each call into every level that reads it). The swaps are computed only where
     the values differ: first and last name typed in each other's field (each within one
-    slip), street and address line 2 traded (either within two slips of the other's). -#}
+    slip), street and address line 2 traded (either within two slips of the other's). Each
+    distance is skipped where the two values' character masks show it is beyond reach
+    (masked_edit_distance). -#}
 {% macro comparison_edits(left, right) -%}
     cross join lateral (
         select
-            {{ edit_distance(left ~ 'first_name_normalized', right ~ 'first_name_normalized') }}
-                as first_name_edits,
-            {{ edit_distance(left ~ 'last_name_normalized', right ~ 'last_name_normalized') }}
-                as last_name_edits,
+            {{ masked_edit_distance(left, right, 'first_name') }} as first_name_edits,
+            {{ masked_edit_distance(left, right, 'last_name') }} as last_name_edits,
             case
                 when
                     {{ left }}first_name_normalized <> {{ right }}first_name_normalized
                     or {{ left }}last_name_normalized <> {{ right }}last_name_normalized
                     then
-                        {{ within_edits(left ~ 'first_name_normalized', right ~ 'last_name_normalized', 1) }}
-                        and {{ within_edits(left ~ 'last_name_normalized', right ~ 'first_name_normalized', 1) }}
+                        {{ masked_edit_distance(left, right, 'first_name', 'last_name', 1) }} <= 1
+                        and {{ masked_edit_distance(left, right, 'last_name', 'first_name', 1) }} <= 1
             end as names_swapped,
-            {{ edit_distance(left ~ 'street_normalized', right ~ 'street_normalized') }}
-                as street_edits,
-            {{ edit_distance(left ~ 'locality_normalized', right ~ 'locality_normalized') }}
-                as locality_edits,
+            {{ masked_edit_distance(left, right, 'street') }} as street_edits,
+            {{ masked_edit_distance(left, right, 'locality') }} as locality_edits,
             case
                 when
                     {{ left }}street_normalized <> {{ right }}street_normalized
                     or {{ left }}locality_normalized <> {{ right }}locality_normalized
                     then
-                        {{ within_edits(left ~ 'street_normalized', right ~ 'locality_normalized', 2) }}
-                        or {{ within_edits(left ~ 'locality_normalized', right ~ 'street_normalized', 2) }}
-            end as street_and_locality_swapped
+                        {{ masked_edit_distance(left, right, 'street', 'locality') }} <= 2
+                        or {{ masked_edit_distance(left, right, 'locality', 'street') }} <= 2
+            end as street_and_locality_swapped,
+            {{ masked_edit_distance(left, right, 'town') }} as town_edits
         offset 0
     ) as edits
+{%- endmacro %}
+
+{#- The distance in typing slips (up to `edits`) of the left record's `attribute` and the
+    right record's `right_attribute` (the same one by default), computed only where their
+    character masks (comparison_record_columns) allow it: else `edits` + 1. -#}
+{% macro masked_edit_distance(left, right, attribute, right_attribute=none, edits=2) -%}
+    {%- set right_attribute = right_attribute or attribute -%}
+    case
+        when
+            bit_count(({{ left }}{{ attribute }}_mask # {{ right }}{{ right_attribute }}_mask)::bit(64))
+            > {{ 2 * edits }}
+            then {{ edits + 1 }}
+        else {{ edit_distance(
+            left ~ attribute ~ '_normalized', right ~ right_attribute ~ '_normalized', edits
+        ) }}
+    end
 {%- endmacro %}
 
 {#- The distance of two values in typing slips, up to `edits` (`edits` + 1 beyond). -#}
@@ -144,11 +159,7 @@
         when {{ left }}birth_date = {{ right }}birth_date then 5
         when
             abs({{ left }}birth_date - {{ right }}birth_date) = 1
-            or {{ within_edits(
-                "to_char(" ~ left ~ "birth_date, 'YYYYMMDD')",
-                "to_char(" ~ right ~ "birth_date, 'YYYYMMDD')",
-                1,
-            ) }}
+            or {{ one_digit_apart(left ~ 'birth_date_number', right ~ 'birth_date_number') }}
             then 4
         when
             extract(year from {{ left }}birth_date) = extract(year from {{ right }}birth_date)
@@ -160,6 +171,46 @@
             then 2
         else 0
     end
+{%- endmacro %}
+
+{#- A date as the number YYYYMMDD (birth_date_number of comparison_record_columns). -#}
+{% macro date_number(date) -%}
+    (
+        extract(year from {{ date }})::integer * 10000
+        + extract(month from {{ date }})::integer * 100
+        + extract(day from {{ date }})::integer
+    )
+{%- endmacro %}
+
+{#- Whether two numbers of `digits` digits are one slip apart: one digit mistyped, or two
+    adjacent digits transposed (an optimal string alignment distance of 1, in integer
+    arithmetic: the birth-date level reaches this for most pairs, and a call of
+    edit_distance_within on two to_char() texts cost ten times as much). -#}
+{% macro one_digit_apart(left_number, right_number, digits=8) -%}
+    {%- set differing -%}
+        (
+        {%- for position in range(digits) %}
+            ({{ left_number }} / {{ 10 ** position }} % 10 <> {{ right_number }} / {{ 10 ** position }} % 10)::integer
+            {{- " +" if not loop.last }}
+        {%- endfor %}
+        )
+    {%- endset -%}
+    (
+        {{ differing }} = 1
+        or (
+            {{ differing }} = 2
+            and (
+            {%- for position in range(digits - 1) %}
+                (
+                    {{ left_number }} / {{ 10 ** position }} % 10 = {{ right_number }} / {{ 10 ** (position + 1) }} % 10
+                    and {{ left_number }} / {{ 10 ** (position + 1) }} % 10 = {{ right_number }} / {{ 10 ** position }} % 10
+                    and {{ left_number }} / {{ 10 ** position }} % 10 <> {{ right_number }} / {{ 10 ** position }} % 10
+                )
+                {{- " or" if not loop.last }}
+            {%- endfor %}
+            )
+        )
+    )
 {%- endmacro %}
 
 {#- An attribute compared as: 3 exact, 2 within `edits` slips (values of `min_length`
@@ -186,7 +237,8 @@
 {%- endmacro %}
 
 {#- The columns of an identity record that comparison_levels reads (junk emails and phones
-    left out: without_junk), for the records CTE of the models that compare pairs. -#}
+    left out: without_junk), and the character masks of the attributes compared by edit
+    distance, for the records CTE of the models that compare pairs. -#}
 {% macro comparison_record_columns() -%}
         record_key,
         first_name_normalized,
@@ -200,7 +252,30 @@
         town_normalized,
         postcode,
         {{ without_junk('email_normalized', 'email') }} as email_normalized,
-        {{ without_junk('phone_e164', 'phone') }} as phone_e164
+        {{ without_junk('phone_e164', 'phone') }} as phone_e164,
+        {{ date_number('birth_date') }} as birth_date_number,
+        {%- for attribute in ['first_name', 'last_name', 'street', 'locality', 'town'] %}
+            {{ target.schema }}.character_mask({{ attribute }}_normalized) as {{ attribute }}_mask
+            {{- "," if not loop.last }}
+        {%- endfor %}
+{%- endmacro %}
+
+{#- The compared columns of a pair's two records (`left_relation` and `right_relation`, rows of
+    comparison_record_columns) as one row: left_<column>, right_<column>. The models select
+    them in a subquery fenced with `offset 0` and join comparison_edits to that: joined to the
+    two records directly, the lateral subquery of distances let the planner pair every record
+    with every other before it met the candidate pairs. -#}
+{% macro comparison_pair_columns(left_relation, right_relation) -%}
+    {%- for column in [
+        'first_name_normalized', 'first_name_canonical', 'first_name_alternative',
+        'last_name_normalized', 'birth_date', 'house_number', 'street_normalized',
+        'locality_normalized', 'town_normalized', 'postcode', 'email_normalized', 'phone_e164',
+        'birth_date_number', 'first_name_mask', 'last_name_mask', 'street_mask', 'locality_mask',
+        'town_mask',
+    ] %}
+        {{ left_relation }}.{{ column }} as left_{{ column }},
+        {{ right_relation }}.{{ column }} as right_{{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- Every comparison of two records, as the level columns of int_identity_pairs_compared
@@ -218,8 +293,10 @@
         left ~ 'locality_normalized', right ~ 'locality_normalized', edits=2, min_length=5,
         distance='edits.locality_edits', swapped='edits.street_and_locality_swapped',
     ) }} as locality_level,
-    {{ text_level(left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5) }}
-        as town_level,
+    {{ text_level(
+        left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5,
+        distance='edits.town_edits',
+    ) }} as town_level,
     {{ text_level(left ~ 'postcode', right ~ 'postcode', edits=1, min_length=4) }} as postcode_level,
     {{ text_level(left ~ 'email_normalized', right ~ 'email_normalized', edits=1, min_length=6) }}
         as email_level,

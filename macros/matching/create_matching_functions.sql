@@ -138,6 +138,29 @@ begin
 end;
 $$;
 
+-- the characters of a text as a set of bits (character code modulo 64; null for null): two
+-- texts within k slips differ in at most 2k characters of their sets, so where the masks'
+-- symmetric difference has more bits the edit distance need not be computed (collisions only
+-- ever hide a difference, so this never rejects two texts that are within k)
+create or replace function {{ target.schema }}.character_mask(t text)
+returns bigint
+language plpgsql
+immutable
+parallel safe
+as $$
+declare
+    mask bigint := 0;
+begin
+    if t is null then
+        return null;
+    end if;
+    for i in 1..length(t) loop
+        mask := mask | (1::bigint << (ascii(substr(t, i, 1)) % 64));
+    end loop;
+    return mask;
+end;
+$$;
+
 create or replace function {{ target.schema }}.edit_distance(a text, b text)
 returns integer
 language sql

@@ -76,6 +76,7 @@ name_initials as (
 
 ),
 
+-- union all: each rule gives a record a key at most once, and the rules' prefixes differ
 block_keys as (
 
     select
@@ -84,7 +85,7 @@ block_keys as (
     from records
     where birth_date is not null and postcode is not null
 
-    union
+    union all
 
     select
         records.record_key,
@@ -93,7 +94,7 @@ block_keys as (
     inner join name_prefixes on records.record_key = name_prefixes.record_key
     where records.birth_date is not null
 
-    union
+    union all
 
     select
         record_key,
@@ -101,7 +102,7 @@ block_keys as (
     from records
     where postcode is not null and address_normalized is not null
 
-    union
+    union all
 
     select
         records.record_key,
@@ -110,7 +111,7 @@ block_keys as (
     inner join name_prefixes on records.record_key = name_prefixes.record_key
     where records.postcode is not null
 
-    union
+    union all
 
     -- the same street and number in a town mistyped or missing, or under another postcode
     select
@@ -121,7 +122,7 @@ block_keys as (
     inner join name_prefixes on records.record_key = name_prefixes.record_key
     where records.street_normalized is not null and records.house_number is not null
 
-    union
+    union all
 
     select
         records.record_key,
@@ -131,7 +132,7 @@ block_keys as (
     inner join name_prefixes on records.record_key = name_prefixes.record_key
     where records.locality_normalized is not null
 
-    union
+    union all
 
     -- both names in one town (spaces ignored: "lake clifton", "lakeclifton"): a moved
     -- person, a mistyped postcode and no birth date
@@ -145,7 +146,7 @@ block_keys as (
         and first_name_normalized is not null
         and last_name_normalized is not null
 
-    union
+    union all
 
     -- one email or phone and an initial: the records of one person whose names the
     -- deterministic rules cannot agree on (a replaced or mistyped name), and of a family
@@ -156,7 +157,7 @@ block_keys as (
     inner join name_initials on records.record_key = name_initials.record_key
     where records.email_normalized is not null
 
-    union
+    union all
 
     select
         records.record_key,
@@ -165,7 +166,7 @@ block_keys as (
     inner join name_initials on records.record_key = name_initials.record_key
     where records.phone_e164 is not null
 
-    union
+    union all
 
     -- a record without a first name meets the others without one by surname and town
     select

@@ -62,27 +62,21 @@ with
 
 {% else %}
 
-    block_keys as (
-
-        select
-            record_key,
-            block_key
-        from {{ ref('int_identity_block_keys') }}
-        where is_current
-
-    ),
-
+    -- the table joined to itself (not a CTE of its current keys): the planner then knows its
+    -- size and hashes it in parallel where it sorted the CTE (7.6 s against 20 s at 200k
+    -- records)
     candidate_keys as (
 
         select
             left_keys.record_key as left_record_key,
             right_keys.record_key as right_record_key,
             left_keys.block_key
-        from block_keys as left_keys
-        inner join block_keys as right_keys
+        from {{ ref('int_identity_block_keys') }} as left_keys
+        inner join {{ ref('int_identity_block_keys') }} as right_keys
             on
                 left_keys.block_key = right_keys.block_key
                 and left_keys.record_key < right_keys.record_key
+        where left_keys.is_current and right_keys.is_current
 
     ),
 
@@ -108,20 +102,34 @@ records as (
 
 ),
 
-compared as (
+-- each candidate pair with its two records' values; offset 0: the comparisons follow this
+-- join (comparison_pair_columns)
+paired as (
 
     select
         candidate_pairs.left_record_key,
         candidate_pairs.right_record_key,
         candidate_pairs.blocking_rules,
-        {{ comparison_levels('left_records.', 'right_records.') }},
-        current_timestamp as computed_at
+        {{ comparison_pair_columns('left_records', 'right_records') }}
     from candidate_pairs
     inner join records as left_records
         on candidate_pairs.left_record_key = left_records.record_key
     inner join records as right_records
         on candidate_pairs.right_record_key = right_records.record_key
-    {{ comparison_edits('left_records.', 'right_records.') }}
+    offset 0
+
+),
+
+compared as (
+
+    select
+        paired.left_record_key,
+        paired.right_record_key,
+        paired.blocking_rules,
+        {{ comparison_levels('paired.left_', 'paired.right_') }},
+        current_timestamp as computed_at
+    from paired
+    {{ comparison_edits('paired.left_', 'paired.right_') }}
 
 )
 

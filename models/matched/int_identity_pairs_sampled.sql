@@ -46,18 +46,30 @@ right_sample as (
 
 ),
 
-compared as (
+-- offset 0: the comparisons follow this join (comparison_pair_columns)
+paired as (
 
     select
         left_records.record_key as left_record_key,
         right_records.record_key as right_record_key,
-        {{ comparison_levels('left_records.', 'right_records.') }},
-        current_timestamp as computed_at
+        {{ comparison_pair_columns('left_records', 'right_records') }}
     from left_sample as left_records
     inner join right_sample as right_records
         on left_records.pair_number = right_records.pair_number
-    {{ comparison_edits('left_records.', 'right_records.') }}
     where left_records.record_key <> right_records.record_key
+    offset 0
+
+),
+
+compared as (
+
+    select
+        paired.left_record_key,
+        paired.right_record_key,
+        {{ comparison_levels('paired.left_', 'paired.right_') }},
+        current_timestamp as computed_at
+    from paired
+    {{ comparison_edits('paired.left_', 'paired.right_') }}
 
 )
 
