@@ -24,40 +24,10 @@
     the session settings of tune_session(): a run that fails leaves the table as it was.
     is_incremental() (macros/utils/is_incremental.sql) is true for these models as for
     `incremental` ones. The stage macros read other models by ref(): a model declares them
-    with `-- depends_on:` so that lineage (and dbt's order) sees them. -#}
+    with `-- depends_on:` so that lineage (and dbt's order) sees them.
+    The steps are run by incremental_batch_steps() (macros/utils/incremental_batch_steps.sql,
+    linted; sqlfluff cannot parse this file's `materialization` tag). -#}
 {% materialization incremental_batch, adapter='postgres' -%}
-    {%- set statements = [] -%}
-    {%- for name in _batch_step_names('stages') -%}
-        {%- do statements.append(_batch_step('stage_', name)) -%}
-    {%- endfor -%}
-    {%- if is_incremental() -%}
-        {%- for name in _batch_step_names('replaces') -%}
-            {%- do statements.append(_batch_step('delete_', name)) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- set statements = statements | map('trim') | reject('equalto', '') | list -%}
-    {%- if statements -%}
-        {%- call statement('batch_steps') -%}
-            {{ tune_session() }};
-            {{ statements | join(';\n') }}
-        {%- endcall -%}
-    {%- endif -%}
+    {%- do incremental_batch_steps() -%}
     {{ return(materialization_incremental_default()) }}
 {%- endmaterialization %}
-
-{#- The step names of config `key` (a name or a list of names). -#}
-{% macro _batch_step_names(key) -%}
-    {%- set names = config.get(key) or [] -%}
-    {{ return([names] if names is string else names) }}
-{%- endmacro %}
-
-{#- The statements of the step macro `<prefix><name>`; a compile error names a missing one. -#}
-{% macro _batch_step(prefix, name) -%}
-    {%- set step = context.get(prefix ~ name) -%}
-    {%- if step is none -%}
-        {{ exceptions.raise_compiler_error(
-            "incremental_batch: no macro " ~ prefix ~ name ~ " for config '" ~ name ~ "'"
-        ) }}
-    {%- endif -%}
-    {{ return(step()) }}
-{%- endmacro %}
