@@ -12,8 +12,7 @@
 
 {#- A timestamptz `query` (one row, one column), read when the model is compiled and rendered
     as a literal: a model's batch steps (incremental_batch) and its select then use the same
-    value, and the planner
-    sees a constant it can estimate against an index. Where nothing can be read
+    value, and the planner sees a constant it can estimate against an index. Where nothing can be read
     (_can_read_at_compile: `dbt compile --no-introspect`, unit tests) it stays a subquery, the
     same condition with an estimate the planner guesses. -#}
 {% macro timestamp_read_at_compile(query) -%}
