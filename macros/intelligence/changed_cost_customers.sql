@@ -1,6 +1,7 @@
-{#- pre_hook of customer_cost_to_serve (incremental runs): the customers whose cost to serve
-    may have changed since the model last wrote (max computed_at) into the analysed temp table
-    pg_temp.changed_cost_customers, and their rows deleted (a customer merged away has no new
+{#- Stage `changed_cost_customers` (incremental_batch) of customer_cost_to_serve (incremental
+    runs): the customers whose cost to serve may have changed since the model last wrote (max
+    computed_at) into the analysed temp table pg_temp.changed_cost_customers; the replaced rows
+    step `changed_cost_customers` then deletes their rows (a customer merged away has no new
     row to replace it). A customer is changed when
     - their contacts, summed per month, no longer match what the model holds (a new, late or
       updated ticket, a ticket moved to or from them by the matched layer, a new median of
@@ -11,7 +12,7 @@
     - and every customer with marketing sends when the marketing_send rate changed.
     Contacts and returns are compared whole (thousands of rows a day, cheap); the sends,
     millions, are read only for the changed customers. -#}
-{% macro delete_changed_cost_customers(watermark='computed_at') -%}
+{% macro stage_changed_cost_customers(watermark='computed_at') -%}
     {%- if is_incremental() -%}
         {%- do _require_watermark_column(watermark) -%}
         {%- set changed_query -%}
@@ -120,10 +121,14 @@
 
         select customer_id from changed
         {%- endset -%}
-        {{ stage_and_delete_customers('changed_cost_customers', changed_query) }}
-    {%- else -%}
-        select 1
+        {{ stage_customers('changed_cost_customers', changed_query) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Replaced rows `changed_cost_customers` (incremental_batch) of customer_cost_to_serve: the
+    rows of the customers stage changed_cost_customers staged. -#}
+{% macro delete_changed_cost_customers() -%}
+    {{ delete_staged_customers('changed_cost_customers') }}
 {%- endmacro %}
 
 {#- The contact costs per customer and month (fct_contacts_costed) of the customers for whom

@@ -13,24 +13,16 @@
         )
 {%- endmacro %}
 
-{#- pre_hook of a per-customer incremental model that appends its new rows (incremental
-    runs): the customers of `query` (default: those whose orders changed after the model last
-    wrote, changed_order_customers) into the analysed temp table pg_temp.<temp_table>, and
-    their rows deleted (a customer who now has no rows, every order cancelled or all moved
-    away by a merge, keeps none). The model reads the same staged customers
-    (is_staged_customer), so its select and this delete agree even though the delete lowers
-    the watermark it was computed from. With delete=false the rows stay: the model's
-    incremental strategy sync_staged_customers replaces only those that changed. -#}
-{% macro stage_changed_order_customers(
-    temp_table='changed_order_customers', watermark='computed_at', query=none, delete=true
-) -%}
-    {%- if is_incremental() and delete -%}
-        {{ stage_and_delete_customers(temp_table, query or changed_order_customers(watermark)) }}
-    {%- elif is_incremental() -%}
-        {#- the model's strategy (sync_staged_customers) writes only what changed -#}
-        {{ stage_customers(temp_table, query or changed_order_customers(watermark)) }}
-    {%- else -%}
-        select 1
+{#- Stage `changed_order_customers` (incremental_batch) of a per-customer incremental model
+    (incremental runs): the customers whose orders changed after the model last wrote
+    (changed_order_customers) into the analysed temp table pg_temp.changed_order_customers.
+    The model reads the same staged customers (is_staged_customer), so its select and a
+    delete of their rows agree even though the delete lowers the watermark it was computed
+    from. int_customer_purchase_days keeps their rows: its incremental strategy
+    sync_staged_customers replaces only those that changed. -#}
+{% macro stage_changed_order_customers() -%}
+    {%- if is_incremental() -%}
+        {{ stage_customers('changed_order_customers', changed_order_customers()) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -48,9 +40,10 @@
 {%- endmacro %}
 
 {#- A table built by a version without the watermark column cannot be caught up
-    incrementally: say how to rebuild it (nothing is lost: it is derived from the orders). -#}
+    incrementally: say how to rebuild it (nothing is lost: it is derived from the orders).
+    Nothing to check where the warehouse cannot be read (can_introspect). -#}
 {% macro _require_watermark_column(watermark) -%}
-    {%- if execute and this is not string and watermark is string and '(' not in watermark -%}
+    {%- if can_introspect() and this is not string and watermark is string and '(' not in watermark -%}
         {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
         {%- if existing is not none -%}
             {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | list -%}
@@ -81,14 +74,15 @@
     {{ return(["interval '12 months'", "365", var('lifecycle_active_days') | string]) }}
 {%- endmacro %}
 
-{#- pre_hook of int_customer_purchase_states (incremental runs): stages and deletes
-    (stage_changed_order_customers) the customers whose row no longer holds: those whose orders
+{#- Stage `purchase_state_customers` (incremental_batch) of int_customer_purchase_states
+    (incremental runs), read when the materialisation runs: the customers whose row no longer
+    holds (the replaced rows step of the same name deletes their rows), those whose orders
     changed since the model last wrote, and those with a purchase day that the move from the
     as-of date of its last written row to this run's as-of date took into or out of a window
     (past the as-of date itself, or past a window start: purchase_state_window_starts). With
     no rows yet, or a new var lifecycle_active_days, every customer. -#}
 {% macro stage_purchase_state_customers() -%}
-    {%- if execute and is_incremental() -%}
+    {%- if is_incremental() -%}
         {%- do _require_watermark_column('computed_as_of_date') -%}
         {%- set days = ref('int_customer_purchase_days') -%}
         {%- set last = run_query(
@@ -121,8 +115,12 @@
                     {%- endfor %}
             {%- endset -%}
         {%- endif -%}
-        {{ stage_changed_order_customers('purchase_state_customers', query=query) }}
-    {%- else -%}
-        select 1
+        {{ stage_customers('purchase_state_customers', query) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Replaced rows `purchase_state_customers` (incremental_batch) of int_customer_purchase_states:
+    the rows of the staged customers (a customer who now has no purchase day keeps none). -#}
+{% macro delete_purchase_state_customers() -%}
+    {{ delete_staged_customers('purchase_state_customers') }}
 {%- endmacro %}

@@ -3,16 +3,18 @@
     only what changed upstream after that watermark, so a model that failed, or wrote nothing,
     catches up on the next run; re-computing something twice gives the same rows. -#}
 
-{#- Whether the model being compiled can read the warehouse now: not at parse time, and not
-    inside dbt unit tests (`this` is a fixture there). -#}
+{#- Whether the model being compiled can read the warehouse now: not at parse time, not under
+    `--no-introspect` (can_introspect), and not inside dbt unit tests (`this` is a fixture
+    there). -#}
 {% macro _can_read_at_compile() -%}
-    {{ return(execute and this is not string and model.resource_type != 'unit_test') }}
+    {{ return(can_introspect() and this is not string and model.resource_type != 'unit_test') }}
 {%- endmacro %}
 
 {#- A timestamptz `query` (one row, one column), read when the model is compiled and rendered
-    as a literal: a model's pre_hook and its select then use the same value, and the planner
-    sees a constant it can estimate against an index. Where nothing can be read
-    (_can_read_at_compile) it stays a subquery. -#}
+    as a literal: a model's batch steps (incremental_batch) and its select then use the same
+    value, and the planner sees a constant it can estimate against an index. Where nothing can be read
+    (_can_read_at_compile: `dbt compile --no-introspect`, unit tests) it stays a subquery, the
+    same condition with an estimate the planner guesses. -#}
 {% macro timestamp_read_at_compile(query) -%}
     {%- if _can_read_at_compile() -%}
         {%- set found = run_query('select (' ~ query ~ ')::text') -%}
@@ -23,8 +25,9 @@
 {%- endmacro %}
 
 {#- The latest time this model wrote, or -infinity (first build, or empty table), read once
-    when the model is compiled (timestamp_read_at_compile): the model's pre_hook (which deletes
-    what is about to be re-computed) and its select use the same watermark. -#}
+    when the model is compiled (timestamp_read_at_compile) and again, to the same value, when
+    its materialisation (incremental_batch) runs the stage and delete steps: nothing writes the
+    table in between, so the steps and the select use the same watermark. -#}
 {% macro matching_watermark(column) -%}
     {%- if _can_read_at_compile() -%}
         {%- do _require_watermark_column(column) -%}
@@ -52,7 +55,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of int_identity_records_unioned (incremental runs): the payment cards and web
+{#- Stage `changed_cards_and_cookies` (incremental_batch) of int_identity_records_unioned
+    (incremental runs): the payment cards and web
     cookies with a transaction or login loaded since the model last read that source, into the
     analysed temp tables pg_temp.changed_card_tokens and pg_temp.changed_web_cookies. With their
     row counts known, the model hashes the few (often none) instead of sorting every login and
@@ -75,14 +79,14 @@
             where account_id is not null and {{ is_loaded_after_watermark('web', 'cookies') }};
         create unique index on pg_temp.changed_web_cookies (cookie_id);
         analyze pg_temp.changed_web_cookies
-    {%- else -%}
-        select 1
     {%- endif -%}
 {%- endmacro %}
 
 {#- The records whose links must be re-computed (int_identity_records_touched) after `column`'s
-    latest value in this model; every record on a full build. -#}
-{% macro touched_records(column='computed_at') -%}
+    latest value in this model (default config `watermark`, else computed_at); every record on
+    a full build. -#}
+{% macro touched_records(column=none) -%}
+    {%- set column = column or config.get('watermark', 'computed_at') -%}
     select record_key
     from {{ ref('int_identity_records_touched') }}
     {%- if is_incremental() %}
@@ -90,34 +94,30 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- pre_hook of the models that re-compute touched records (incremental runs): the temp table
-    pg_temp.touched_records of the records touched after this model last wrote (`column`),
-    indexed and analysed, so the model's joins can use the indexes of the big tables. -#}
-{% macro stage_touched_records(column='computed_at') -%}
+{#- Stage `touched_records` (incremental_batch) of the models that re-compute touched records
+    (incremental runs): the temp table pg_temp.touched_records of the records touched
+    (int_identity_records_touched) after this model last wrote (config `watermark`), indexed
+    and analysed, so the model's joins can use the indexes of the big tables. -#}
+{% macro stage_touched_records(column=none) -%}
     {%- if is_incremental() -%}
         drop table if exists pg_temp.touched_records;
         create temporary table touched_records as {{ touched_records(column) }};
         create unique index on pg_temp.touched_records (record_key);
         analyze pg_temp.touched_records
-    {%- else -%}
-        select 1
     {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of a link model, after stage_touched_records: drop the links of the records about
-    to be re-computed (a link that no longer holds has no new row to replace it). Two deletes,
-    one per end, each an index join. -#}
+{#- Replaced rows `links_of_touched_records` (incremental_batch) of a link model, after stage
+    touched_records: drop the links of the records about to be re-computed (a link that no
+    longer holds has no new row to replace it). Two deletes, one per end, each an index
+    join. -#}
 {% macro delete_links_of_touched_records() -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} as links
-        using pg_temp.touched_records as touched
-        where links.left_record_key = touched.record_key;
-        delete from {{ this }} as links
-        using pg_temp.touched_records as touched
-        where links.right_record_key = touched.record_key
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    delete from {{ this }} as links
+    using pg_temp.touched_records as touched
+    where links.left_record_key = touched.record_key;
+    delete from {{ this }} as links
+    using pg_temp.touched_records as touched
+    where links.right_record_key = touched.record_key
 {%- endmacro %}
 
 {#- The links of `relation` with an end in pg_temp.touched_records (incremental runs), one index
@@ -139,7 +139,8 @@
 
 {#- The identifier values whose holders changed after this model last wrote (`column`): rows of
     int_identifiers_unpivoted written since, current or tombstones. -#}
-{% macro identifier_values_changed(column='assessed_at') -%}
+{% macro identifier_values_changed(column=none) -%}
+    {%- set column = column or config.get('watermark', 'assessed_at') -%}
     select distinct
         identifier_type,
         identifier_value
@@ -147,7 +148,8 @@
     where changed_at > {{ matching_watermark(column) }}
 {%- endmacro %}
 
-{#- First pre_hook of int_identifiers_assessed (incremental runs): the identifier values whose
+{#- Stage `changed_identifier_values` (incremental_batch) of int_identifiers_assessed
+    (incremental runs): the identifier values whose
     holders changed (identifier_values_changed) into the temp table
     pg_temp.changed_identifier_values, indexed and analysed. A day's increment changes tens of
     thousands of values among millions: with that row count known, the planner reads their
@@ -159,41 +161,37 @@
         create unique index on pg_temp.changed_identifier_values
         (identifier_type, identifier_value);
         analyze pg_temp.changed_identifier_values
-    {%- else -%}
-        select 1
     {%- endif -%}
 {%- endmacro %}
 
-{#- Second pre_hook of int_identifiers_assessed: drop the judgements of values whose holders
+{#- Replaced rows `assessments_of_vanished_values` (incremental_batch) of
+    int_identifiers_assessed: drop the judgements of values whose holders
     changed (pg_temp.changed_identifier_values) and that fewer than two records hold now (the
     others are replaced by delete+insert, which still sees their previous judgement when it
     computes usability_flipped_at). -#}
 {% macro delete_assessments_of_vanished_values() -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} as assessed
-        using pg_temp.changed_identifier_values as changed
-        where
-            assessed.identifier_type = changed.identifier_type
-            and assessed.identifier_value = changed.identifier_value
-            and (
-                select count(*)
-                from {{ ref('int_identifiers_unpivoted') }} as holders
-                where
-                    holders.identifier_type = assessed.identifier_type
-                    and holders.identifier_value = assessed.identifier_value
-                    and holders.is_current
-            ) < 2
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    delete from {{ this }} as assessed
+    using pg_temp.changed_identifier_values as changed
+    where
+        assessed.identifier_type = changed.identifier_type
+        and assessed.identifier_value = changed.identifier_value
+        and (
+            select count(*)
+            from {{ ref('int_identifiers_unpivoted') }} as holders
+            where
+                holders.identifier_type = assessed.identifier_type
+                and holders.identifier_value = assessed.identifier_value
+                and holders.is_current
+        ) < 2
 {%- endmacro %}
 
-{#- pre_hook of int_identity_records_clustered on an incremental run, after
-    stage_touched_records: the temp table cluster_scope of every record whose cluster must be
+{#- Stage `cluster_scope` (incremental_batch) of int_identity_records_clustered on an
+    incremental run, after stage touched_records: the temp table cluster_scope of every record
+    whose cluster must be
     computed again: the touched records, their link neighbours, and every record of the
     clusters any of those belonged to (index scans only), with the row each already has in the
     model (previous_*: null for a new record), so that the model writes only what changed. -#}
-{% macro cluster_scope() -%}
+{% macro stage_cluster_scope() -%}
     {%- if is_incremental() -%}
         drop table if exists pg_temp.cluster_seeds;
         create temporary table cluster_seeds as
@@ -245,9 +243,14 @@
             );
         create unique index on pg_temp.cluster_scope (record_key);
         analyze pg_temp.cluster_scope
-    {%- else -%}
-        select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- Stage `cluster_labels` (incremental_batch) of int_identity_records_clustered, on every
+    build: the connected components (connected_components) of the links in scope
+    (cluster_scope_edges) into pg_temp.cluster_labels, which the model's select reads. -#}
+{% macro stage_cluster_labels() -%}
+    {{ connected_components(cluster_scope_edges()) }}
 {%- endmacro %}
 
 {#- The edges connected_components() reads: every link on a full build, the links inside
@@ -296,22 +299,26 @@
     where assigned_at > {{ watermark }} and previous_customer_id is not null
 {%- endmacro %}
 
-{#- pre_hook of a per-customer incremental model (incremental runs): the customers about to be
-    computed again into the analysed temp table pg_temp.changed_customers (the model reads it:
-    a good row estimate keeps the planner on index joins), and their rows deleted (a retired
-    id has no new row to replace it). -#}
-{% macro delete_changed_customers(column='computed_at') -%}
+{#- Stage `changed_customers` (incremental_batch) of a per-customer incremental model
+    (incremental runs): the customers about to be computed again (customers_changed_since) into
+    the analysed temp table pg_temp.changed_customers (the model reads it: a good row estimate
+    keeps the planner on index joins). -#}
+{% macro stage_changed_customers() -%}
     {%- if is_incremental() -%}
-        {{ stage_and_delete_customers('changed_customers', customers_changed_since(column)) }}
-    {%- else -%}
-        select 1
+        {{ stage_customers(
+            'changed_customers', customers_changed_since(config.get('watermark', 'computed_at'))
+        ) }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- The statements of a per-customer pre_hook: the customers of `query` staged
-    (stage_customers), then their rows deleted from this model. -#}
-{% macro stage_and_delete_customers(temp_table, query) -%}
-    {{ stage_customers(temp_table, query) }};
+{#- Replaced rows `changed_customers` (incremental_batch): the rows of the staged customers go
+    (a retired id has no new row to replace it). -#}
+{% macro delete_changed_customers() -%}
+    {{ delete_staged_customers('changed_customers') }}
+{%- endmacro %}
+
+{#- The rows of this model of the customers staged in pg_temp.<temp_table>, deleted. -#}
+{% macro delete_staged_customers(temp_table) -%}
     delete from {{ this }} as customers
     using pg_temp.{{ temp_table }} as changed
     where customers.customer_id = changed.customer_id
@@ -342,7 +349,8 @@
     where clustered_at > {{ watermark }} and previous_cluster_key is not null
 {%- endmacro %}
 
-{#- pre_hook of identity_map (incremental runs): every record whose row may have changed since
+{#- Stage `records_to_map` (incremental_batch) of identity_map (incremental runs): every record
+    whose row may have changed since
     the model last wrote, into the analysed temp table pg_temp.records_to_map. A row holds the
     record's customer_id and its strongest link, so:
     - records whose customer_id changed (int_customer_ids_assigned writes only those) and
@@ -417,43 +425,38 @@
             from record_keys;
         create unique index on pg_temp.records_to_map (record_key);
         analyze pg_temp.records_to_map
-    {%- else -%}
-        select 1
     {%- endif -%}
 {%- endmacro %}
 
-{#- pre_hook of int_identity_review (incremental runs): drop the reviews of identifiers judged
+{#- Replaced rows `stale_reviews` (incremental_batch) of int_identity_review (incremental runs):
+    drop the reviews of identifiers judged
     again and of clusters whose members changed since the last review (they are reviewed
     afresh; a cluster that no longer exists is not reviewed again). -#}
 {% macro delete_stale_reviews() -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} as review
-        using {{ ref('int_identifiers_assessed') }} as assessed
-        where
-            assessed.assessed_at > {{ matching_watermark('reviewed_at') }}
-            and review.review_subject
-            = assessed.identifier_type || '=' || assessed.identifier_value;
-        delete from {{ this }} as review
-        where
-            review.review_subject like 'cluster=%'
-            and substr(review.review_subject, 9) in (
-                {{ clusters_written_since('reviewed_at') }}
-            );
-        -- probable matches: only those still weighed as they were stay (the others are weighed
-        -- again since, and come back if they are still in the band)
-        delete from {{ this }} as review
-        where
-            review.review_reason = 'probable_match'
-            and not exists (
-                select 1
-                from {{ ref('int_identity_links_fuzzy') }} as links
-                where
-                    links.left_record_key = split_part(substr(review.review_subject, 6), '|', 1)
-                    and links.right_record_key = split_part(substr(review.review_subject, 6), '|', 2)
-                    and not links.is_link
-                    and links.computed_at <= {{ matching_watermark('reviewed_at') }}
-            )
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    delete from {{ this }} as review
+    using {{ ref('int_identifiers_assessed') }} as assessed
+    where
+        assessed.assessed_at > {{ matching_watermark('reviewed_at') }}
+        and review.review_subject
+        = assessed.identifier_type || '=' || assessed.identifier_value;
+    delete from {{ this }} as review
+    where
+        review.review_subject like 'cluster=%'
+        and substr(review.review_subject, 9) in (
+            {{ clusters_written_since('reviewed_at') }}
+        );
+    -- probable matches: only those still weighed as they were stay (the others are weighed
+    -- again since, and come back if they are still in the band)
+    delete from {{ this }} as review
+    where
+        review.review_reason = 'probable_match'
+        and not exists (
+            select 1
+            from {{ ref('int_identity_links_fuzzy') }} as links
+            where
+                links.left_record_key = split_part(substr(review.review_subject, 6), '|', 1)
+                and links.right_record_key = split_part(substr(review.review_subject, 6), '|', 2)
+                and not links.is_link
+                and links.computed_at <= {{ matching_watermark('reviewed_at') }}
+        )
 {%- endmacro %}

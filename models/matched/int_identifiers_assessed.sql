@@ -9,20 +9,19 @@
     "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
     and "kate" are three.
     Incremental: only identifier values whose holders changed (int_identifiers_unpivoted rows
-    written after this model last did, staged by the pre_hook in
-    pg_temp.changed_identifier_values) are judged again; a value left with a single holder
-    disappears (pre_hook). usability_flipped_at says when a value last went from usable to
+    written after this model last did, staged by the materialisation's stage
+    changed_identifier_values in pg_temp.changed_identifier_values) are judged again; a value
+    left with a single holder disappears (replaced rows assessments_of_vanished_values). usability_flipped_at says when a value last went from usable to
     unusable or back: only then do the links between its other holders change, so only then
     does int_identity_records_touched re-match all of them. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['changed_identifier_values'],
+    replaces='assessments_of_vanished_values',
+    watermark='assessed_at',
     unique_key=['identifier_type', 'identifier_value'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook=[
-        "{{ stage_changed_identifier_values() }}",
-        "{{ delete_assessments_of_vanished_values() }}",
-    ],
     indexes=[
         {'columns': ['identifier_type', 'identifier_value'], 'unique': True},
         {'columns': ['usability_flipped_at']},

@@ -8,10 +8,11 @@
     Incremental: the links of records touched since this model last wrote
     (int_identity_records_touched) are deleted and computed again. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['touched_records'],
+    replaces='links_of_touched_records',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
     indexes=[
         {'columns': ['left_record_key']},
         {'columns': ['right_record_key']},
@@ -40,7 +41,7 @@ usable_identifiers as (
 
 {% if is_incremental() %}
 
-    -- every pair with a touched side (pg_temp.touched_records, staged by the pre_hook): touched
+    -- every pair with a touched side (pg_temp.touched_records, stage touched_records): touched
     -- left, or touched right and an untouched left; index joins on the identifier values
     touched_identifiers as materialized (
 

@@ -21,10 +21,11 @@
     var('match_link_probability') up (the band below goes to int_identity_review).
     Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['touched_records'],
+    replaces='links_to_weigh_again',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_to_weigh_again() }}"],
     indexes=[
         {'columns': ['left_record_key']},
         {'columns': ['right_record_key']},

@@ -3,10 +3,11 @@
     Incremental: the pairs of records touched since this model last wrote are deleted and
     taken again from the (already re-computed) link models. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['touched_records'],
+    replaces='links_of_touched_records',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
     indexes=[
         {'columns': ['left_record_key']},
         {'columns': ['right_record_key']},

@@ -6,10 +6,11 @@
     Incremental: the pairs of records touched since this model last wrote
     (int_identity_records_touched) are deleted and compared again. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['touched_records'],
+    replaces='links_of_touched_records',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ stage_touched_records() }}", "{{ delete_links_of_touched_records() }}"],
     indexes=[
         {'columns': ['left_record_key']},
         {'columns': ['right_record_key']},
@@ -23,7 +24,7 @@ with
 
 {% if is_incremental() %}
 
-    -- the block keys of the touched records (pg_temp.touched_records, staged by the pre_hook)
+    -- the block keys of the touched records (pg_temp.touched_records, stage touched_records)
     touched_keys as materialized (
 
         select

@@ -1,5 +1,6 @@
 {#- Connected components of the link graph: every record gets the smallest record_key of its
-    component as cluster_key (macros/matching/connected_components.sql, run as pre-hook).
+    component as cluster_key (macros/matching/connected_components.sql, run by the
+    materialisation as stage cluster_labels).
     Incremental: only the clusters that records touched since this model last wrote belonged
     to, or now link into, are computed again, whole (a removed link can split one), and only
     their records whose cluster_key or attributes changed are written (new clustered_at), with
@@ -8,15 +9,12 @@
     record of the cluster_keys and previous_cluster_keys written since it last ran (index on
     cluster_key): that covers the part of a split cluster whose rows did not change. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['touched_records', 'cluster_scope', 'cluster_labels'],
+    watermark='clustered_at',
     unique_key='record_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook=[
-        "{{ stage_touched_records('clustered_at') }}",
-        "{{ cluster_scope() }}",
-        "{{ connected_components(cluster_scope_edges()) }}",
-    ],
     indexes=[
         {'columns': ['record_key'], 'unique': True},
         {'columns': ['cluster_key']},

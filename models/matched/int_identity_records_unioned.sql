@@ -7,11 +7,11 @@
     account re-loaded unchanged, does not make the later models re-match it. A change to the
     nicknames seed needs `--full-refresh`. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['changed_cards_and_cookies'],
     unique_key='record_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ stage_changed_cards_and_cookies() }}",
     indexes=[
         {'columns': ['record_key'], 'unique': True},
         {'columns': ['source_table', 'record_loaded_at']},
@@ -139,7 +139,7 @@ web_logins as (
 
 {% if is_incremental() %}
 
-    -- cards and cookies with a new transaction or login (staged by the pre_hook): all of
+    -- cards and cookies with a new transaction or login (stage changed_cards_and_cookies): all of
     -- their transactions and logins are read again
     changed_card_tokens as (
 

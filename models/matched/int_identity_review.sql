@@ -4,13 +4,14 @@
     matches (record pairs whose match probability is in the review band, with their weights).
     Incremental: identifiers judged again and clusters written again since this model last
     ran are reviewed again; rows of identifiers and clusters that changed or no longer exist
-    are deleted first (pre_hook). -#}
+    are deleted first (replaced rows stale_reviews). -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    replaces='stale_reviews',
+    watermark='reviewed_at',
     unique_key='review_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_stale_reviews() }}",
 ) }}
 
 with

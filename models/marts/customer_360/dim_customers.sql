@@ -6,11 +6,12 @@
     Incremental: only customers whose records, links, ids or consents changed since this model
     last wrote are computed again (macro customers_changed_since); a retired id's row goes. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['changed_customers'],
+    replaces='changed_customers',
     unique_key='customer_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ delete_changed_customers() }}",
     indexes=[
         {'columns': ['customer_id'], 'unique': True},
         {'columns': ['computed_at']},
@@ -25,7 +26,7 @@ with
 
 {% if is_incremental() %}
 
-    -- staged by the pre_hook (delete_changed_customers)
+    -- staged by the materialisation (incremental_batch stage changed_customers)
     changed_customers as (
 
         select customer_id from pg_temp.changed_customers

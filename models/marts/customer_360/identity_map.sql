@@ -3,11 +3,11 @@
     wrote are mapped again (macro stage_records_to_map), and the rows that differ are written;
     computed_at says when a row last changed, for consumers that sync changes only. -#}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['records_to_map'],
     unique_key=['source_system', 'source_table', 'source_record_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ stage_records_to_map() }}",
     indexes=[
         {'columns': ['source_system', 'source_table', 'source_record_id'], 'unique': True},
         {'columns': ['customer_id']},
@@ -28,7 +28,7 @@ records as (
         source_table,
         source_record_id
     {% if is_incremental() -%}
-        -- staged by the pre_hook (stage_records_to_map)
+        -- staged by the materialisation (incremental_batch stage records_to_map)
         from pg_temp.records_to_map
     {%- else -%}
         from {{ ref('int_identity_records_clustered') }}

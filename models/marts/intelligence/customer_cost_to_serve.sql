@@ -12,13 +12,12 @@
     other customer keeps their rows. -#}
 -- depends_on: {{ ref('int_customer_ids_assigned') }}
 {{ config(
-    materialized='incremental',
+    materialized='incremental_batch',
+    stages=['changed_cost_customers'],
+    replaces='changed_cost_customers',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=[
-        "{{ delete_changed_cost_customers() }}",
-        "set local enable_nestloop = off",
-    ],
+    pre_hook="set local enable_nestloop = off",
     indexes=[{'columns': ['customer_id']}],
 ) }}
 

@@ -3,17 +3,17 @@
     purchase day. All days, also after the as-of date: the models reading it filter on
     purchase_date, so this table does not depend on the as-of date and stays incremental —
     each run re-computes only the customers whose orders changed (int_customer_order_changes).
-    The pre_hook stages those customers; only their purchase days that changed are written
+    The materialisation stages those customers (stage changed_order_customers); only their purchase days that changed are written
     (strategy sync_staged_customers): a new order today adds one row instead of rewriting
     every purchase day of its customer. -#}
 -- depends_on: {{ ref('int_customer_order_changes') }}
 {{
     config(
-        materialized='incremental',
+        materialized='incremental_batch',
+        stages=['changed_order_customers'],
         incremental_strategy='sync_staged_customers',
         sync_key=['customer_id', 'purchase_date'],
         on_schema_change='fail',
-        pre_hook="{{ stage_changed_order_customers(delete=false) }}",
         indexes=[{'columns': ['customer_id']}, {'columns': ['computed_at']}],
     )
 }}

@@ -8,16 +8,17 @@
     purchase day between the window edges of the previous run's as-of date and this one's
     (macro stage_purchase_state_customers); every other row already holds for the new as-of
     date. A new lifecycle_active_days computes every customer again. -#}
-{#- the window starts (12 months, 365 days, lifecycle_active_days): one list, so the pre_hook
-    knows every window a move of the as-of date can change -#}
+{#- the window starts (12 months, 365 days, lifecycle_active_days): one list, so the stage
+    purchase_state_customers knows every window a move of the as-of date can change -#}
 {%- set twelve_months, one_year, active_days = purchase_state_window_starts() %}
 -- depends_on: {{ ref('int_customer_order_changes') }}
 {{
     config(
-        materialized='incremental',
+        materialized='incremental_batch',
+        stages=['purchase_state_customers'],
+        replaces='purchase_state_customers',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ stage_purchase_state_customers() }}",
         indexes=[{'columns': ['customer_id'], 'unique': true}, {'columns': ['computed_at']}],
     )
 }}
