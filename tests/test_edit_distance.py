@@ -26,9 +26,7 @@ def osa_distance(a: str, b: str) -> int:
     for i in range(1, len(a) + 1):
         for j in range(1, len(b) + 1):
             cost = 0 if a[i - 1] == b[j - 1] else 1
-            table[i][j] = min(
-                table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost
-            )
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
     return table[len(a)][len(b)]
@@ -68,8 +66,10 @@ def _cases(rng: random.Random) -> list[tuple[str, str, int]]:
     for alphabet, longest in (("abcde", 12), ("abcdefghij ", 20), ("aeé ßx", 10), ("ab", 70)):
         for _ in range(400):
             a = "".join(rng.choice(alphabet) for _ in range(rng.randrange(longest + 1)))
-            b = slips(a, rng.randrange(5), alphabet) if rng.random() < 0.7 else "".join(
-                rng.choice(alphabet) for _ in range(rng.randrange(longest + 1))
+            b = (
+                slips(a, rng.randrange(5), alphabet)
+                if rng.random() < 0.7
+                else "".join(rng.choice(alphabet) for _ in range(rng.randrange(longest + 1)))
             )
             cases.append((a, b, rng.choice([0, 1, 2, 3, max(len(a), len(b), 1)])))
     cases += [("", "", 2), ("", "abc", 2), ("abc", "", 5), ("stephen", "stephne", 1)]
