@@ -42,39 +42,35 @@
 {%- endmacro %}
 
 {#- The edit distances the comparison levels read, each computed once per pair (a level
-    asks "within one slip?", then "within two?" of the same distance): a lateral subquery
-    `edits`, to follow the join of the two records (`offset 0` keeps the planner from
-    copying each call into every level that reads it). The swaps are computed only where
-    the values differ: first and last name typed in each other's field (each within one
-    slip), street and address line 2 traded (either within two slips of the other's). Each
-    distance is skipped where the two values' character masks show it is beyond reach
-    (masked_edit_distance). -#}
+    asks "within one slip?", then "within two?" of the same distance), as columns of the
+    select that joins a pair's two records (`left` and `right` are their prefixes); that select
+    ends in `offset 0`, so that the planner does not copy each call into every level that
+    reads it. The swaps are computed only where the values differ: first and last name typed
+    in each other's field (each within one slip), street and address line 2 traded (either
+    within two slips of the other's). Each distance is skipped where the two values'
+    character masks show it is beyond reach (masked_edit_distance). -#}
 {% macro comparison_edits(left, right) -%}
-    cross join lateral (
-        select
-            {{ masked_edit_distance(left, right, 'first_name') }} as first_name_edits,
-            {{ masked_edit_distance(left, right, 'last_name') }} as last_name_edits,
-            case
-                when
-                    {{ left }}first_name_normalized <> {{ right }}first_name_normalized
-                    or {{ left }}last_name_normalized <> {{ right }}last_name_normalized
-                    then
-                        {{ masked_edit_distance(left, right, 'first_name', 'last_name', 1) }} <= 1
-                        and {{ masked_edit_distance(left, right, 'last_name', 'first_name', 1) }} <= 1
-            end as names_swapped,
-            {{ masked_edit_distance(left, right, 'street') }} as street_edits,
-            {{ masked_edit_distance(left, right, 'locality') }} as locality_edits,
-            case
-                when
-                    {{ left }}street_normalized <> {{ right }}street_normalized
-                    or {{ left }}locality_normalized <> {{ right }}locality_normalized
-                    then
-                        {{ masked_edit_distance(left, right, 'street', 'locality') }} <= 2
-                        or {{ masked_edit_distance(left, right, 'locality', 'street') }} <= 2
-            end as street_and_locality_swapped,
-            {{ masked_edit_distance(left, right, 'town') }} as town_edits
-        offset 0
-    ) as edits
+    {{ masked_edit_distance(left, right, 'first_name') }} as first_name_edits,
+    {{ masked_edit_distance(left, right, 'last_name') }} as last_name_edits,
+    case
+        when
+            {{ left }}first_name_normalized <> {{ right }}first_name_normalized
+            or {{ left }}last_name_normalized <> {{ right }}last_name_normalized
+            then
+                {{ masked_edit_distance(left, right, 'first_name', 'last_name', 1) }} <= 1
+                and {{ masked_edit_distance(left, right, 'last_name', 'first_name', 1) }} <= 1
+    end as names_swapped,
+    {{ masked_edit_distance(left, right, 'street') }} as street_edits,
+    {{ masked_edit_distance(left, right, 'locality') }} as locality_edits,
+    case
+        when
+            {{ left }}street_normalized <> {{ right }}street_normalized
+            or {{ left }}locality_normalized <> {{ right }}locality_normalized
+            then
+                {{ masked_edit_distance(left, right, 'street', 'locality') }} <= 2
+                or {{ masked_edit_distance(left, right, 'locality', 'street') }} <= 2
+    end as street_and_locality_swapped,
+    {{ masked_edit_distance(left, right, 'town') }} as town_edits
 {%- endmacro %}
 
 {#- The distance in typing slips (up to `edits`) of the left record's `attribute` and the
@@ -84,7 +80,11 @@
     {%- set right_attribute = right_attribute or attribute -%}
     case
         when
-            bit_count(({{ left }}{{ attribute }}_mask # {{ right }}{{ right_attribute }}_mask)::bit(64))
+            -- the masks' symmetric difference: (a | b) - (a & b) is a xor b
+            bit_count((
+                ({{ left }}{{ attribute }}_mask | {{ right }}{{ right_attribute }}_mask)
+                - ({{ left }}{{ attribute }}_mask & {{ right }}{{ right_attribute }}_mask)
+            )::bit(64))
             > {{ 2 * edits }}
             then {{ edits + 1 }}
         else {{ edit_distance(
@@ -100,8 +100,8 @@
 
 {#- first name: 6 exact, 5 nickname of one another (either reading of an ambiguous nickname),
     4 one slip, 3 swapped with the last name, 2 two slips (names of five letters or more),
-    1 an initial that fits, 0 different. Reads comparison_edits. -#}
-{% macro first_name_level(left, right) -%}
+    1 an initial that fits, 0 different. Reads the columns of comparison_edits (`edits`). -#}
+{% macro first_name_level(left, right, edits) -%}
     case
         when {{ left }}first_name_normalized is null or {{ right }}first_name_normalized is null
             then null
@@ -116,12 +116,12 @@
             then 5
         when
             greatest(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) >= 3
-            and edits.first_name_edits <= 1
+            and {{ edits }}first_name_edits <= 1
             then 4
-        when edits.names_swapped then 3
+        when {{ edits }}names_swapped then 3
         when
             least(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) >= 5
-            and edits.first_name_edits <= 2
+            and {{ edits }}first_name_edits <= 2
             then 2
         when
             least(length({{ left }}first_name_normalized), length({{ right }}first_name_normalized)) = 1
@@ -132,20 +132,20 @@
 {%- endmacro %}
 
 {#- last name: 6 exact, 4 one slip, 3 swapped with the first name, 2 two slips (five letters
-    or more), 0 different. Reads comparison_edits. -#}
-{% macro last_name_level(left, right) -%}
+    or more), 0 different. Reads the columns of comparison_edits (`edits`). -#}
+{% macro last_name_level(left, right, edits) -%}
     case
         when {{ left }}last_name_normalized is null or {{ right }}last_name_normalized is null
             then null
         when {{ left }}last_name_normalized = {{ right }}last_name_normalized then 6
         when
             greatest(length({{ left }}last_name_normalized), length({{ right }}last_name_normalized)) >= 3
-            and edits.last_name_edits <= 1
+            and {{ edits }}last_name_edits <= 1
             then 4
-        when edits.names_swapped then 3
+        when {{ edits }}names_swapped then 3
         when
             least(length({{ left }}last_name_normalized), length({{ right }}last_name_normalized)) >= 5
-            and edits.last_name_edits <= 2
+            and {{ edits }}last_name_edits <= 2
             then 2
         else 0
     end
@@ -261,17 +261,14 @@
 {%- endmacro %}
 
 {#- The compared columns of a pair's two records (`left_relation` and `right_relation`, rows of
-    comparison_record_columns) as one row: left_<column>, right_<column>. The models select
-    them in a subquery fenced with `offset 0` and join comparison_edits to that: joined to the
-    two records directly, the lateral subquery of distances let the planner pair every record
-    with every other before it met the candidate pairs. -#}
+    comparison_record_columns) as one row: left_<column>, right_<column>; the models select
+    them with comparison_edits in the select that joins the pair to its records. -#}
 {% macro comparison_pair_columns(left_relation, right_relation) -%}
     {%- for column in [
         'first_name_normalized', 'first_name_canonical', 'first_name_alternative',
         'last_name_normalized', 'birth_date', 'house_number', 'street_normalized',
         'locality_normalized', 'town_normalized', 'postcode', 'email_normalized', 'phone_e164',
-        'birth_date_number', 'first_name_mask', 'last_name_mask', 'street_mask', 'locality_mask',
-        'town_mask',
+        'birth_date_number',
     ] %}
         {{ left_relation }}.{{ column }} as left_{{ column }},
         {{ right_relation }}.{{ column }} as right_{{ column }}{{ "," if not loop.last }}
@@ -279,23 +276,24 @@
 {%- endmacro %}
 
 {#- Every comparison of two records, as the level columns of int_identity_pairs_compared
-    (`<comparison>_level`); the query joins comparison_edits after the two records. -#}
-{% macro comparison_levels(left, right) -%}
-    {{ first_name_level(left, right) }} as first_name_level,
-    {{ last_name_level(left, right) }} as last_name_level,
+    (`<comparison>_level`): `left` and `right` prefix the two records' values, `edits` the
+    columns of comparison_edits. -#}
+{% macro comparison_levels(left, right, edits) -%}
+    {{ first_name_level(left, right, edits) }} as first_name_level,
+    {{ last_name_level(left, right, edits) }} as last_name_level,
     {{ birth_date_level(left, right) }} as birth_date_level,
     {{ text_level(left ~ 'house_number', right ~ 'house_number', edits=0) }} as house_number_level,
     {{ text_level(
         left ~ 'street_normalized', right ~ 'street_normalized', edits=2, min_length=5,
-        distance='edits.street_edits', swapped='edits.street_and_locality_swapped',
+        distance=edits ~ 'street_edits', swapped=edits ~ 'street_and_locality_swapped',
     ) }} as street_level,
     {{ text_level(
         left ~ 'locality_normalized', right ~ 'locality_normalized', edits=2, min_length=5,
-        distance='edits.locality_edits', swapped='edits.street_and_locality_swapped',
+        distance=edits ~ 'locality_edits', swapped=edits ~ 'street_and_locality_swapped',
     ) }} as locality_level,
     {{ text_level(
         left ~ 'town_normalized', right ~ 'town_normalized', edits=2, min_length=5,
-        distance='edits.town_edits',
+        distance=edits ~ 'town_edits',
     ) }} as town_level,
     {{ text_level(left ~ 'postcode', right ~ 'postcode', edits=1, min_length=4) }} as postcode_level,
     {{ text_level(left ~ 'email_normalized', right ~ 'email_normalized', edits=1, min_length=6) }}

@@ -138,7 +138,8 @@ begin
 end;
 $$;
 
--- the characters of a text as a set of bits (character code modulo 64; null for null): two
+-- the characters of a text as a set of bits (character code modulo 63, so the sign bit stays
+-- clear; null for null): two
 -- texts within k slips differ in at most 2k characters of their sets, so where the masks'
 -- symmetric difference has more bits the edit distance need not be computed (collisions only
 -- ever hide a difference, so this never rejects two texts that are within k)
@@ -155,7 +156,7 @@ begin
         return null;
     end if;
     for i in 1..length(t) loop
-        mask := mask | (1::bigint << (ascii(substr(t, i, 1)) % 64));
+        mask := mask | (1::bigint << (ascii(substr(t, i, 1)) % 63));
     end loop;
     return mask;
 end;

@@ -2,7 +2,8 @@
     defaults of seeds/match_comparison_levels.csv). -#}
 
 {#- The id of the model the scoring uses now ('default' before the first fit), read when the
-    model is compiled; a subquery where nothing can be read (parse, unit tests). -#}
+    model is compiled; a subquery where nothing can be read (parse, unit tests, a warehouse
+    not built yet, as when sqlfluff compiles the project). -#}
 {% macro current_match_model_id() -%}
     {%- set query -%}
         select coalesce(
@@ -10,7 +11,7 @@
             'default'
         )
     {%- endset -%}
-    {%- if _can_read_at_compile() -%}
+    {%- if _can_read_at_compile() and load_relation(ref('stg_match_model__models')) is not none -%}
         '{{ run_query(query).columns[0].values()[0] }}'
     {%- else -%}
         ({{ query }})
@@ -74,19 +75,24 @@
 
 {#- The household guard's weight of a weighed pair (is_same_household,
     household_disagreements, contact_disagreements, is_first_name_missing,
-    is_other_name_on_shared_contact, birth_date_level): see int_identity_links_fuzzy. -#}
-{% macro household_weight() -%}
+    is_other_name_on_shared_contact, birth_date_level; `weighed` prefixes them): see
+    int_identity_links_fuzzy. -#}
+{% macro household_weight(weighed='') -%}
     case
-        when not coalesce(is_same_household, false) then 0
-        when coalesce(is_other_name_on_shared_contact, false)
+        when not coalesce({{ weighed }}is_same_household, false) then 0
+        when coalesce({{ weighed }}is_other_name_on_shared_contact, false)
             then {{ var('match_household_disagreement_weight') }}
-        when household_disagreements = 0 and is_first_name_missing and birth_date_level is distinct from 5
+        -- coalesce(..., 0) <> 5 is "is distinct from 5", which sqlfluff cannot parse here
+        when
+            {{ weighed }}household_disagreements = 0
+            and {{ weighed }}is_first_name_missing
+            and coalesce({{ weighed }}birth_date_level, 0) <> 5
             then {{ var('match_household_single_disagreement_weight') }}
-        when household_disagreements = 0 then 0
-        when birth_date_level = 5 then {{ var('match_household_single_disagreement_weight') }}
-        when household_disagreements = 1 and contact_disagreements = 1
+        when {{ weighed }}household_disagreements = 0 then 0
+        when {{ weighed }}birth_date_level = 5 then {{ var('match_household_single_disagreement_weight') }}
+        when {{ weighed }}household_disagreements = 1 and {{ weighed }}contact_disagreements = 1
             then {{ var('match_household_disagreement_weight') }}
-        when household_disagreements = 1 then {{ var('match_household_single_disagreement_weight') }}
+        when {{ weighed }}household_disagreements = 1 then {{ var('match_household_single_disagreement_weight') }}
         else {{ var('match_household_disagreement_weight') }}
     end
 {%- endmacro %}

@@ -131,8 +131,9 @@ term_frequencies as (
 
 ),
 
--- before the first fit: about one duplicate per record among all pairs of records
-prior as (
+-- the prior log-odds ("priors": sqlfluff reads "prior" as a keyword); before the first fit,
+-- about one duplicate per record among all pairs of records
+priors as (
 
     select
         log(2.0, (prior_match_probability / (1 - prior_match_probability))::numeric)::float
@@ -249,14 +250,15 @@ summed as materialized (
 
     select
         weighed.*,
-        prior.prior_weight,
-        {{ household_weight() }} as household_weight,
-        prior.prior_weight
-        + first_name_weight + last_name_weight + birth_date_weight + house_number_weight
-        + street_weight + locality_weight + town_weight + postcode_weight + email_weight + phone_weight
-        + {{ household_weight() }} as match_weight
+        priors.prior_weight,
+        {{ household_weight('weighed.') }} as household_weight,
+        priors.prior_weight
+        {%- for comparison in match_comparisons() %}
+            + weighed.{{ comparison }}_weight
+        {%- endfor %}
+        + {{ household_weight('weighed.') }} as match_weight
     from weighed
-    cross join prior
+    cross join priors
 
 ),
 

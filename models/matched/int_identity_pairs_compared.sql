@@ -103,21 +103,22 @@ records as (
 
 ),
 
--- each candidate pair with its two records' values; offset 0: the comparisons follow this
--- join (comparison_pair_columns)
+-- each candidate pair with its two records' values and their edit distances (computed once
+-- here: offset 0 keeps the planner from copying them into every level that reads them)
 paired as (
 
     select
         candidate_pairs.left_record_key,
         candidate_pairs.right_record_key,
         candidate_pairs.blocking_rules,
-        {{ comparison_pair_columns('left_records', 'right_records') }}
+        {{ comparison_pair_columns('left_records', 'right_records') }},
+        {{ comparison_edits('left_records.', 'right_records.') }}
     from candidate_pairs
     inner join records as left_records
         on candidate_pairs.left_record_key = left_records.record_key
     inner join records as right_records
         on candidate_pairs.right_record_key = right_records.record_key
-    offset 0
+    offset 0  -- noqa: AM09
 
 ),
 
@@ -127,10 +128,9 @@ compared as (
         paired.left_record_key,
         paired.right_record_key,
         paired.blocking_rules,
-        {{ comparison_levels('paired.left_', 'paired.right_') }},
+        {{ comparison_levels('paired.left_', 'paired.right_', 'paired.') }},
         current_timestamp as computed_at
     from paired
-    {{ comparison_edits('paired.left_', 'paired.right_') }}
 
 )
 

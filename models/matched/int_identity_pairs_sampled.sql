@@ -46,18 +46,20 @@ right_sample as (
 
 ),
 
--- offset 0: the comparisons follow this join (comparison_pair_columns)
+-- each pair's values and edit distances (computed once here: offset 0 keeps the planner from
+-- copying them into every level that reads them)
 paired as (
 
     select
         left_records.record_key as left_record_key,
         right_records.record_key as right_record_key,
-        {{ comparison_pair_columns('left_records', 'right_records') }}
+        {{ comparison_pair_columns('left_records', 'right_records') }},
+        {{ comparison_edits('left_records.', 'right_records.') }}
     from left_sample as left_records
     inner join right_sample as right_records
         on left_records.pair_number = right_records.pair_number
     where left_records.record_key <> right_records.record_key
-    offset 0
+    offset 0  -- noqa: AM09
 
 ),
 
@@ -66,10 +68,9 @@ compared as (
     select
         paired.left_record_key,
         paired.right_record_key,
-        {{ comparison_levels('paired.left_', 'paired.right_') }},
+        {{ comparison_levels('paired.left_', 'paired.right_', 'paired.') }},
         current_timestamp as computed_at
     from paired
-    {{ comparison_edits('paired.left_', 'paired.right_') }}
 
 )
 
