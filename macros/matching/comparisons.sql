@@ -35,12 +35,6 @@
     )), '')
 {%- endmacro %}
 
-{#- Whether two values are within `edits` typing slips (optimal string alignment distance). -#}
-{% macro within_edits(left_value, right_value, edits) -%}
-    {{ target.schema }}.edit_distance_within({{ left_value }}, {{ right_value }}, {{ edits }})
-    <= {{ edits }}
-{%- endmacro %}
-
 {#- The edit distances the comparison levels read, each computed once per pair (a level
     asks "within one slip?", then "within two?" of the same distance), as columns of the
     select that joins a pair's two records (`left` and `right` are their prefixes); that select
