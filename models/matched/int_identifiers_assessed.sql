@@ -7,7 +7,8 @@
     email with different phone numbers (a father and son on the family email: the identifier
     cannot say whose a record without a birth date is). People, not spellings, are counted:
     "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
-    and "kate" are three.
+    and "kate" are three; and two birth dates are two people even where one holder has no
+    first name.
     Incremental: only identifier values whose holders changed (int_identifiers_unpivoted rows
     written after this model last did, staged by the materialisation's stage
     changed_identifier_values in pg_temp.changed_identifier_values) are judged again; a value
@@ -78,7 +79,8 @@ spread as materialized (
         identifier_type,
         identifier_value,
         count(*) as record_count,
-        count(distinct first_name_canonical) as first_name_count
+        count(distinct first_name_canonical) as first_name_count,
+        count(distinct birth_date) as birth_date_count
     from held
     group by identifier_type, identifier_value
     having count(*) >= 2
@@ -194,7 +196,10 @@ assessed as (
         spread.identifier_value,
         spread.record_count,
         spread.first_name_count,
-        coalesce(crowded_people.people_count, spread.first_name_count) as people_count,
+        -- two birth dates are two people, named or not (a nameless holder of a family email)
+        greatest(
+            coalesce(crowded_people.people_count, spread.first_name_count), spread.birth_date_count
+        ) as people_count,
         namesake_identifiers.identifier_value is not null as is_held_by_namesakes,
         spread.identifier_type
         in ('{{ var("match_unguarded_identifiers") | join("', '") }}') as is_issued

@@ -2,8 +2,10 @@
     (int_identifiers_assessed: issued ones such as account and loyalty card outright; shareable
     ones unless several people or namesakes hold them). Shareable identifiers link two records
     only when first and last names agree (similar, one keystroke apart, or swapped; a missing
-    first name agrees only on an identifier one person holds) and their birth dates do not
-    differ. One row per pair and identifier (int_identity_links_unioned keeps
+    first name agrees only on an identifier one person holds), their birth dates do not
+    differ, and, on an email, their phones do not differ unless their birth dates agree (the
+    fuzzy model weighs those pairs, and its household guard parts namesakes who each have their
+    own phone). One row per pair and identifier (int_identity_links_unioned keeps
     the best per pair).
     Incremental: the links of records touched since this model last wrote
     (int_identity_records_touched) are deleted and computed again. -#}
@@ -135,7 +137,13 @@ named_pairs as materialized (
         right_records.last_name_normalized as right_last_name,
         right_records.last_name_canonical as right_last_name_canonical,
         coalesce(left_records.birth_date <> right_records.birth_date, false)
-            as is_birth_date_conflict
+            as is_birth_date_conflict,
+        -- one email, two phones and no birth date to vouch: namesakes of one household (a
+        -- father and son on the family email), each with their own phone
+        candidate_pairs.identifier_type = 'email'
+        and coalesce(left_records.phone_e164 <> right_records.phone_e164, false)
+        and not coalesce(left_records.birth_date = right_records.birth_date, false)
+            as is_contact_conflict
     from candidate_pairs
     inner join {{ ref('int_identity_records_unioned') }} as left_records
         on candidate_pairs.left_record_key = left_records.record_key
@@ -220,6 +228,7 @@ links as (
         is_unguarded
         or (
             not is_birth_date_conflict
+            and not is_contact_conflict
             and (
                 (is_first_name_agreed and is_last_name_agreed)
                 or is_swapped_name_agreed
