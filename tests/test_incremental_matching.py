@@ -63,7 +63,7 @@ def _state(warehouse) -> dict[str, object]:
             "select record_key, block_key from matched.int_identity_block_keys where is_current"
         ),
         "namesakes": rows(
-            "select postcode, address_normalized, first_name_canonical, last_name_normalized "
+            "select place, address_normalized, first_name_canonical, last_name_normalized "
             "from matched.int_address_namesakes where is_ambiguous"
         ),
         "assessed": rows(

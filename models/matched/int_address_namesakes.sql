@@ -1,18 +1,21 @@
 {#- Namesakes at one address with different birth dates (a father and son of the same name):
-    one row per (postcode, address, first name, last name) group that is, or once was, held by
-    several birth dates. Where is_ambiguous, the fuzzy address rule cannot tell the two apart
-    and does not apply. flipped_at says when a group last became ambiguous or stopped being
-    so: only then do the address links of its members change, so only then does
+    one row per (place, address, first name, last name) group that is, or once was, held by
+    several birth dates. The place is the town, or the postcode where a record has no town: a
+    postcode typed differently on one record ("YO1 8FG", "YO1 9FG") must not hide the
+    namesakes. Where is_ambiguous, the fuzzy address rule cannot tell the two apart and does
+    not apply. flipped_at says when a group last became ambiguous or stopped being so: only
+    then do the address links of its members change, so only then does
     int_identity_records_touched re-match them.
-    Incremental: only the groups at addresses whose members changed (int_identity_block_keys
-    rows written since this model last did) are counted again. -#}
+    Incremental: only the groups at addresses (house number and street, in any place) whose
+    members changed (int_identity_block_keys address rows, or records whose identity changed,
+    since this model last wrote) are counted again. -#}
 {{ config(
     materialized='incremental',
-    unique_key=['postcode', 'address_normalized', 'first_name_canonical', 'last_name_normalized'],
+    unique_key=['place', 'address_normalized', 'first_name_canonical', 'last_name_normalized'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     indexes=[
-        {'columns': ['postcode', 'address_normalized', 'first_name_canonical', 'last_name_normalized'], 'unique': True},
+        {'columns': ['place', 'address_normalized', 'first_name_canonical', 'last_name_normalized'], 'unique': True},
         {'columns': ['flipped_at']},
     ],
 ) }}
@@ -23,35 +26,46 @@ with
 
 {% if is_incremental() %}
 
+    -- the address of an 'address:<postcode>:<address>' block key: a member moved in or out
     changed_addresses as materialized (
 
-        select distinct block_key
+        select substring(block_key from '^address:[^:]*:(.*)$') as address_normalized
         from {{ ref('int_identity_block_keys') }}
         where changed_at > {{ matching_watermark('computed_at') }} and block_key like 'address:%'
+
+        union
+
+        -- a member's town or name changed at the same address
+        select address_normalized
+        from {{ ref('int_identity_records_unioned') }}
+        where
+            identity_changed_at > {{ matching_watermark('computed_at') }}
+            and address_normalized is not null
 
     ),
 
     members as (
 
         select
-            records.postcode,
+            coalesce(records.town_normalized, records.postcode) as place,
             records.address_normalized,
             records.first_name_canonical,
             records.last_name_normalized,
             records.birth_date
         from changed_addresses
-        inner join {{ ref('int_identity_block_keys') }} as block_keys
-            on changed_addresses.block_key = block_keys.block_key
         inner join {{ ref('int_identity_records_unioned') }} as records
-            on block_keys.record_key = records.record_key
-        where block_keys.is_current
+            on changed_addresses.address_normalized = records.address_normalized
+        where
+            records.first_name_canonical is not null
+            and records.last_name_normalized is not null
+            and coalesce(records.town_normalized, records.postcode) is not null
 
     ),
 
     previous as (
 
         select
-            previous.postcode,
+            previous.place,
             previous.address_normalized,
             previous.first_name_canonical,
             previous.last_name_normalized,
@@ -59,9 +73,7 @@ with
             previous.flipped_at
         from {{ this }} as previous
         inner join changed_addresses
-            on
-                'address:' || previous.postcode || ':' || previous.address_normalized
-                = changed_addresses.block_key
+            on previous.address_normalized = changed_addresses.address_normalized
 
     ),
 
@@ -70,7 +82,7 @@ with
     members as (
 
         select
-            postcode,
+            coalesce(town_normalized, postcode) as place,
             address_normalized,
             first_name_canonical,
             last_name_normalized,
@@ -79,7 +91,7 @@ with
         where
             first_name_canonical is not null
             and last_name_normalized is not null
-            and postcode is not null
+            and coalesce(town_normalized, postcode) is not null
             and address_normalized is not null
 
     ),
@@ -87,7 +99,7 @@ with
     previous as (
 
         select
-            null::text as postcode,
+            null::text as place,
             null::text as address_normalized,
             null::text as first_name_canonical,
             null::text as last_name_normalized,
@@ -102,13 +114,13 @@ with
 groups as (
 
     select
-        postcode,
+        place,
         address_normalized,
         first_name_canonical,
         last_name_normalized,
         count(distinct birth_date) > 1 as is_ambiguous
     from members
-    group by postcode, address_normalized, first_name_canonical, last_name_normalized
+    group by place, address_normalized, first_name_canonical, last_name_normalized
     having count(distinct birth_date) > 1
 
 ),
@@ -116,7 +128,7 @@ groups as (
 compared as (
 
     select
-        coalesce(groups.postcode, previous.postcode) as postcode,
+        coalesce(groups.place, previous.place) as place,
         coalesce(groups.address_normalized, previous.address_normalized) as address_normalized,
         coalesce(groups.first_name_canonical, previous.first_name_canonical)
             as first_name_canonical,
@@ -133,7 +145,7 @@ compared as (
     from groups
     full outer join previous
         on
-            groups.postcode = previous.postcode
+            groups.place = previous.place
             and groups.address_normalized = previous.address_normalized
             and groups.first_name_canonical = previous.first_name_canonical
             and groups.last_name_normalized = previous.last_name_normalized

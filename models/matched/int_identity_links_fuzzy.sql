@@ -164,7 +164,7 @@ records as (
 ambiguous_namesakes as (
 
     select
-        postcode,
+        place,
         address_normalized,
         first_name_canonical,
         last_name_normalized
@@ -212,7 +212,7 @@ weighed as (
         + coalesce((pairs.email_level = 0)::integer, 0)
         + coalesce((pairs.phone_level = 0)::integer, 0)
         -- namesakes at the address with different birth dates, and no birth date here
-        + (pairs.birth_date_level is null and ambiguous_namesakes.postcode is not null)::integer
+        + (pairs.birth_date_level is null and ambiguous_namesakes.place is not null)::integer
         * 2 as household_disagreements,
         {{ comparison_weight('first_name', 'left_records.first_name_normalized') }} as first_name_weight,
         {{ comparison_weight('last_name', 'left_records.last_name_normalized') }} as last_name_weight,
@@ -228,7 +228,7 @@ weighed as (
     inner join records as left_records on pairs.left_record_key = left_records.record_key
     left join ambiguous_namesakes
         on
-            left_records.postcode = ambiguous_namesakes.postcode
+            coalesce(left_records.town_normalized, left_records.postcode) = ambiguous_namesakes.place
             and left_records.address_normalized = ambiguous_namesakes.address_normalized
             and left_records.first_name_canonical = ambiguous_namesakes.first_name_canonical
             and left_records.last_name_normalized = ambiguous_namesakes.last_name_normalized

@@ -73,7 +73,8 @@ records as (
     flipped_households as (
 
         select
-            'address:' || postcode || ':' || address_normalized as block_key,
+            place,
+            address_normalized,
             first_name_canonical,
             last_name_normalized
         from {{ ref('int_address_namesakes') }}
@@ -83,16 +84,14 @@ records as (
 
     household_members as (
 
-        select block_keys.record_key
+        select members.record_key
         from flipped_households
-        inner join {{ ref('int_identity_block_keys') }} as block_keys
-            on flipped_households.block_key = block_keys.block_key
         inner join {{ ref('int_identity_records_unioned') }} as members
             on
-                block_keys.record_key = members.record_key
+                flipped_households.place = coalesce(members.town_normalized, members.postcode)
+                and flipped_households.address_normalized = members.address_normalized
                 and flipped_households.first_name_canonical = members.first_name_canonical
                 and flipped_households.last_name_normalized = members.last_name_normalized
-        where block_keys.is_current
 
     ),
 
