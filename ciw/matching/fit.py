@@ -169,19 +169,41 @@ def read_vectors(warehouse: Warehouse, relation: str, with_rules: bool) -> Vecto
     return VectorCounts(vectors, counts, found)
 
 
-def estimate_u(sample: VectorCounts, levels: Levels) -> dict[tuple[str, int], float]:
-    """Share of each level among the random pairs that have the comparison at all."""
+def estimate_u(
+    sample: VectorCounts, levels: Levels, weights: np.ndarray | None = None
+) -> dict[tuple[str, int], float]:
+    """Share of each level among the random pairs that have the comparison at all; each pair
+    counted `weights` times (default once)."""
+    counts = sample.counts if weights is None else sample.counts * weights
     u = {}
     for index, comparison in enumerate(COMPARISONS):
-        column = sample.vectors[:, index] if len(sample.counts) else np.array([])
-        present = sample.counts[column >= 0].sum() if len(sample.counts) else 0.0
+        column = sample.vectors[:, index] if len(counts) else np.array([])
+        present = counts[column >= 0].sum() if len(counts) else 0.0
         names = levels.levels[comparison]
         for level in names:
-            seen = sample.counts[column == level].sum() if len(sample.counts) else 0.0
+            seen = counts[column == level].sum() if len(counts) else 0.0
             u[(comparison, level)] = (
                 seen + PSEUDO_COUNT + U_PRIOR_PAIRS * levels.default_u[(comparison, level)]
             ) / (present + PSEUDO_COUNT * len(names) + U_PRIOR_PAIRS)
     return u
+
+
+def non_match_weights(
+    sample: VectorCounts,
+    m: dict[tuple[str, int], float],
+    u: dict[tuple[str, int], float],
+    prior: float,
+) -> np.ndarray:
+    """Each random pair's probability of being two different people under a first fit. A
+    random sample holds about prior x pairs matches, and where an agreement is as rare as a
+    match (one email, one phone), they are most of the pairs that agree: counted as chance,
+    they make u about prior x m, and an email or phone would weigh little more than the
+    prior against it."""
+    every = list(range(len(COMPARISONS)))
+    ratio = _level_probabilities(sample.vectors, m, every) / np.maximum(
+        _level_probabilities(sample.vectors, u, every), 1e-300
+    )
+    return (1 - prior) / (prior * ratio + (1 - prior))
 
 
 def _level_probabilities(
@@ -369,8 +391,14 @@ def fit_match_model(warehouse: Warehouse, relations: dict[str, str]) -> MatchMod
             f"too little to fit a match model: {int(sample.counts.sum())} random pairs and "
             f"{int(candidates.counts.sum())} candidate pairs (at least 100 and 10)"
         )
+    # u, m and the prior; then u again without the random pairs that are matches, and m and
+    # the prior with it
     u = estimate_u(sample, levels)
     m, iterations, sessions = estimate_m(candidates, u, levels)
+    prior = prior_probability(candidates, m, u, levels, record_count)
+    u = estimate_u(sample, levels, non_match_weights(sample, m, u, prior))
+    m, more_iterations, sessions = estimate_m(candidates, u, levels)
+    iterations += more_iterations
     prior = prior_probability(candidates, m, u, levels, record_count)
     frequencies = term_frequencies(warehouse, relations["records"], levels)
     model_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")

@@ -303,3 +303,17 @@
         'postcode', 'email', 'phone',
     ]) }}
 {%- endmacro %}
+
+{#- Whether an email's local part names a record's person: it holds their first name (three
+    letters or more), or begins with its initial and the last name ("cedwards" for Catherine
+    Edwards). A personal email that names one of two records on it, and not the other, says
+    the other's first name was replaced, where a family's email ("thewrights889") names
+    nobody. `email`, `first_name`, `last_name`: SQL expressions of normalised values. -#}
+{% macro email_names_person(email, first_name, last_name) -%}
+    {%- set letters = "regexp_replace(split_part(" ~ email ~ ", '@', 1), '[^a-z]', '', 'g')" -%}
+    coalesce(
+        (length({{ first_name }}) >= 3 and strpos({{ letters }}, replace({{ first_name }}, ' ', '')) > 0)
+        or starts_with({{ letters }}, left({{ first_name }}, 1) || replace({{ last_name }}, ' ', '')),
+        false
+    )
+{%- endmacro %}

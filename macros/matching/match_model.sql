@@ -73,6 +73,26 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- What a household's shared evidence was counted too often in a weighed pair (is_same_household,
+    the comparisons' weights, is_household_email_shared, is_household_phone_shared; `weighed`
+    prefixes them): a household shares its address and often a family email or phone, so
+    there they are one piece of evidence, the strongest of them, not the sum (a father and son
+    at one address on the family email would otherwise link on the household alone). -#}
+{% macro household_overlap(weighed='') -%}
+    {%- set address -%}
+        ({{ weighed }}house_number_weight + {{ weighed }}street_weight + {{ weighed }}locality_weight
+        + {{ weighed }}town_weight + {{ weighed }}postcode_weight)
+    {%- endset -%}
+    {%- set email = 'case when ' ~ weighed ~ 'is_household_email_shared then ' ~ weighed ~ 'email_weight else 0 end' -%}
+    {%- set phone = 'case when ' ~ weighed ~ 'is_household_phone_shared then ' ~ weighed ~ 'phone_weight else 0 end' -%}
+    case
+        when coalesce({{ weighed }}is_same_household, false)
+            then greatest({{ address }}, 0) + {{ email }} + {{ phone }}
+            - greatest({{ address }}, {{ email }}, {{ phone }}, 0)
+        else 0
+    end
+{%- endmacro %}
+
 {#- The household guard's weight of a weighed pair (is_same_household,
     household_disagreements, contact_disagreements, is_first_name_missing,
     is_other_name_on_shared_contact, birth_date_level; `weighed` prefixes them): see

@@ -16,7 +16,12 @@
     household, each with their own phone), two or more disagreements (or namesakes at an
     address with several birth dates, without a birth date here), and another first name (or
     none, and another birth date or other contact) on a shared email or phone that is not also
-    sharing the other (a family email) add var('match_household_disagreement_weight').
+    sharing the other (a family email) add var('match_household_disagreement_weight'). What
+    a household shares (its address, a family email or phone) counts once, as the strongest
+    of them (macro household_overlap). A mobile number (seeds/mobile_phone_patterns.csv) is one
+    person's and a personal email that names one of the two records (its owner) and not the
+    other is not a family's: there another first name was replaced, weighs nothing (the
+    email) or is weighed as any disagreement (the mobile), and the guard does not apply.
     Kept: pairs from var('match_review_probability') up; is_link from
     var('match_link_probability') up (the band below goes to int_identity_review).
     Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
@@ -155,7 +160,14 @@ records as (
         last_name_normalized,
         address_normalized,
         town_normalized,
-        postcode
+        postcode,
+        email_normalized,
+        -- a mobile is one person's (seeds/mobile_phone_patterns.csv); a fixed line may be a
+        -- household's
+        coalesce(
+            phone_e164 ~ (select string_agg(mobile.pattern, '|') from {{ ref('mobile_phone_patterns') }} as mobile),
+            false
+        ) as is_mobile_phone
     from {{ ref('int_identity_records_unioned') }}
 
 ),
@@ -173,6 +185,33 @@ ambiguous_namesakes as (
 
 ),
 
+{#- A personal email that names one of two records on it (its owner) and not the other, while
+    their phones do not disagree: the other's first name was replaced (an alias, a typing
+    slip of a whole name), not a family member's. There the first names' disagreement is
+    explained and weighs nothing, and the email is no household's. -#}
+{%- set email_names_one -%}
+    coalesce(
+        pairs.email_level = 3
+        and pairs.first_name_level = 0
+        and coalesce(pairs.phone_level, 3) <> 0
+        and {{ email_names_person(
+            'left_records.email_normalized',
+            'nullif(left_records.first_name_normalized, right_records.last_name_normalized)',
+            'left_records.last_name_normalized',
+        ) }}
+        <> {{ email_names_person(
+            'left_records.email_normalized',
+            'nullif(right_records.first_name_normalized, left_records.last_name_normalized)',
+            'right_records.last_name_normalized',
+        ) }},
+        false
+    )
+{%- endset %}
+{#- the email or phone two records share as a household might: not a personal email naming
+    one of them, and not a mobile number -#}
+{%- set household_email = '(pairs.email_level = 3 and not ' ~ email_names_one ~ ')' %}
+{%- set household_phone = '(pairs.phone_level = 3 and not left_records.is_mobile_phone)' %}
+
 weighed as (
 
     select
@@ -183,16 +222,18 @@ weighed as (
             (pairs.house_number_level = 3 and pairs.street_level = 3)
             -- the same postcode where one record has no street address to tell the homes apart
             or (pairs.postcode_level = 3 and (pairs.house_number_level is null or pairs.street_level is null))
-            or pairs.email_level = 3
-            or pairs.phone_level = 3
+            or {{ household_email }}
+            or {{ household_phone }}
         )
         -- a family rarely shares both email and phone: there one record's name was replaced
         and not (coalesce(pairs.email_level = 3, false) and coalesce(pairs.phone_level = 3, false))
             as is_same_household,
+        coalesce({{ household_email }}, false) as is_household_email_shared,
+        coalesce({{ household_phone }}, false) as is_household_phone_shared,
         -- one email or one phone, but another first name (or none to tell, and another birth
         -- date or the other contact): a family email or phone; unless email and phone both
         -- agree, which a family rarely shares (a replaced name)
-        (pairs.email_level = 3 or pairs.phone_level = 3)
+        ({{ household_email }} or {{ household_phone }})
         and not (coalesce(pairs.email_level = 3, false) and coalesce(pairs.phone_level = 3, false))
         and (
             pairs.first_name_level = 0
@@ -214,7 +255,10 @@ weighed as (
         -- namesakes at the address with different birth dates, and no birth date here
         + (pairs.birth_date_level is null and ambiguous_namesakes.place is not null)::integer
         * 2 as household_disagreements,
-        {{ comparison_weight('first_name', 'left_records.first_name_normalized') }} as first_name_weight,
+        case
+            when {{ email_names_one }} then 0
+            else {{ comparison_weight('first_name', 'left_records.first_name_normalized') }}
+        end as first_name_weight,
         {{ comparison_weight('last_name', 'left_records.last_name_normalized') }} as last_name_weight,
         {{ comparison_weight('birth_date') }} as birth_date_weight,
         {{ comparison_weight('house_number') }} as house_number_weight,
@@ -226,6 +270,7 @@ weighed as (
         {{ comparison_weight('phone') }} as phone_weight
     from pairs
     inner join records as left_records on pairs.left_record_key = left_records.record_key
+    left join records as right_records on pairs.right_record_key = right_records.record_key
     left join ambiguous_namesakes
         on
             coalesce(left_records.town_normalized, left_records.postcode) = ambiguous_namesakes.place
@@ -251,12 +296,13 @@ summed as materialized (
     select
         weighed.*,
         priors.prior_weight,
-        {{ household_weight('weighed.') }} as household_weight,
+        {{ household_weight('weighed.') }} - {{ household_overlap('weighed.') }} as household_weight,
         priors.prior_weight
         {%- for comparison in match_comparisons() %}
             + weighed.{{ comparison }}_weight
         {%- endfor %}
-        + {{ household_weight('weighed.') }} as match_weight
+        + {{ household_weight('weighed.') }}
+        - {{ household_overlap('weighed.') }} as match_weight
     from weighed
     cross join priors
 

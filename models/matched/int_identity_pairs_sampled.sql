@@ -1,7 +1,7 @@
 {#- Random pairs of person records with their comparison levels: almost all are two different
     people, so the share of each level among them is its u probability (how often two
-    different people agree that far by chance). var('match_u_sample_pairs') pairs, drawn by a
-    hash of the record key (the same records give the same sample). Built on the first build
+    different people agree that far by chance). var('match_u_sample_pairs') different pairs,
+    drawn by a hash of the record key (the same records give the same sample). Built on the first build
     and when the match-model fit draws a new sample (`ciw match --refit` runs it with
     --full-refresh); other runs leave it as it is. -#}
 {{ config(
@@ -24,24 +24,39 @@ records as (
 
 ),
 
-left_sample as (
+-- the records in a random order (by a hash of the key)
+numbered as materialized (
 
     select
         *,
-        row_number() over (order by md5('left:' || record_key)) as pair_number
+        row_number() over (order by md5(record_key)) - 1 as record_number,
+        count(*) over () as record_count
     from records
-    order by pair_number
-    limit {{ var('match_u_sample_pairs') }}
 
 ),
 
-right_sample as (
+-- record i pairs with records i + 1, i + 2, ... in that order, as many rounds as the sample
+-- needs: every pair is drawn once, and a small warehouse gets its
+-- var('match_u_sample_pairs') pairs too (rare agreements, such as one email, need them: a u
+-- read from a few thousand pairs cannot go below about 1 / 10,000)
+shifts as (
 
     select
-        *,
-        row_number() over (order by md5('right:' || record_key)) as pair_number
+        generate_series(
+            1, least(ceil({{ var('match_u_sample_pairs') }}::numeric / count(*)), count(*) - 1)::integer
+        ) as shift
     from records
-    order by pair_number
+
+),
+
+pair_numbers as (
+
+    select
+        numbered.record_number as left_number,
+        (numbered.record_number + shifts.shift) % numbered.record_count as right_number
+    from numbered
+    cross join shifts
+    order by shifts.shift, numbered.record_number
     limit {{ var('match_u_sample_pairs') }}
 
 ),
@@ -55,10 +70,9 @@ paired as (
         right_records.record_key as right_record_key,
         {{ comparison_pair_columns('left_records', 'right_records') }},
         {{ comparison_edits('left_records.', 'right_records.') }}
-    from left_sample as left_records
-    inner join right_sample as right_records
-        on left_records.pair_number = right_records.pair_number
-    where left_records.record_key <> right_records.record_key
+    from pair_numbers
+    inner join numbered as left_records on pair_numbers.left_number = left_records.record_number
+    inner join numbered as right_records on pair_numbers.right_number = right_records.record_number
     offset 0  -- noqa: AM09
 
 ),
