@@ -18,6 +18,7 @@ from ciw.matching.fit import (
     expectation_maximisation,
     household_disagreements,
     needs_refit,
+    non_match_weights,
     prior_probability,
 )
 
@@ -78,6 +79,27 @@ def test_u_keeps_the_default_where_the_sample_has_no_value():
     u = estimate_u(_counts(vectors), levels)
     assert u[("email", 3)] < 0.01  # the default's order, not a uniform 1/3
     assert u[("first_name", 3)] == pytest.approx(0.01, abs=0.005)
+
+
+def test_u_leaves_out_the_random_pairs_that_are_matches():
+    """A random sample holds about prior x pairs matches. Where their agreement is as rare as a
+    match (true u of an exact email 1e-6), counting them as chance makes u about prior x m;
+    weighed by their probability of being two people, they drop out."""
+    rng = np.random.default_rng(3)
+    true_u = {c: [1e-6, 1e-6, 1 - 2e-6] if c == "email" else TRUE_U[c] for c in COMPARISONS}
+    prior = 0.002
+    non_matches = _draw(rng, 200_000, true_u)
+    matches = _draw(rng, int(200_000 * prior), TRUE_M)
+    sample = _counts(np.concatenate([non_matches, matches]))
+    levels = _levels()
+    levels.default_u[("email", 3)] = 0.0001  # as seeds/match_comparison_levels.csv
+    m = {(c, level): p for c in COMPARISONS for level, p in zip(LEVELS[c], TRUE_M[c], strict=True)}
+    naive = estimate_u(sample, levels)
+    corrected = estimate_u(sample, levels, non_match_weights(sample, m, naive, prior))
+    assert naive[("email", 3)] > 1e-3  # the matches' 0.85 x 400 pairs, counted as chance
+    assert corrected[("email", 3)] < 1e-4  # left with the pseudo-count
+    # a common agreement is barely moved
+    assert corrected[("first_name", 3)] == pytest.approx(TRUE_U["first_name"][0], abs=0.003)
 
 
 def test_em_recovers_m_and_the_share_of_matches():
