@@ -30,6 +30,7 @@ CANDIDATES = "int_identity_pairs_compared"
 WEIGHED = "int_identity_links_fuzzy"
 SAMPLE = "int_identity_pairs_sampled"
 REWEIGH = "int_identity_links_fuzzy+,path:models/matched"
+LEVELS = "match_comparison_levels"
 KEEP = ["int_customer_ids_assigned", "int_customer_id_changes"]
 
 
@@ -74,9 +75,20 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
             return MatchStepResult(refitted=False, fitted_at=fitted_at, reweighed=True)
         return MatchStepResult(refitted=False, fitted_at=fitted_at)
     steps = (
-        ["seed"],
-        # everything the weighed links and the models after them read
-        ["run", "--select", "+path:models/matched", "--exclude", f"{WEIGHED}+", SAMPLE],
+        # the seeds and models the weighed links and the models after them read, and the
+        # levels the fit reads: one invocation (dbt starts in seconds, the seeds load in one)
+        [
+            "build",
+            "--resource-type",
+            "seed",
+            "model",
+            "--select",
+            "+path:models/matched",
+            LEVELS,
+            "--exclude",
+            f"{WEIGHED}+",
+            SAMPLE,
+        ],
         ["run", "--full-refresh", "--select", SAMPLE],
     )
     for args in steps:
@@ -84,7 +96,7 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
         if not result.ok:
             raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
     relations = {
-        "levels": model_relation(project, "match_comparison_levels", "reference"),
+        "levels": model_relation(project, LEVELS, "reference"),
         "candidates": model_relation(project, CANDIDATES, "matched"),
         "sample": model_relation(project, SAMPLE, "matched"),
         "records": model_relation(project, "int_identity_records_unioned", "matched"),
