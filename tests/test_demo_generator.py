@@ -539,7 +539,17 @@ def test_persons_file(demo: Demo) -> None:
     persons = list(demo.persons.values())
     at_home = [p for p in persons if p["country_code"] == "GB"]
     assert len(at_home) > 0.9 * len(persons)
-    assert all(re.fullmatch(r"0?7\d{9}", p["phone"]) for p in at_home)
+    # a mobile of one's own, or a family's fixed line (01 / 02 area codes) some members give
+    assert all(re.fullmatch(r"0?[127]\d{9}", p["phone"]) for p in at_home)
+    landlines = [p for p in at_home if re.fullmatch(r"0?[12]\d{9}", p["phone"])]
+    assert landlines, "some families share a fixed line"
+    households_of: dict[str, set[str]] = defaultdict(set)
+    for person in landlines:
+        households_of[person["phone"]].add(person["household_id"])
+    assert all(len(households) == 1 for households in households_of.values())
+    assert any(sum(p["phone"] == number for p in landlines) > 1 for number in households_of), (
+        "a fixed line two people give"
+    )
     assert all(re.fullmatch(r"[A-Z]{1,2}\d{1,2}[A-Z]? \d[A-Z]{2}", p["postcode"]) for p in at_home)
     assert all(p["country_code"] in ABROAD for p in persons if p["country_code"] != "GB")
     assert sum(p["is_prospect"] == "1" for p in persons) >= 3
@@ -1050,7 +1060,13 @@ def test_persons_abroad(big: Demo) -> None:
         assert _postcode(person["postcode"], person["country_code"]) == person["postcode"], person
         code = CALLING_CODES[person["country_code"]]["calling_code"]
         assert (_person_e164(person) or "").startswith(f"+{code}"), person
-    assert len({_person_e164(p) for p in persons}) == len(persons)
+    # one number, one person; except a family's fixed line (GB, 01 / 02), in one household
+    holders: dict[str | None, list[str]] = defaultdict(list)
+    for person in persons:
+        holders[_person_e164(person)].append(person["household_id"])
+    for number, homes in holders.items():
+        if len(homes) > 1:
+            assert (number or "").startswith(("+441", "+442")) and len(set(homes)) == 1, number
     households: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for person in persons:
         households[person["household_id"]].add((person["country_code"], person["postcode"]))

@@ -625,6 +625,13 @@ def _national_phone(rng: Random, country: str, city: str) -> str:
     return f"06{rng.randint(10_000_000, 99_999_999)}"  # NL
 
 
+def _landline(rng: Random) -> str:
+    """A GB fixed-line number (01xxx or 02x area codes), digits only."""
+    if rng.random() < 0.3:
+        return f"02{rng.choice('0389')}{rng.randint(10_000_000, 99_999_999)}"
+    return f"01{rng.randint(100, 999)}{rng.randint(100_000, 999_999)}"
+
+
 def _postcode_abroad(rng: Random, country: str, area: str) -> str:
     """A postcode in ``country``'s format, in ``area`` (a prefix, or a range of numbers)."""
     if country == "IE":  # Eircode: routing key + unique identifier, A65 F4E2
@@ -719,6 +726,16 @@ def _people(rng: Random, customers: int) -> list[Person]:
                 family_email = None
             else:
                 taken_emails.add(_mailbox(family_email))
+        # a third of the GB families share a fixed line, which some members give instead of
+        # their mobile: one number, several people (drawn apart from `rng`, so the rest of
+        # the demo is the same with or without them)
+        landline = None
+        household_rng = Random(f"landline|{household}")
+        if size > 1 and country == "GB" and household_rng.random() < 0.3:
+            landline = _landline(household_rng)
+            while f"{country}{landline}" in taken_phones:
+                landline = _landline(household_rng)
+            taken_phones.add(f"{country}{landline}")
         for member in range(size):
             if len(persons) >= customers:
                 break
@@ -729,6 +746,8 @@ def _people(rng: Random, customers: int) -> list[Person]:
             while f"{country}{phone}" in taken_phones:
                 phone = _national_phone(rng, country, city)
             taken_phones.add(f"{country}{phone}")
+            if landline and household_rng.random() < 0.5:
+                phone = landline
             person = Person(
                 person_id=f"P{n:06d}",
                 first_name=first,

@@ -3,9 +3,9 @@
     ones unless several people or namesakes hold them). Shareable identifiers link two records
     only when first and last names agree (similar, one keystroke apart, or swapped; a missing
     first name agrees only on an identifier one person holds), their birth dates do not
-    differ, and, on an email, their phones do not differ unless their birth dates agree (the
-    fuzzy model weighs those pairs, and its household guard parts namesakes who each have their
-    own phone). One row per pair and identifier (int_identity_links_unioned keeps
+    differ, and, on an email, their phones do not differ (on a fixed line, a family's, their
+    emails) unless their birth dates agree (the fuzzy model weighs those pairs, and its
+    household guard parts namesakes who each have their own contact). One row per pair and identifier (int_identity_links_unioned keeps
     the best per pair).
     Incremental: the links of records touched since this model last wrote
     (int_identity_records_touched) are deleted and computed again. -#}
@@ -138,10 +138,21 @@ named_pairs as materialized (
         right_records.last_name_canonical as right_last_name_canonical,
         coalesce(left_records.birth_date <> right_records.birth_date, false)
             as is_birth_date_conflict,
-        -- one email, two phones and no birth date to vouch: namesakes of one household (a
-        -- father and son on the family email), each with their own phone
-        candidate_pairs.identifier_type = 'email'
-        and coalesce(left_records.phone_e164 <> right_records.phone_e164, false)
+        -- one email and two phones, or one fixed line (a family's) and two emails, and no
+        -- birth date to vouch: namesakes of one household (a father and son on the family
+        -- email or phone), each with their own contact
+        (
+            candidate_pairs.identifier_type = 'email'
+            and coalesce(left_records.phone_e164 <> right_records.phone_e164, false)
+            or candidate_pairs.identifier_type = 'phone'
+            and not coalesce(
+                candidate_pairs.identifier_value ~ (
+                    select string_agg(mobile.pattern, '|') from {{ ref('mobile_phone_patterns') }} as mobile
+                ),
+                false
+            )
+            and coalesce(left_records.email_normalized <> right_records.email_normalized, false)
+        )
         and not coalesce(left_records.birth_date = right_records.birth_date, false)
             as is_contact_conflict
     from candidate_pairs

@@ -211,6 +211,8 @@ ambiguous_namesakes as (
     one of them, and not a mobile number -#}
 {%- set household_email = '(pairs.email_level = 3 and not ' ~ email_names_one ~ ')' %}
 {%- set household_phone = '(pairs.phone_level = 3 and not left_records.is_mobile_phone)' %}
+{#- one email and one mobile: a person's, where a family shares an email and a fixed line -#}
+{%- set email_and_mobile = 'coalesce(pairs.email_level = 3 and pairs.phone_level = 3 and left_records.is_mobile_phone, false)' %}
 
 weighed as (
 
@@ -225,16 +227,16 @@ weighed as (
             or {{ household_email }}
             or {{ household_phone }}
         )
-        -- a family rarely shares both email and phone: there one record's name was replaced
-        and not (coalesce(pairs.email_level = 3, false) and coalesce(pairs.phone_level = 3, false))
+        -- a family rarely shares an email and a mobile: there one record's name was replaced
+        and not {{ email_and_mobile }}
             as is_same_household,
         coalesce({{ household_email }}, false) as is_household_email_shared,
         coalesce({{ household_phone }}, false) as is_household_phone_shared,
         -- one email or one phone, but another first name (or none to tell, and another birth
-        -- date or the other contact): a family email or phone; unless email and phone both
-        -- agree, which a family rarely shares (a replaced name)
+        -- date or the other contact): a family email or phone; unless the email and a mobile
+        -- both agree, which a family rarely shares (a replaced name)
         ({{ household_email }} or {{ household_phone }})
-        and not (coalesce(pairs.email_level = 3, false) and coalesce(pairs.phone_level = 3, false))
+        and not {{ email_and_mobile }}
         and (
             pairs.first_name_level = 0
             or (
@@ -246,8 +248,9 @@ weighed as (
         coalesce((pairs.email_level = 0)::integer, 0)
         + coalesce((pairs.phone_level = 0)::integer, 0) as contact_disagreements,
         pairs.first_name_level is null as is_first_name_missing,
-        -- what tells two people of one household apart: each of these that disagrees
-        coalesce((pairs.first_name_level = 0)::integer, 0)
+        -- what tells two people of one household apart: each of these that disagrees (first
+        -- names two slips apart too: "oliver" and "olivia")
+        coalesce((pairs.first_name_level in (0, 2))::integer, 0)
         + coalesce((pairs.last_name_level = 0)::integer, 0)
         + coalesce((pairs.birth_date_level = 0)::integer, 0)
         + coalesce((pairs.email_level = 0)::integer, 0)
