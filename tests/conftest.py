@@ -29,6 +29,15 @@ def demo_as_of_pinned(monkeypatch):
     monkeypatch.setenv("CIW_DEMO_AS_OF", DEMO_AS_OF)
 
 
+@pytest.fixture(autouse=True)
+def dbt_files_of_the_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """dbt's target and log folders of the test's own (a test or fixture may set others), not
+    the project's target/ and logs/: tests running side by side (pytest -n) never read each
+    other's manifest or run results."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+
+
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Warehouse]:
     """A PostgreSQL server for the session: $CIW_TEST_DSN, else an embedded one."""
@@ -146,6 +155,7 @@ def demo_build(
             monkeypatch.setenv("CIW_HOME", str(folder / "home"))
             monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
             monkeypatch.setenv("DBT_TARGET_PATH", str(folder / "target"))
+            monkeypatch.setenv("DBT_LOG_PATH", str(folder / "logs"))
             assert cli.main(["run", "--customers", DEMO_CUSTOMERS, "--quiet"]) == 0
         (folder / "home").rename(folder / "home.built")
         (folder / "target").rename(folder / "target.built")
