@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed
 CIW    := $(BIN)/ciw
 CUSTOMERS ?= 10000
 PYTEST_ARGS ?=
+# make test runs pytest in two worker processes (pytest-xdist), each with an embedded PostgreSQL
+# and a demo warehouse of its own; PYTEST_WORKERS=0 runs every test in one process
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv run test test-server lint format bench lock clean db-stop help
 
@@ -38,7 +41,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check ciw ingestion reverse_etl tests bench
 	$(BIN)/ruff format --check ciw ingestion reverse_etl tests bench
-	$(BIN)/python -m pytest -m "not server" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not server" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # server paths: everything marked `server`, plus the loader and dbt suites re-run against the
 # PostgreSQL named by $$CIW_TEST_DSN (set by .ci/run)

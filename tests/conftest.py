@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL (embedded pgserver, or $CIW_TEST_DSN), a fresh database
-per test, the demo source data at a small scale, and the demo APIs on loopback."""
+per test, the demo source data at a small scale, the demo APIs on loopback, and the demo
+warehouse built once (`ciw run`) for the end-to-end tests, cloned for each test that needs it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,13 +17,25 @@ import pytest
 from ciw.warehouse import Dsn, EmbeddedPostgres, Warehouse
 
 TEST_CUSTOMERS = int(os.environ.get("CIW_TEST_CUSTOMERS", "300"))
+DEMO_AS_OF = "2026-11-01"
+# the scale of the end-to-end tests' demo warehouse (`ciw run --customers DEMO_CUSTOMERS`)
+DEMO_CUSTOMERS = "250"
 
 
 @pytest.fixture(autouse=True)
 def demo_as_of_pinned(monkeypatch):
     """Demos the CLI generates in tests end on a fixed day (by default they end today): the
     tests' dates and figures stay the same whatever day they run."""
-    monkeypatch.setenv("CIW_DEMO_AS_OF", "2026-11-01")
+    monkeypatch.setenv("CIW_DEMO_AS_OF", DEMO_AS_OF)
+
+
+@pytest.fixture(autouse=True)
+def dbt_files_of_the_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """dbt's target and log folders of the test's own (a test or fixture may set others), not
+    the project's target/ and logs/: tests running side by side (pytest -n) never read each
+    other's manifest or run results."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
 
 
 @pytest.fixture(scope="session")
@@ -96,13 +110,113 @@ def api_server(demo_copy: Path):
         yield server
 
 
+FAST_HTTP_RETRIES = {
+    "RUNTIME__REQUEST_MAX_ATTEMPTS": "4",
+    "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.05",
+    "RUNTIME__REQUEST_TIMEOUT": "2",
+    "RUNTIME__LOG_LEVEL": "WARNING",
+}
+
+
 @pytest.fixture(autouse=True)
 def _fast_http_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """dlt's HTTP client: few, quick retries so fault tests stay fast."""
-    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "4")
-    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.05")
-    monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "2")
-    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+    for name, value in FAST_HTTP_RETRIES.items():
+        monkeypatch.setenv(name, value)
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """A demo warehouse as `ciw run` leaves it: the database, CIW_HOME (the demo source files
+    and dlt's pipeline state) and dbt's target folder (DBT_TARGET_PATH)."""
+
+    warehouse: Warehouse
+    home: Path
+    target: Path
+
+
+@pytest.fixture(scope="session")
+def demo_build(
+    pg_admin: Warehouse, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoBuild]:
+    """`ciw run --customers DEMO_CUSTOMERS` once for the session, for the end-to-end tests to
+    clone (demo_warehouse, demo_warehouse_clone): never use it directly. Its files wait in
+    home.built and target.built; a clone gets them back at the paths they were built at, so that
+    dlt's state (which names the demo files by their path) reads as after this run."""
+    from ciw import cli
+
+    folder = tmp_path_factory.mktemp("demo-build")
+    warehouse = _create_database(pg_admin)
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            # the function-scoped autouse fixtures are not set up yet for a session fixture
+            for name, value in {**FAST_HTTP_RETRIES, "CIW_DEMO_AS_OF": DEMO_AS_OF}.items():
+                monkeypatch.setenv(name, value)
+            monkeypatch.setenv("CIW_HOME", str(folder / "home"))
+            monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
+            monkeypatch.setenv("DBT_TARGET_PATH", str(folder / "target"))
+            monkeypatch.setenv("DBT_LOG_PATH", str(folder / "logs"))
+            assert cli.main(["run", "--customers", DEMO_CUSTOMERS, "--quiet"]) == 0
+        (folder / "home").rename(folder / "home.built")
+        (folder / "target").rename(folder / "target.built")
+        yield DemoBuild(warehouse, folder / "home", folder / "target")
+    finally:
+        _drop_database(pg_admin, warehouse)
+
+
+def clone_demo(pg_admin: Warehouse, build: DemoBuild, *, files: bool = True) -> Warehouse:
+    """A new database copied from the demo build (CREATE DATABASE ... TEMPLATE) and, with
+    ``files``, the build's CIW_HOME and target folder put back in place (replacing those of the
+    clone before)."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    conn = pg_admin.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        # a template must have no sessions: end any a test left behind
+        cur.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = %s and pid <> pg_backend_pid()",
+            (build.warehouse.dsn.database,),
+        )
+        cur.execute(f'create database "{name}" template "{build.warehouse.dsn.database}"')
+    conn.close()
+    if files:
+        for path in (build.home, build.target):
+            shutil.rmtree(path, ignore_errors=True)
+            shutil.copytree(path.with_name(path.name + ".built"), path)
+    return Warehouse(pg_admin.dsn.with_database(name), embedded=pg_admin.embedded)
+
+
+@pytest.fixture
+def demo_warehouse(
+    pg_admin: Warehouse, demo_build: DemoBuild, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DemoBuild]:
+    """A demo warehouse of the test's own, as after `ciw run --customers DEMO_CUSTOMERS` (a
+    clone of demo_build), with CIW_HOME, CIW_DSN and DBT_TARGET_PATH pointing at it: for tests
+    that change it and run ciw again."""
+    warehouse = clone_demo(pg_admin, demo_build)
+    monkeypatch.setenv("CIW_HOME", str(demo_build.home))
+    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
+    monkeypatch.setenv("DBT_TARGET_PATH", str(demo_build.target))
+    try:
+        yield DemoBuild(warehouse, demo_build.home, demo_build.target)
+    finally:
+        _drop_database(pg_admin, warehouse)
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse_readonly(pg_admin: Warehouse, demo_build: DemoBuild) -> Iterator[DemoBuild]:
+    """One demo warehouse (a clone of demo_build) for the tests of a module that only read it,
+    and the build's own files (home.built, target.built): read them, never change them."""
+    warehouse = clone_demo(pg_admin, demo_build, files=False)
+    try:
+        yield DemoBuild(
+            warehouse,
+            demo_build.home.with_name("home.built"),
+            demo_build.target.with_name("target.built"),
+        )
+    finally:
+        _drop_database(pg_admin, warehouse)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_CUSTOMERS
 
 from ciw import cli
 
@@ -14,12 +15,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.serverpath]
 
 
 @pytest.fixture
-def built(monkeypatch, tmp_path, warehouse):
-    home = tmp_path / "home"
-    monkeypatch.setenv("CIW_HOME", str(home))
-    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
-    assert cli.main(["run", "--customers", "250", "--quiet"]) == 0
-    return warehouse, home
+def built(demo_warehouse):
+    """A demo warehouse of its own, as `ciw run --customers 250` leaves it (for tests that change
+    it or read its files)."""
+    return demo_warehouse.warehouse, demo_warehouse.home
+
+
+@pytest.fixture(scope="module")
+def shared(demo_warehouse_readonly):
+    """One demo warehouse for the tests that only read it (and its demo files)."""
+    return demo_warehouse_readonly.warehouse, demo_warehouse_readonly.home
 
 
 def _identity(warehouse) -> dict[tuple[str, str, str], int]:
@@ -29,8 +34,8 @@ def _identity(warehouse) -> dict[tuple[str, str, str], int]:
     return {(s, t, r): c for s, t, r, c in rows}
 
 
-def test_build_produces_consistent_identity_map_and_golden_records(built):
-    warehouse, _ = built
+def test_build_produces_consistent_identity_map_and_golden_records(shared):
+    warehouse, _ = shared
     identity = _identity(warehouse)
     records = warehouse.query("select count(*) from matched.int_identity_records_unioned")[0][0]
     assert len(identity) == records > 0
@@ -50,11 +55,11 @@ def test_build_produces_consistent_identity_map_and_golden_records(built):
     assert junk == [(0,)]
 
 
-def test_staged_load_times_are_read_by_the_loaders_index(built):
+def test_staged_load_times_are_read_by_the_loaders_index(shared):
     """The loader indexes every raw table on the load-time expression of the staging models:
     an incremental model's `loaded_at > <watermark>` on a staging view reads new loads by index
     (the index must match the dbt macro dlt_loaded_at exactly, or the planner cannot use it)."""
-    warehouse, _ = built
+    warehouse, _ = shared
     views = warehouse.query(
         "select table_name from information_schema.columns "
         "where table_schema = 'staging' and column_name = 'loaded_at' "
@@ -73,13 +78,13 @@ def test_staged_load_times_are_read_by_the_loaders_index(built):
             assert "__dlt_loaded_at" in plan, (view, plan)
 
 
-def test_match_quality_against_ground_truth(built):
+def test_match_quality_against_ground_truth(shared):
     import sys
 
     sys.path.insert(0, str(Path(__file__).absolute().parent.parent / "bench"))
     from match_quality import derived_truth, evidence_ceiling, score, truth_by_record
 
-    warehouse, home = built
+    warehouse, home = shared
     truth_dir = Path(home) / "demo" / "truth"
     truth = truth_by_record(truth_dir)
     derived_truth(warehouse, truth)
@@ -112,7 +117,7 @@ def test_new_record_merges_two_customers_older_id_survives(built):
     _add_account(shop_db, 900001, "testy.one@example.org", "07700 900001")
     _add_account(shop_db, 900002, "testy.two@example.org", "07700 900002")
     shop_db.commit()
-    assert cli.main(["run", "--customers", "250", "--quiet"]) == 0
+    assert cli.main(["run", "--customers", DEMO_CUSTOMERS, "--quiet"]) == 0
     before = _identity(warehouse)
     first = before[("shop", "accounts", "900001")]
     second = before[("shop", "accounts", "900002")]
@@ -125,7 +130,7 @@ def test_new_record_merges_two_customers_older_id_survives(built):
         "'+44 7700 900002', '2030-01-02 00:00:00', '2030-01-02 00:00:00')"
     )
     shop_db.commit()
-    assert cli.main(["run", "--customers", "250", "--quiet"]) == 0
+    assert cli.main(["run", "--customers", DEMO_CUSTOMERS, "--quiet"]) == 0
     after = _identity(warehouse)
     survivor = min(first, second)
     for key in (

@@ -13,41 +13,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_CUSTOMERS
 
 from ciw import cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.serverpath]
 
 ROOT = Path(__file__).absolute().parent.parent
-CUSTOMERS = "250"
-
-
-def _run_demo(warehouse, folder: Path, monkeypatch) -> tuple:
-    home = folder / "home"
-    monkeypatch.setenv("CIW_HOME", str(home))
-    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
-    monkeypatch.setenv("DBT_TARGET_PATH", str(folder / "target"))
-    assert cli.main(["run", "--customers", CUSTOMERS, "--quiet"]) == 0
-    return warehouse, home, folder / "target"
+CUSTOMERS = DEMO_CUSTOMERS  # the scale of the demo warehouse (conftest)
 
 
 @pytest.fixture
-def built(monkeypatch, tmp_path, warehouse):
+def built(demo_warehouse):
     """A demo warehouse of its own (for tests that change it)."""
-    return _run_demo(warehouse, tmp_path, monkeypatch)
+    return demo_warehouse.warehouse, demo_warehouse.home, demo_warehouse.target
 
 
 @pytest.fixture(scope="module")
-def shared(pg_admin, tmp_path_factory):
+def shared(demo_warehouse_readonly):
     """One demo warehouse for the tests that only read it."""
-    from conftest import _create_database, _drop_database
-
-    warehouse = _create_database(pg_admin)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        try:
-            yield _run_demo(warehouse, tmp_path_factory.mktemp("shared"), monkeypatch)
-        finally:
-            _drop_database(pg_admin, warehouse)
+    return demo_warehouse_readonly.warehouse
 
 
 def _run_results(target: Path) -> dict[str, str]:
@@ -56,7 +41,7 @@ def _run_results(target: Path) -> dict[str, str]:
 
 
 def test_lifetime_value_fitted_between_builds_and_every_buyer_scored(shared):
-    warehouse, _, _ = shared
+    warehouse = shared
     fits = warehouse.query(
         "select customer_count, repeat_customer_count, bgnbd_r, bgnbd_alpha, bgnbd_a, bgnbd_b, "
         "gamma_gamma_p, gamma_gamma_q, gamma_gamma_gamma from clv.model_fits"
@@ -84,7 +69,7 @@ def test_lifetime_value_fitted_between_builds_and_every_buyer_scored(shared):
 
 
 def test_every_buyer_has_one_first_purchase_and_no_average_costs(shared):
-    warehouse, _, _ = shared
+    warehouse = shared
     first = warehouse.query(
         "select count(*), count(distinct customer_id) from marts.first_purchase_events "
         "where event_type = 'first_purchase' and not is_retracted"
@@ -139,7 +124,7 @@ def test_every_buyer_has_one_first_purchase_and_no_average_costs(shared):
 
 
 def test_active_customers_and_retention_match_a_brute_force_count(shared):
-    warehouse, _, _ = shared
+    warehouse = shared
     for day in ("2025-06-30", "2025-12-01", "2026-10-15"):
         expected = warehouse.query(
             "with p as (select customer_id, purchase_date from marts.int_customer_purchase_days),"
@@ -163,7 +148,7 @@ def test_scorecard_orders_and_revenue_match_a_count_of_every_order(shared):
     """The scorecard counts known customers' orders from their purchase days and only the
     anonymous ones from fct_orders: the sum must equal a plain count of the orders per day and
     channel (the demo has anonymous store sales and several channels a day)."""
-    warehouse, _, _ = shared
+    warehouse = shared
     query = (
         "with o as (select (ordered_at at time zone 'utc')::date as kpi_date, sales_channel, "
         "revenue_amount, customer_id from marts.fct_orders where not is_cancelled), "
