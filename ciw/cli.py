@@ -274,6 +274,10 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
 # The models downstream of the lifetime-value fit build after it (phase 2); everything else
 # first (phase 1), including customer_rfm_summary that the fit reads.
 AFTER_FIT = "source:clv+"
+# dbt's unit tests check the models' logic on fixed rows: they belong to development and CI
+# (`make test` runs them: tests/test_dbt_unit_tests.py), not to every production build, as
+# dbt recommends
+PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
 def build_models(warehouse: Warehouse, paths: Paths) -> int:
@@ -291,7 +295,7 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
     if parsed.ok and fit_match_model_step(warehouse, paths, dbt) != 0:
         return 1
     err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")
-    first = dbt.run(["build", "--exclude", AFTER_FIT]) if parsed.ok else parsed
+    first = dbt.run([*PRODUCTION_BUILD, "--exclude", AFTER_FIT]) if parsed.ok else parsed
     counts.update(first.counts)
     failures.extend(first.failures)
     status = 0 if first.ok else 1
@@ -299,7 +303,7 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
         status = fit_lifetime_value(warehouse, paths)
     if status == 0:
         err_console.print("[bold]building[/] the models that read the fit (dbt build) ...")
-        second = dbt.run(["build", "--select", AFTER_FIT])
+        second = dbt.run([*PRODUCTION_BUILD, "--select", AFTER_FIT])
         counts.update(second.counts)
         failures.extend(second.failures)
         status = 0 if second.ok else 1
