@@ -1,6 +1,7 @@
 {#- Per customer and marketing channel (email, sms, post): the contact point, whether they
-    consented, whether anything suppresses them (erasure, open complaint) and the channel's
-    cost rank (seeds/channel_costs.csv); cheapest_reachable_rank marks the channel to use. -#}
+    consented, whether anything suppresses them (erasure, open complaint, a fixed line for a
+    text) and the channel's cost rank (seeds/channel_costs.csv); cheapest_reachable_rank marks
+    the channel to use. -#}
 with
 
 customers as (
@@ -51,6 +52,20 @@ open_complaints as (
     select distinct identity_map.customer_id
     from tickets
     inner join identity_map on tickets.ticket_id::text = identity_map.source_record_id
+
+),
+
+-- the numbers of a country whose mobile numbers are known (seeds/mobile_phone_patterns.csv)
+-- that are not mobiles: fixed lines, which a text cannot reach (a country without a pattern,
+-- such as the US and Canada, where one plan holds both: any number may be texted)
+fixed_lines as (
+
+    select
+        '^\+' || codes.calling_code::text as calling_code_pattern,
+        mobile.pattern as mobile_pattern
+    from {{ ref('mobile_phone_patterns') }} as mobile
+    inner join {{ ref('country_calling_codes') }} as codes
+        on mobile.country_code = codes.country_code
 
 ),
 
@@ -113,6 +128,16 @@ flagged as (
                 then 'open_complaint'
             when not channels.is_consented then 'not_consented'
             when channels.contact_point is null then 'no_contact_point'
+            when
+                channels.channel = 'sms'
+                and exists (
+                    select 1
+                    from fixed_lines
+                    where
+                        channels.contact_point ~ fixed_lines.calling_code_pattern
+                        and channels.contact_point !~ fixed_lines.mobile_pattern
+                )
+                then 'not_a_mobile'
         end as suppression_reason,
         channel_costs.cost_per_message,
         channel_costs.cost_rank,
