@@ -317,3 +317,13 @@
         false
     )
 {%- endmacro %}
+
+{#- Whether an E.164 phone is a mobile number (seeds/mobile_phone_patterns.csv): one person's,
+    where a fixed line may be a household's. False where unknown (no number, or a country
+    without a pattern). The patterns are read once per query (an InitPlan). -#}
+{% macro is_mobile_phone(phone) -%}
+    coalesce(
+        {{ phone }} ~ (select string_agg(mobile.pattern, '|') from {{ ref('mobile_phone_patterns') }} as mobile),
+        false
+    )
+{%- endmacro %}

@@ -145,12 +145,7 @@ named_pairs as materialized (
             candidate_pairs.identifier_type = 'email'
             and coalesce(left_records.phone_e164 <> right_records.phone_e164, false)
             or candidate_pairs.identifier_type = 'phone'
-            and not coalesce(
-                candidate_pairs.identifier_value ~ (
-                    select string_agg(mobile.pattern, '|') from {{ ref('mobile_phone_patterns') }} as mobile
-                ),
-                false
-            )
+            and not {{ is_mobile_phone('candidate_pairs.identifier_value') }}
             and coalesce(left_records.email_normalized <> right_records.email_normalized, false)
         )
         and not coalesce(left_records.birth_date = right_records.birth_date, false)

@@ -164,10 +164,7 @@ records as (
         email_normalized,
         -- a mobile is one person's (seeds/mobile_phone_patterns.csv); a fixed line may be a
         -- household's
-        coalesce(
-            phone_e164 ~ (select string_agg(mobile.pattern, '|') from {{ ref('mobile_phone_patterns') }} as mobile),
-            false
-        ) as is_mobile_phone
+        {{ is_mobile_phone('phone_e164') }} as is_mobile_phone
     from {{ ref('int_identity_records_unioned') }}
 
 ),
