@@ -351,7 +351,8 @@ def test_bad_configuration_is_refused_with_a_clear_message(tmp_path, body, messa
         load_syncs(path)
 
 
-def test_the_shipped_configuration_is_valid():
+def test_the_shipped_configuration_is_valid(monkeypatch):
+    monkeypatch.setenv("CIW_WEBHOOK_SECRET", "a-secret-of-ours")
     syncs = load_syncs(ROOT / "reverse_etl" / "syncs.yml")
     assert {s.audience for s in syncs} == {
         "audience_welcome",
