@@ -92,10 +92,10 @@ def warehouse_lock(warehouse: Warehouse, command: str, key: int = LOCK_KEY) -> I
     """Hold the warehouse's lock while the block runs; raise WarehouseLocked at once when
     another session holds it (no waiting: a scheduled run that finds the last one still busy
     should skip its turn, not queue behind it)."""
-    kwargs = {**_KEEPALIVES, **warehouse.dsn.connect_kwargs()}
+    kwargs = {"connect_timeout": 10, **_KEEPALIVES, **warehouse.dsn.connect_kwargs()}
     kwargs["application_name"] = application_name(command)
     try:
-        conn = psycopg2.connect(**kwargs, connect_timeout=10)
+        conn = psycopg2.connect(**kwargs)
     except psycopg2.OperationalError as exc:
         raise WarehouseError(
             f"cannot connect to the warehouse at {warehouse.dsn.redacted()}: {exc}".strip()

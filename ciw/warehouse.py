@@ -187,7 +187,7 @@ class Warehouse:
 
     def connect(self) -> psycopg2.extensions.connection:
         try:
-            return psycopg2.connect(**self.dsn.connect_kwargs(), connect_timeout=10)
+            return psycopg2.connect(**{"connect_timeout": 10, **self.dsn.connect_kwargs()})
         except psycopg2.OperationalError as exc:
             raise WarehouseError(
                 f"cannot connect to the warehouse at {self.dsn.redacted()}: {exc}".strip()
