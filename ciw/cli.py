@@ -26,8 +26,26 @@ from ciw.warehouse import (
     resolve_warehouse,
 )
 
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, highlight=False)
+
+class _Redacted:
+    """sys.stdout or sys.stderr (whichever is current when written to) with every password
+    redacted (ciw.warehouse.redact): a net under what the CLI prints, errors of dlt, dbt and
+    drivers included."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self.name).write(redact(text))
+
+    def __getattr__(self, attribute: str):
+        return getattr(getattr(sys, self.name), attribute)
+
+
+console = Console(
+    file=_Redacted("stdout"), highlight=False, width=None if sys.stdout.isatty() else 120
+)
+err_console = Console(file=_Redacted("stderr"), highlight=False)
 
 DEMO_TOKEN = "demo-token"
 WEBHOOK_SECRET_ENV = "CIW_WEBHOOK_SECRET"
