@@ -103,8 +103,9 @@ def open_warehouse(args: argparse.Namespace, paths: Paths) -> Warehouse:
     err_console.print(f"[bold]warehouse[/]: {where}")
     name = lock_name(args)
     held = getattr(args, "held", None)
-    if name is not None and held is not None:
+    if name is not None and held is not None and not getattr(args, "locked", False):
         held.enter_context(warehouse_lock(warehouse, name))
+        args.locked = True  # a command that opens the warehouse twice takes the lock once
     return warehouse
 
 

@@ -171,3 +171,21 @@ def test_the_lock_is_per_database_and_released_after_the_block(warehouse, pg_adm
 )
 def test_which_commands_take_the_lock(argv, name):
     assert cli.lock_name(cli.build_parser().parse_args(argv)) == name
+
+
+def test_a_command_that_opens_the_warehouse_twice_takes_the_lock_once(
+    warehouse, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CIW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CIW_DSN", warehouse.dsn.url())
+    original = cli.cmd_clv
+
+    def twice(args, paths):
+        cli.open_warehouse(args, paths)
+        assert len(_holders(warehouse)) == 1
+        return original(args, paths)
+
+    monkeypatch.setattr(cli, "cmd_clv", twice)
+    # clv fails for its own reason (no RFM summary to fit), never on our own lock
+    assert cli.main(["clv"]) != cli.EXIT_LOCKED
+    assert _holders(warehouse) == []
