@@ -93,6 +93,8 @@ def test_no_password_anywhere_and_private_files(warehouse, tmp_path, monkeypatch
     needle = PASSWORD.encode()
     assert (logs / "dbt.log").exists()
     assert _files_with(home, needle) == [] and _files_with(logs, needle) == []
+    target = Path(os.environ["DBT_TARGET_PATH"])
+    assert list(target.glob("*.json")) and _files_with(target, needle) == []
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert list((home / "dlt_pipelines").rglob("*.*")), "dlt wrote its packages here"
     assert _open_to_others(home) == []
