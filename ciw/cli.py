@@ -5,23 +5,50 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import os
+import secrets
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from ciw.config import Paths
-from ciw.warehouse import DSN_ENV, EmbeddedPostgres, Warehouse, WarehouseError, resolve_warehouse
+from ciw.warehouse import (
+    DSN_ENV,
+    Dsn,
+    EmbeddedPostgres,
+    Warehouse,
+    WarehouseError,
+    redact,
+    resolve_warehouse,
+)
 
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, highlight=False)
+
+class _Redacted:
+    """sys.stdout or sys.stderr (whichever is current when written to) with every password
+    redacted (ciw.warehouse.redact): a net under what the CLI prints, errors of dlt, dbt and
+    drivers included."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self.name).write(redact(text))
+
+    def __getattr__(self, attribute: str):
+        return getattr(getattr(sys, self.name), attribute)
+
+
+console = Console(
+    file=_Redacted("stdout"), highlight=False, width=None if sys.stdout.isatty() else 120
+)
+err_console = Console(file=_Redacted("stderr"), highlight=False)
 
 DEMO_TOKEN = "demo-token"
+WEBHOOK_SECRET_ENV = "CIW_WEBHOOK_SECRET"
 
 
 class CliError(Exception):
@@ -31,36 +58,54 @@ class CliError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-@contextlib.contextmanager
-def run_lock(path: Path) -> Iterator[None]:
-    """One run at a time: a second overlapping (scheduled) run exits instead of interfering."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.close()
-        raise CliError(f"another ciw run holds {path}; not starting a second one") from exc
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+# exit code of a command refused because another one holds the warehouse lock
+EXIT_LOCKED = 3
+# the commands that write to the warehouse: each holds its lock from opening it to its end
+WRITING_COMMANDS = frozenset({"run", "load", "match", "dbt", "clv", "forget", "sync"})
+# dbt commands that write nothing to the warehouse: `ciw dbt` runs them without the lock
+DBT_READ_ONLY = frozenset({"ls", "list", "parse", "compile", "show", "debug", "docs", "deps"})
+
+
+def secure_home(paths: Paths, embedded: bool = False) -> None:
+    """The warehouse home (demo source files, dlt's load packages, outbox files: personal data)
+    is the owner's alone: 0700. The embedded server runs as a user of its own when we are root
+    (pgserver), which needs to pass through the home to its data folder: 0711 then."""
+    paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if paths.home.stat().st_uid == os.geteuid():
+        paths.home.chmod(0o711 if embedded and os.geteuid() == 0 else 0o700)
+
+
+def lock_name(args: argparse.Namespace) -> str | None:
+    """The name under which the command holds the warehouse lock, None when it writes nothing
+    to the warehouse (and so takes no lock)."""
+    if args.command == "dbt":
+        dbt_args = [a for a in args.dbt_args if a != "--"]
+        subcommand = next((a for a in dbt_args if not a.startswith("-")), "build")
+        return None if subcommand in DBT_READ_ONLY else f"dbt {subcommand}"
+    return args.command if args.command in WRITING_COMMANDS else None
 
 
 def open_warehouse(args: argparse.Namespace, paths: Paths) -> Warehouse:
+    """The warehouse of the command, its home made private and, for a command that writes,
+    the warehouse lock taken (ciw.lock): held until main() returns."""
+    from ciw.lock import warehouse_lock
+
+    secure_home(paths)
     try:
         warehouse, embedded = resolve_warehouse(
             getattr(args, "dsn", None), paths.pgdata, stop_on_exit=True
         )
     except WarehouseError as exc:
         raise CliError(str(exc)) from exc
+    if embedded is not None:
+        secure_home(paths, embedded=True)  # pgserver opens the path to its data folder up
     where = f"embedded PostgreSQL in {paths.pgdata}" if embedded else warehouse.dsn.redacted()
     err_console.print(f"[bold]warehouse[/]: {where}")
+    name = lock_name(args)
+    held = getattr(args, "held", None)
+    if name is not None and held is not None and not getattr(args, "locked", False):
+        held.enter_context(warehouse_lock(warehouse, name))
+        args.locked = True  # a command that opens the warehouse twice takes the lock once
     return warehouse
 
 
@@ -250,25 +295,24 @@ AS_OF_HELP = (
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     """The main job: (demo data) -> load every source -> summary."""
     started = time.monotonic()
-    with run_lock(paths.lock_file):
-        demo_dir = None
-        if not args.no_demo:
-            demo_dir = ensure_demo_data(
-                paths, args.customers, args.seed, args.regenerate, demo_as_of(args.as_of)
-            )
-        warehouse = open_warehouse(args, paths)
-        names = _source_list(args.sources)
-        results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
-        status = report(results, warehouse, time.monotonic() - started)
-        if args.skip_build:
-            return status
-        if status != 0:
-            console.print("[red]not building the models: a source failed to load[/]")
-            return status
-        status = build_models(warehouse, paths)
-        if status != 0 or args.skip_sync:
-            return status
-        return sync_audiences(warehouse, paths, demo=not args.no_demo)
+    names = _source_list(args.sources)
+    warehouse = open_warehouse(args, paths)  # and the lock, before the demo files are touched
+    demo_dir = None
+    if not args.no_demo:
+        demo_dir = ensure_demo_data(
+            paths, args.customers, args.seed, args.regenerate, demo_as_of(args.as_of)
+        )
+    results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
+    status = report(results, warehouse, time.monotonic() - started)
+    if args.skip_build:
+        return status
+    if status != 0:
+        console.print("[red]not building the models: a source failed to load[/]")
+        return status
+    status = build_models(warehouse, paths)
+    if status != 0 or args.skip_sync:
+        return status
+    return sync_audiences(warehouse, paths, demo=not args.no_demo)
 
 
 # The models downstream of the lifetime-value fit build after it (phase 2); everything else
@@ -362,8 +406,7 @@ def fit_match_model_step(
 def cmd_match(args: argparse.Namespace, paths: Paths) -> int:
     """Fit the match model (Fellegi-Sunter weights) and weigh every candidate pair again."""
     warehouse = open_warehouse(args, paths)
-    with run_lock(paths.lock_file):
-        return fit_match_model_step(warehouse, paths, refit=True if args.refit else None)
+    return fit_match_model_step(warehouse, paths, refit=True if args.refit else None)
 
 
 def fit_lifetime_value(warehouse: Warehouse, paths: Paths, refit: bool | None = None) -> int:
@@ -406,10 +449,15 @@ def sync_audiences(
     from reverse_etl.runner import run_syncs
 
     receivers = None
-    previous = {k: os.environ.get(k) for k in ("CIW_CHANNEL_URL", "CIW_OUTBOX", "CIW_CRM_URL")}
+    names = ("CIW_CHANNEL_URL", "CIW_OUTBOX", "CIW_CRM_URL", WEBHOOK_SECRET_ENV)
+    previous = {k: os.environ.get(k) for k in names}
     try:
         if demo:
-            receivers = ChannelReceivers().start()
+            # the demo's receivers and its webhook sync share a secret of this run's own (or
+            # yours); outside the demo the webhook has no secret unless you set one
+            secret = os.environ.get(WEBHOOK_SECRET_ENV) or secrets.token_urlsafe(32)
+            receivers = ChannelReceivers(secret=secret).start()
+            os.environ[WEBHOOK_SECRET_ENV] = secret
             outbox = paths.home / "outbox"
             outbox.mkdir(parents=True, exist_ok=True)
             os.environ["CIW_CHANNEL_URL"] = receivers.url
@@ -478,16 +526,15 @@ def sync_audiences(
 def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
     """Run the reverse-ETL syncs (after a build)."""
     warehouse = open_warehouse(args, paths)
-    with run_lock(paths.lock_file):
-        return sync_audiences(
-            warehouse,
-            paths,
-            demo=args.demo,
-            dry_run=args.dry_run,
-            only=args.only,
-            force=args.force,
-            config=args.config,
-        )
+    return sync_audiences(
+        warehouse,
+        paths,
+        demo=args.demo,
+        dry_run=args.dry_run,
+        only=args.only,
+        force=args.force,
+        config=args.config,
+    )
 
 
 def cmd_forget(args: argparse.Namespace, paths: Paths) -> int:
@@ -522,14 +569,13 @@ def cmd_dbt(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_load(args: argparse.Namespace, paths: Paths) -> int:
     started = time.monotonic()
-    with run_lock(paths.lock_file):
-        demo_dir = paths.demo if args.demo else None
-        if demo_dir is not None and not (demo_dir / "manifest.json").exists():
-            raise CliError(f"no demo data in {demo_dir}: run `ciw demo generate` first")
-        warehouse = open_warehouse(args, paths)
-        names = _source_list(",".join(args.sources) if args.sources else None)
-        results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
-        return report(results, warehouse, time.monotonic() - started)
+    demo_dir = paths.demo if args.demo else None
+    if demo_dir is not None and not (demo_dir / "manifest.json").exists():
+        raise CliError(f"no demo data in {demo_dir}: run `ciw demo generate` first")
+    names = _source_list(",".join(args.sources) if args.sources else None)
+    warehouse = open_warehouse(args, paths)
+    results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
+    return report(results, warehouse, time.monotonic() - started)
 
 
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
@@ -563,7 +609,9 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
 def cmd_db(args: argparse.Namespace, paths: Paths) -> int:
     embedded = EmbeddedPostgres(paths.pgdata)
     if args.db_command == "start":
+        secure_home(paths)
         warehouse = embedded.start(stop_on_exit=False)
+        secure_home(paths, embedded=True)
         console.print(f"embedded PostgreSQL running; DSN: {warehouse.dsn.url()}")
         console.print(f"  export {DSN_ENV}='{warehouse.dsn.url()}'  # to reuse it elsewhere")
         return 0
@@ -574,7 +622,8 @@ def cmd_db(args: argparse.Namespace, paths: Paths) -> int:
     if args.db_command == "status":
         dsn = args.dsn or os.environ.get(DSN_ENV)
         if dsn:
-            console.print(f"warehouse DSN from {'--dsn' if args.dsn else DSN_ENV}: {dsn}")
+            shown = Dsn.parse(dsn).redacted()  # a bad DSN: exit 2 with what is wrong with it
+            console.print(f"warehouse DSN from {'--dsn' if args.dsn else DSN_ENV}: {shown}")
         state = "running" if embedded.is_running() else "stopped"
         console.print(f"embedded PostgreSQL ({paths.pgdata}): {state}")
         return 0
@@ -714,13 +763,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit codes: 0 success, 1 a step failed (a source, the build, a sync), 2 bad usage or a
+    warehouse that cannot be reached, 3 another command holds the warehouse lock."""
+    from ciw.lock import WarehouseLocked
+
     args = build_parser().parse_args(argv)
     paths = Paths.discover()
+    # every file this command writes (demo sources, dlt's load packages, outbox files, dbt's
+    # logs) is the owner's alone: they hold personal data
+    umask = os.umask(0o077)
     try:
-        return args.func(args, paths)
+        with contextlib.ExitStack() as args.held:
+            return args.func(args, paths)
+    except WarehouseLocked as exc:
+        err_console.print(f"[red]error[/]: {redact(str(exc))}")
+        return EXIT_LOCKED
     except (CliError, WarehouseError) as exc:
-        err_console.print(f"[red]error[/]: {exc}")
+        err_console.print(f"[red]error[/]: {redact(str(exc))}")
         return 2
+    finally:
+        os.umask(umask)
 
 
 if __name__ == "__main__":  # pragma: no cover

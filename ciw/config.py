@@ -50,7 +50,3 @@ class Paths:
     @property
     def dbt_profiles(self) -> Path:
         return self.project
-
-    @property
-    def lock_file(self) -> Path:
-        return self.home / "run.lock"

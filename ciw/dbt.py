@@ -20,19 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ciw.config import Paths
-from ciw.warehouse import Warehouse
+from ciw.warehouse import Warehouse, redact
 
 # work_mem of every dbt session (libpq's PGOPTIONS), for what runs outside the models' own
 # pre-hook (tune_session, var model_work_mem): the data tests. At PostgreSQL's 4MB, a test's
 # hash aggregate over a million keys spills, and over a table written in hash order (from
 # another hash aggregate) the spilled batches degenerate: one `unique` test ran for over ten
 # minutes on PostgreSQL 16.2 instead of a second (reproduced at 3-6MB, not at 2MB or 8MB+).
-# A PGOPTIONS of the caller's own comes after this one, so its settings win.
+# The options of the warehouse DSN (?options=...) and then a PGOPTIONS of the caller's own come
+# after this one, so their settings win.
 DBT_SESSION_OPTIONS = "-c work_mem=64MB"
 
 
-def _session_options() -> str:
-    return " ".join(filter(None, [DBT_SESSION_OPTIONS, os.environ.get("PGOPTIONS")]))
+def _session_options(warehouse: Warehouse) -> str:
+    dsn_options = dict(warehouse.dsn.params).get("options")
+    return " ".join(filter(None, [DBT_SESSION_OPTIONS, dsn_options, os.environ.get("PGOPTIONS")]))
 
 
 @dataclass
@@ -76,7 +78,7 @@ def _dbt_settings(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
         **warehouse.dbt_env(),
         "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR", str(prepare_profiles(paths))),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": os.environ.get("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
-        "PGOPTIONS": _session_options(),
+        "PGOPTIONS": _session_options(warehouse),
     }
 
 
@@ -87,16 +89,34 @@ def dbt_env(warehouse: Warehouse, paths: Paths) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _environment(env: dict[str, str], cwd: Path) -> Iterator[None]:
-    """os.environ and the working directory as a dbt process would have them, restored after."""
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    """os.environ, the working directory and sys.argv as a dbt process would have them,
+    restored after. dbt logs the command line it finds in sys.argv (its invocation_command):
+    this process's, as `ciw dbt --dsn postgresql://user:password@...`, so without passwords."""
+    saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
     os.environ.update(env)
     os.chdir(cwd)
+    sys.argv = [redact(arg) for arg in sys.argv]
     try:
         yield
     finally:
+        sys.argv = saved_argv
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+
+
+def _log_dir(project: Path) -> Path:
+    """dbt's log folder: $DBT_LOG_PATH (relative to the project), else logs/."""
+    folder = Path(os.environ.get("DBT_LOG_PATH", project / "logs"))
+    return folder if folder.is_absolute() else project / folder
+
+
+def _restrict_logs(project: Path) -> None:
+    """dbt.log holds SQL, data-test failures and the values in their messages: owner only,
+    as the files of the warehouse home (a log written before this rule included)."""
+    log = _log_dir(project) / "dbt.log"
+    if log.exists():
+        log.chmod(0o600)
 
 
 def _target_dir(project: Path) -> Path:
@@ -156,13 +176,14 @@ class DbtSession:
                 returncode = 0
             elif invoked.exception is not None:
                 returncode = 2
-                print(f"dbt could not run: {invoked.exception}", file=sys.stderr)
+                print(f"dbt could not run: {redact(str(invoked.exception))}", file=sys.stderr)
             else:
                 returncode = 1
             result = DbtResult(
                 command=["dbt", *args], returncode=returncode, output=output.getvalue()
             )
             _read_results(results_file, before, result)
+        _restrict_logs(self.paths.project)
         return result, invoked.result
 
 

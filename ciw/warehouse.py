@@ -10,46 +10,124 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import psycopg2
 
 DSN_ENV = "CIW_DSN"
+# the warehouse password for dbt: a DBT_ENV_SECRET_ variable, which dbt scrubs from its logs
+PASSWORD_ENV = "DBT_ENV_SECRET_CIW_PG_PASSWORD"
+# what url() puts in place of no password, for dlt (which insists on one; trust and peer
+# authentication ignore it). Not a word dbt prints: dbt masks a password wherever it logs it.
+DUMMY_PASSWORD = "ciw-no-password"
 
 
 class WarehouseError(RuntimeError):
     """A warehouse could not be reached or started; the message says what to do."""
 
 
+# libpq keywords a DSN may carry in its query string, other than the ones Dsn keeps in fields,
+# and the environment variable libpq reads each from (what dbt gets: its profile has no field
+# for most of them). https://www.postgresql.org/docs/current/libpq-envars.html
+LIBPQ_ENVIRONMENT = {
+    "options": "PGOPTIONS",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "sslcompression": "PGSSLCOMPRESSION",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "requirepeer": "PGREQUIREPEER",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "gsslib": "PGGSSLIB",
+    "channel_binding": "PGCHANNELBINDING",
+    "require_auth": "PGREQUIREAUTH",
+    "service": "PGSERVICE",
+    "passfile": "PGPASSFILE",
+    "application_name": "PGAPPNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "client_encoding": "PGCLIENTENCODING",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "load_balance_hosts": "PGLOADBALANCEHOSTS",
+    "hostaddr": "PGHOSTADDR",
+    "keepalives": None,
+    "keepalives_idle": None,
+    "keepalives_interval": None,
+    "keepalives_count": None,
+    "tcp_user_timeout": None,
+}
+_FIELDS = {"host", "port", "user", "password", "dbname"}
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+_USAGE = "expected postgresql://user:password@host:port/database[?sslmode=...&options=...]"
+# a password in a URL (scheme://user:password@) or a keyword (password=...), for redact()
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:@/\s]*:)[^/\s]*@")
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|pass|pwd)=('[^']*'|[^\s&;,]*)")
+
+
+def redact(text: str) -> str:
+    """``text`` with every password in it (URL ``user:password@``, ``password=...``) replaced by
+    ``***``: for what goes to a terminal, a log or an error message."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _KEYWORD_PASSWORD.sub(r"\1=***", text)
+
+
 @dataclass(frozen=True)
 class Dsn:
-    """A parsed ``postgresql://`` DSN. ``host`` may be a unix socket directory."""
+    """A parsed ``postgresql://`` DSN. ``host`` may be a unix socket directory. ``params`` are
+    the other libpq keywords of its query string (sslmode, sslrootcert, options, ...), in their
+    order: dlt, dbt and psycopg2 all get them."""
 
     user: str
     password: str
     host: str
     port: int
     database: str
+    params: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def parse(cls, dsn: str) -> Dsn:
-        parts = urlsplit(dsn)
-        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+        """Raises WarehouseError, never with the password in its message, for a DSN that is not
+        a PostgreSQL URL, has a port that is not a number in 1-65535 or an unknown keyword."""
+        try:
+            parts = urlsplit(dsn)
+        except ValueError as exc:
+            raise WarehouseError(f"the warehouse DSN is not a URL ({exc}): {_USAGE}") from None
+        if parts.scheme not in _SCHEMES:
+            raise WarehouseError(f"unsupported warehouse DSN scheme {parts.scheme!r}: {_USAGE}")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        single = {name: value for name, value in query if name in _FIELDS}
+        unknown = sorted({n for n, _ in query if n not in _FIELDS and n not in LIBPQ_ENVIRONMENT})
+        if unknown:
             raise WarehouseError(
-                f"unsupported warehouse DSN scheme {parts.scheme!r}: expected "
-                "postgresql://user:password@host:port/database"
+                f"unknown parameter(s) {', '.join(map(repr, unknown))} in the warehouse DSN "
+                f"{redact(dsn)}: libpq knows {', '.join(sorted(LIBPQ_ENVIRONMENT))}"
             )
-        query = parse_qs(parts.query)
-        host = query.get("host", [parts.hostname or "localhost"])[0]
-        database = unquote(parts.path.lstrip("/")) or "postgres"
+        try:
+            netloc_port = parts.port
+        except ValueError:
+            netloc_port = parts.netloc.rpartition(":")[2]
+        port_text = str(single.get("port") or netloc_port or 5432)
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise WarehouseError(
+                f"bad port {port_text!r} in the warehouse DSN {redact(dsn)}: "
+                f"a number from 1 to 65535; {_USAGE}"
+            )
+        host = single.get("host") or parts.hostname or "localhost"
+        database = single.get("dbname") or unquote(parts.path.lstrip("/")) or "postgres"
         return cls(
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
+            user=single.get("user") or unquote(parts.username or "postgres"),
+            password=single.get("password") or unquote(parts.password or ""),
             host=host,
-            port=int(query.get("port", [parts.port or 5432])[0]),
+            port=int(port_text),
             database=database,
+            params=tuple((n, v) for n, v in query if n not in _FIELDS),
         )
 
     @property
@@ -57,20 +135,23 @@ class Dsn:
         return self.host.startswith("/")
 
     def url(self, database: str | None = None, dummy_password: bool = True) -> str:
-        """The URL form dlt accepts. dlt insists on a password, trust auth ignores it."""
-        password = self.password or ("x" if dummy_password else "")
+        """The URL form dlt accepts (it hands the query string on to psycopg2). dlt insists on
+        a password, trust auth ignores it."""
+        password = self.password or (DUMMY_PASSWORD if dummy_password else "")
         auth = quote(self.user, safe="")
         if password:
             auth += ":" + quote(password, safe="")
         db = quote(database or self.database, safe="")
+        query = list(self.params)
         if self.is_socket:
-            return f"postgresql://{auth}@localhost/{db}?" + urlencode(
-                {"host": self.host, "port": self.port}
-            )
-        return f"postgresql://{auth}@{self.host}:{self.port}/{db}"
+            query = [("host", self.host), ("port", str(self.port)), *query]
+            base = f"postgresql://{auth}@localhost/{db}"
+        else:
+            base = f"postgresql://{auth}@{self.host}:{self.port}/{db}"
+        return base + ("?" + urlencode(query) if query else "")
 
     def with_database(self, database: str) -> Dsn:
-        return Dsn(self.user, self.password, self.host, self.port, database)
+        return replace(self, database=database)
 
     def connect_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {
@@ -78,13 +159,23 @@ class Dsn:
             "host": self.host,
             "port": self.port,
             "dbname": self.database,
+            **dict(self.params),
         }
         if self.password:
             kwargs["password"] = self.password
         return kwargs
 
+    def libpq_environment(self) -> dict[str, str]:
+        """The query parameters as libpq's environment variables (PGSSLMODE, PGOPTIONS, ...),
+        for a process that connects with its own settings (dbt)."""
+        return {
+            LIBPQ_ENVIRONMENT[name]: value
+            for name, value in self.params
+            if LIBPQ_ENVIRONMENT.get(name)
+        }
+
     def redacted(self) -> str:
-        return re.sub(r":[^:@/]*@", ":***@", self.url(dummy_password=False))
+        return redact(self.url(dummy_password=False))
 
 
 @dataclass
@@ -96,7 +187,7 @@ class Warehouse:
 
     def connect(self) -> psycopg2.extensions.connection:
         try:
-            return psycopg2.connect(**self.dsn.connect_kwargs(), connect_timeout=10)
+            return psycopg2.connect(**{"connect_timeout": 10, **self.dsn.connect_kwargs()})
         except psycopg2.OperationalError as exc:
             raise WarehouseError(
                 f"cannot connect to the warehouse at {self.dsn.redacted()}: {exc}".strip()
@@ -122,13 +213,17 @@ class Warehouse:
         return dlt.destinations.postgres(self.dsn.url())
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment read by profiles.yml (the dbt profile of this project)."""
+        """Environment read by profiles.yml (the dbt profile of this project), and the DSN's
+        query parameters as libpq variables (PGSSLMODE, PGSSLROOTCERT, ...), which psycopg2
+        reads for what the profile leaves unset. The password goes in a DBT_ENV_SECRET_
+        variable: dbt scrubs those from its logs and refuses them outside profiles."""
         return {
             "CIW_PG_HOST": self.dsn.host,
             "CIW_PG_PORT": str(self.dsn.port),
             "CIW_PG_USER": self.dsn.user,
-            "CIW_PG_PASSWORD": self.dsn.password,
+            PASSWORD_ENV: "" if self.dsn.password == DUMMY_PASSWORD else self.dsn.password,
             "CIW_PG_DATABASE": self.dsn.database,
+            **self.dsn.libpq_environment(),
         }
 
 

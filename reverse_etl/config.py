@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,18 @@ def _sync(raw: dict, defaults: dict) -> SyncConfig:
     )
 
 
-def load_syncs(path: Path) -> list[SyncConfig]:
-    """Every sync of the file, validated, with the environment expanded."""
+def _needed(raw: Any, only: Sequence[str] | None) -> bool:
+    """Whether a sync will run: enabled and, with ``only``, named there."""
+    if not isinstance(raw, dict):
+        return True
+    enabled = str(raw.get("enabled", True)).lower() not in ("false", "0", "no", "")
+    return enabled and (not only or raw.get("name") in set(only))
+
+
+def load_syncs(path: Path, only: Sequence[str] | None = None) -> list[SyncConfig]:
+    """Every sync of the file, validated, with the environment expanded. A sync that will not
+    run (disabled, or not among ``only``) and whose variables are not set is left out: a
+    webhook secret is only needed by whoever runs the webhook."""
     if not path.exists():
         raise ConfigError(f"no sync configuration at {path}")
     try:
@@ -156,7 +167,16 @@ def load_syncs(path: Path) -> list[SyncConfig]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     defaults = {**DEFAULTS, **(data.get("defaults") or {})}
-    syncs = [_sync(expand(raw), defaults) for raw in data.get("syncs") or []]
+    syncs = []
+    for raw in data.get("syncs") or []:
+        try:
+            expanded = expand(raw)
+        except ConfigError as exc:
+            if not _needed(raw, only):
+                continue
+            name = raw.get("name") if isinstance(raw, dict) else None
+            raise ConfigError(f"sync {name!r}: {exc}") from None
+        syncs.append(_sync(expanded, defaults))
     names = [s.name for s in syncs]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:

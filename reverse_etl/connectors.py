@@ -15,10 +15,13 @@ import hashlib
 import hmac
 import io
 import json
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -99,9 +102,15 @@ class HttpClient:
         self.session = requests.Session()
         self.retries_done = 0
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str] | Callable[[], dict[str, str]],
+    ) -> requests.Response:
         """The final response (2xx or a permanent 4xx); raises ConnectorError when retries
-        run out."""
+        run out. ``headers`` may be a function, called for every attempt (a signature that
+        covers the time of sending is made again for a retry)."""
         last_error = ""
         for attempt in range(self.max_retries + 1):
             self.limiter.wait()
@@ -109,7 +118,10 @@ class HttpClient:
                 response = self.session.post(
                     url,
                     data=body,
-                    headers={"Content-Type": "application/json", **headers},
+                    headers={
+                        "Content-Type": "application/json",
+                        **(headers() if callable(headers) else headers),
+                    },
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -178,8 +190,59 @@ class Connector:
         return [Outcome(r.key, error is None, error) for r in records]
 
 
+SIGNATURE_HEADER = "X-Signature"
+# how old (or how far ahead of the receiver's clock) a signed request may be
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def sign_webhook(
+    secret: str, body: bytes, timestamp: int | None = None, nonce: str | None = None
+) -> str:
+    """The ``X-Signature`` of a webhook request: ``t=<unix seconds>,n=<nonce>,v1=<hex>``, where
+    hex is the HMAC-SHA256, keyed with the shared secret, of ``<t>.<n>.<body>``. The time lets
+    a receiver refuse a stale request; the nonce, new for every attempt, a replayed one."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    nonce = nonce or secrets.token_hex(16)
+    message = f"{timestamp}.{nonce}.".encode() + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"t={timestamp},n={nonce},v1={digest}"
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    ok: bool
+    error: str | None = None
+    timestamp: int = 0
+    nonce: str = ""
+
+
+def verify_webhook(
+    secret: str,
+    header: str,
+    body: bytes,
+    now: float | None = None,
+    tolerance: float = SIGNATURE_TOLERANCE_SECONDS,
+) -> SignatureCheck:
+    """Check a signature made by sign_webhook: well formed, the HMAC matches (in constant
+    time) and its time is within ``tolerance`` seconds of ``now``. A receiver must also
+    refuse a nonce it has seen within the tolerance (a replay): see receivers.ReplayGuard."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    timestamp, nonce, digest = fields.get("t", ""), fields.get("n", ""), fields.get("v1", "")
+    if not (timestamp.isdigit() and nonce and digest):
+        return SignatureCheck(False, "missing or malformed signature")
+    expected = sign_webhook(secret, body, int(timestamp), nonce).rsplit("v1=", 1)[1]
+    if not hmac.compare_digest(digest, expected):
+        return SignatureCheck(False, "bad signature")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > tolerance:
+        return SignatureCheck(False, "stale signature: outside the time tolerance")
+    return SignatureCheck(True, None, int(timestamp), nonce)
+
+
 class WebhookConnector(Connector):
-    """Signed JSON webhook: body signed with HMAC-SHA256, ``X-Signature: sha256=<hex>``."""
+    """Signed JSON webhook: ``X-Signature: t=<time>,n=<nonce>,v1=<HMAC-SHA256>`` over the time,
+    the nonce and the body (sign_webhook), made again for every attempt. The secret has no
+    default: set it (``${CIW_WEBHOOK_SECRET}`` in syncs.yml)."""
 
     type = "webhook"
     channel = "webhook"
@@ -198,11 +261,14 @@ class WebhookConnector(Connector):
             ],
         }
         data = _json(body)
-        signature = hmac.new(self.settings["secret"].encode(), data, hashlib.sha256).hexdigest()
-        headers = {
-            "Idempotency-Key": batch_key(self.sync_name, records),
-            "X-Signature": f"sha256={signature}",
-        }
+        idempotency_key = batch_key(self.sync_name, records)
+
+        def headers() -> dict[str, str]:
+            return {
+                "Idempotency-Key": idempotency_key,
+                SIGNATURE_HEADER: sign_webhook(self.settings["secret"], data),
+            }
+
         response = self.client.post(self.settings["url"], data, headers)
         if response.status_code >= 400:
             return self._all(records, f"HTTP {response.status_code}: {response.text[:200]}")
@@ -336,6 +402,15 @@ class AdAudienceConnector(Connector):
         return outcomes
 
 
+# the mode of the files of personal data the connectors write on this machine
+PRIVATE_FILE = 0o600
+
+
+def _is_local(fs: Any) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol
+
+
 class CsvDropConnector(Connector):
     """A CSV file per batch in a folder or fsspec URL (e.g. a mailing house's drop). The file
     name is the batch's idempotency key, so re-sending a batch rewrites the same file."""
@@ -361,8 +436,14 @@ class CsvDropConnector(Connector):
         fs, root = fsspec.core.url_to_fs(folder)
         fs.makedirs(root, exist_ok=True)
         partial = f"{root}/.{name}.partial"
-        with fs.open(partial, "w") as handle:  # write, then rename: no half files
-            handle.write(buffer.getvalue())
+        if _is_local(fs):  # personal data: owner only, from the moment the file exists
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+            os.fchmod(descriptor, PRIVATE_FILE)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(buffer.getvalue())
+        else:
+            with fs.open(partial, "w") as handle:  # write, then rename: no half files
+                handle.write(buffer.getvalue())
         fs.mv(partial, f"{root}/{name}")
         return self._all(records, None)
 
@@ -383,7 +464,14 @@ class CrmTableConnector(Connector):
         import sqlalchemy as sa
 
         if self._engine is None:
-            self._engine = sa.create_engine(self.settings["url"])
+            url = sa.engine.make_url(self.settings["url"])
+            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+                # a local file of personal data: owner only (SQLite gives its journal the same)
+                database = Path(url.database)
+                database.parent.mkdir(parents=True, exist_ok=True)
+                database.touch(mode=PRIVATE_FILE)
+                database.chmod(PRIVATE_FILE)
+            self._engine = sa.create_engine(url)
         metadata = sa.MetaData()
         table = sa.Table(
             self.settings["table"],

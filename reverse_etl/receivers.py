@@ -9,8 +9,10 @@ HTTP errors, 429 with Retry-After, slow answers (client time-outs) and dropped c
 Endpoints (JSON bodies):
 
 * ``POST /webhook`` ``{"records": [{"key", "op", "data"}]}``, header ``X-Signature:
-  sha256=<hex HMAC-SHA256 of the body>``, ``Idempotency-Key`` (batch);
-  answers ``{"accepted": [key...], "rejected": [{"key", "error"}]}``.
+  t=<unix time>,n=<nonce>,v1=<hex HMAC-SHA256 of "<t>.<n>.<body>">``, ``Idempotency-Key``
+  (batch); answers ``{"accepted": [key...], "rejected": [{"key", "error"}]}``; 401 for a
+  missing, bad or stale signature (over SIGNATURE_TOLERANCE_SECONDS), 409 for a replay (a
+  nonce seen before).
 * ``POST /email/contacts/batch`` ``{"contacts": [{"key", "email", ...}]}``; answers
   ``{"results": [{"key", "status": "ok"|"error", "error"}]}`` (partial success).
 * ``POST /sms/messages`` ``{"key", "to", "text"}``, one message per request; 422 for a number
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import re
 import socket
@@ -35,6 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ciw.demo.loopback import LoopbackServer
+from reverse_etl.connectors import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verify_webhook
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -46,6 +48,26 @@ class Delivery:
     key: str
     op: str
     data: dict
+
+
+class ReplayGuard:
+    """The nonces of the signed requests seen within the time tolerance: a nonce seen again is
+    a replay. Older ones are forgotten (their signatures are stale anyway)."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, nonce: str, timestamp: int, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            for old in [n for n, t in self._seen.items() if t < now - 2 * self.tolerance]:
+                del self._seen[old]
+            if nonce in self._seen:
+                return False
+            self._seen[nonce] = timestamp
+            return True
 
 
 @dataclass
@@ -61,8 +83,19 @@ class ChannelReceivers(LoopbackServer):
 
     thread_name = "channel-receivers"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str = "demo-secret"):
-        self.secret = secret.encode()
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        secret: str,
+        tolerance: float = SIGNATURE_TOLERANCE_SECONDS,
+    ):
+        if not secret:
+            raise ValueError("the webhook receiver needs a secret")
+        self.secret = secret
+        self.tolerance = tolerance
+        self.replays = ReplayGuard(tolerance)
         self.state = ReceiverState()
         self._local = threading.local()
         super().__init__(host, port)
@@ -98,10 +131,13 @@ class ChannelReceivers(LoopbackServer):
         except json.JSONDecodeError:
             return 400, {"error": "body is not JSON"}, {}
         if path == "/webhook":
-            signature = headers.get("X-Signature", "")
-            expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(signature, expected):
-                return 401, {"error": "bad signature"}, {}
+            check = verify_webhook(
+                self.secret, headers.get(SIGNATURE_HEADER, ""), body, tolerance=self.tolerance
+            )
+            if not check.ok:
+                return 401, {"error": check.error}, {}
+            if not self.replays.first_time(check.nonce, check.timestamp):
+                return 409, {"error": "replayed request: this signature was used before"}, {}
             return 200, self._batch("webhook", payload.get("records", []), self._webhook_ok), {}
         if path == "/email/contacts/batch":
             results = self._batch("email", payload.get("contacts", []), self._email_ok)

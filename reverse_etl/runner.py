@@ -42,7 +42,7 @@ def run_syncs(
     """Every enabled (or the named) sync, in the order of the file."""
     from ciw.dbt import model_relation
 
-    syncs = select_syncs(load_syncs(config_path(config)), only)
+    syncs = select_syncs(load_syncs(config_path(config), only), only)
     engine = engine or SyncEngine(warehouse.connect, lambda name: model_relation(project, name))
     engine.ensure_tables()
     return [engine.run(sync, dry_run=dry_run, force=force) for sync in syncs]

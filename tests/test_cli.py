@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-
 import pytest
 
 from ciw import cli
@@ -35,13 +33,12 @@ def test_run_loads_all_sources_then_rerun_adds_nothing(ciw_env, capsys):
     assert "required value is missing" in capsys.readouterr().out
 
 
-def test_overlapping_run_is_refused(ciw_env, tmp_path, capsys):
-    lock = tmp_path / "home" / "run.lock"
-    lock.parent.mkdir(parents=True)
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        assert cli.main(["run", "--customers", "50", "--quiet"]) == 2
-    assert "another ciw run" in capsys.readouterr().err
+def test_overlapping_run_is_refused(ciw_env, capsys):
+    from ciw.lock import warehouse_lock
+
+    with warehouse_lock(ciw_env, "run"):
+        assert cli.main(["run", "--customers", "50", "--quiet"]) == cli.EXIT_LOCKED
+    assert "is locked by 'ciw run pid" in capsys.readouterr().err
 
 
 def test_unknown_source_and_bad_dsn_are_clear_errors(ciw_env, capsys, monkeypatch):

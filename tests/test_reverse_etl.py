@@ -279,6 +279,103 @@ def test_webhook_is_signed_and_a_bad_secret_is_refused(wh, receivers, tmp_path):
     assert accepted.sent == 5 and len(receivers.delivered("webhook")) == 5
 
 
+def _post_webhook(receivers, body: bytes, signature: str):
+    import requests
+
+    return requests.post(
+        f"{receivers.url}/webhook",
+        data=body,
+        headers={"X-Signature": signature, "Content-Type": "application/json"},
+        timeout=5,
+    )
+
+
+def test_webhook_signatures_cover_time_and_nonce_stale_and_replayed_are_refused(receivers):
+    """A signed request captured on the way is worth nothing: sent again it is a replay (409),
+    later it is stale (401); the body, time and nonce cannot be changed without the secret;
+    the old signature of the body alone is refused."""
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    from reverse_etl.connectors import sign_webhook
+
+    body = json.dumps({"records": [{"key": "1", "op": "upsert", "data": {}}]}).encode()
+    signature = sign_webhook("test-secret", body)
+    assert _post_webhook(receivers, body, signature).status_code == 200
+    replayed = _post_webhook(receivers, body, signature)
+    assert replayed.status_code == 409 and "replayed" in replayed.json()["error"]
+    now = int(time.time())
+    for stale in (now - 301, now + 301):
+        answer = _post_webhook(receivers, body, sign_webhook("test-secret", body, stale))
+        assert answer.status_code == 401 and "stale" in answer.json()["error"]
+    assert _post_webhook(receivers, body, sign_webhook("test-secret", body, now - 200)).ok
+    forged = signature.replace("t=", "t=1", 1)  # another time under the same HMAC
+    assert _post_webhook(receivers, body, forged).status_code == 401
+    assert (
+        _post_webhook(receivers, body + b" ", sign_webhook("wrong", body + b" ")).status_code == 401
+    )
+    body_only = "sha256=" + hmac.new(b"test-secret", body, hashlib.sha256).hexdigest()
+    assert _post_webhook(receivers, body, body_only).status_code == 401
+    assert len(receivers.delivered("webhook")) == 1  # one record, delivered once
+
+
+def test_a_retried_webhook_request_is_signed_again():
+    """Every attempt has a signature of its own, so a receiver that refuses replays still
+    takes a retry (after a time-out it may have processed the first attempt: the
+    Idempotency-Key, the same for every attempt, makes that one delivery)."""
+    import json
+
+    import requests
+
+    from reverse_etl.connectors import (
+        HttpClient,
+        Record,
+        WebhookConnector,
+        verify_webhook,
+    )
+    from reverse_etl.receivers import ReplayGuard
+
+    attempts: list[dict] = []
+
+    def post(url, data, headers, timeout):
+        attempts.append({**headers, "body": data})
+        if len(attempts) < 3:
+            raise requests.Timeout("no answer in time")
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps({"accepted": ["1"], "rejected": []}).encode()
+        return response
+
+    client = HttpClient(max_retries=3, sleep=lambda seconds: None)
+    client.session.post = post
+    settings = {"type": "webhook", "url": "http://receiver.invalid/webhook", "secret": "k"}
+    (outcome,) = WebhookConnector("s", settings, client).send([Record("1", "upsert", {})])
+    assert outcome.ok and len(attempts) == 3
+    assert len({a["Idempotency-Key"] for a in attempts}) == 1
+    guard = ReplayGuard(300)
+    for attempt in attempts:
+        check = verify_webhook("k", attempt["X-Signature"], attempt["body"])
+        assert check.ok and guard.first_time(check.nonce, check.timestamp)
+
+
+def test_the_webhook_has_no_default_secret(monkeypatch):
+    """The shipped webhook sync needs CIW_WEBHOOK_SECRET (only when it runs); the receivers
+    need a secret too. The demo run sets one of its own (`ciw run`, tests/test_cli.py)."""
+    monkeypatch.delenv("CIW_WEBHOOK_SECRET", raising=False)
+    shipped = ROOT / "reverse_etl" / "syncs.yml"
+    with pytest.raises(ConfigError, match="'welcome_webhook'.*CIW_WEBHOOK_SECRET is not set"):
+        load_syncs(shipped)
+    names = [s.name for s in load_syncs(shipped, only=["welcome_email"])]
+    assert "welcome_email" in names and "welcome_webhook" not in names
+    assert "demo-secret" not in shipped.read_text()
+    with pytest.raises(TypeError):
+        ChannelReceivers()  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="needs a secret"):
+        ChannelReceivers(secret="")
+
+
 def test_csv_drop_and_crm_table_connectors(wh, receivers, tmp_path):
     _audience(wh, 6)
     crm = tmp_path / "crm.sqlite"
@@ -322,6 +419,30 @@ syncs:
     ]
 
 
+def test_csv_drops_and_a_crm_file_are_the_owners_alone(tmp_path):
+    """Files of personal data the connectors write here are 0600 whatever the umask."""
+    import os
+    import stat
+
+    from reverse_etl.connectors import CrmTableConnector, CsvDropConnector, Record
+
+    records = [Record("1", "upsert", {"address": "1 High Street", "first_name": "Ann"})]
+    umask = os.umask(0o022)
+    try:
+        drop = CsvDropConnector("post", {"type": "csv_drop", "path": str(tmp_path / "out")}, None)
+        assert drop.send(records)[0].ok
+        crm_file = tmp_path / "crm" / "crm.sqlite"
+        settings = {"type": "crm_table", "url": f"sqlite:///{crm_file}", "table": "calls"}
+        crm = CrmTableConnector("crm", settings, None)
+        assert crm.send(records)[0].ok
+        crm.close()
+    finally:
+        os.umask(umask)
+    (written,) = (tmp_path / "out").glob("*.csv")
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert stat.S_IMODE(crm_file.stat().st_mode) == 0o600
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -351,7 +472,8 @@ def test_bad_configuration_is_refused_with_a_clear_message(tmp_path, body, messa
         load_syncs(path)
 
 
-def test_the_shipped_configuration_is_valid():
+def test_the_shipped_configuration_is_valid(monkeypatch):
+    monkeypatch.setenv("CIW_WEBHOOK_SECRET", "a-secret-of-ours")
     syncs = load_syncs(ROOT / "reverse_etl" / "syncs.yml")
     assert {s.audience for s in syncs} == {
         "audience_welcome",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ciw.warehouse import Dsn, WarehouseError
+from ciw.warehouse import DUMMY_PASSWORD, Dsn, WarehouseError
 
 
 def test_tcp_dsn_round_trip():
@@ -24,7 +24,7 @@ def test_socket_dsn_gets_dummy_password_for_dlt():
     dsn = Dsn.parse("postgresql://postgres:@/postgres?host=/tmp/pg data")
     assert dsn.is_socket and dsn.host == "/tmp/pg data"
     url = dsn.url()
-    assert url.startswith("postgresql://postgres:x@localhost/postgres?host=")
+    assert url.startswith(f"postgresql://postgres:{DUMMY_PASSWORD}@localhost/postgres?host=")
     assert Dsn.parse(url).host == "/tmp/pg data"
 
 
