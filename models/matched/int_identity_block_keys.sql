@@ -17,7 +17,7 @@
     on_schema_change='fail',
     indexes=[
         {'columns': ['block_key']},
-        {'columns': ['record_key']},
+        {'columns': ['record_key', 'block_key'], 'unique': True},
         {'columns': ['changed_at']},
     ],
 ) }}
