@@ -164,18 +164,26 @@ def test_poison_values_raise_with_reason(extra, reason):
         SPEC.clean({**GOOD, **extra})
 
 
-def test_values_at_the_limits_load():
-    row = SPEC.clean(
-        {
-            **GOOD,
-            "amount": "-99999999999999.9999",
-            "count": 2**63 - 1,
-            "note": "x" * 131_072,
-            "thing_id": "k" * 254,
-            "undeclared": 2**63 - 1,
-        }
-    )
+def test_limits_are_exact_at_the_limit_loads_one_past_is_refused():
+    at_limit = {
+        "amount": "-99999999999999.9999",
+        "count": 2**63 - 1,
+        "note": "x" * 131_072,
+        "thing_id": "k" * 254,
+        "undeclared": -(2**63),
+    }
+    row = SPEC.clean({**GOOD, **at_limit})
     assert row["amount"] == Decimal("-99999999999999.9999") and row["count"] == 2**63 - 1
+    one_past = {
+        "amount": "-100000000000000",
+        "count": 2**63,
+        "note": "x" * 131_073,
+        "thing_id": "k" * 255,
+        "undeclared": -(2**63) - 1,
+    }
+    for name, value in one_past.items():
+        with pytest.raises(RowError, match=f"^{name}: "):
+            SPEC.clean({**GOOD, **at_limit, name: value})
 
 
 def test_text_ids_sent_as_floats_are_refused_not_collapsed():
