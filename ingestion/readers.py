@@ -65,9 +65,14 @@ def bounded_lines(stream: IO[Any], limit: int | None = None) -> Iterator[Any]:
         yield OversizedLine(head, length)
 
 
-def _csv_lines(stream: IO[str]) -> Iterator[str]:
+def _csv_lines(stream: IO[str], oversized: list[int]) -> Iterator[str]:
+    """The lines of a CSV file, an over-long one replaced by _OVERSIZED (counted in
+    ``oversized``)."""
     for line in bounded_lines(stream):
-        yield _OVERSIZED + "\n" if isinstance(line, OversizedLine) else line
+        if isinstance(line, OversizedLine):
+            oversized.append(line.length)
+            line = _OVERSIZED + "\n"
+        yield line
 
 
 def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator[Any]:
@@ -75,7 +80,10 @@ def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator
     (wrong number of fields, over-long, a header naming a column twice) are quarantined."""
     # a field up to a whole record: longer text values are quarantined by TableSpec.clean
     csv.field_size_limit(max(csv.field_size_limit(), q.MAX_LINE_CHARS))
-    reader = csv.DictReader(_csv_lines(stream), restkey="__extra__", restval="__missing__")
+    oversized: list[int] = []
+    reader = csv.DictReader(
+        _csv_lines(stream, oversized), restkey="__extra__", restval="__missing__"
+    )
     bad: list[Any] = []
 
     def reject(line: int, raw: Any, reason: str) -> None:
@@ -106,7 +114,9 @@ def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator
                 continue
             line, last = last + 1, reader.line_num
             extra = row.pop("__extra__", None)
-            if oversized_header or any(_OVERSIZED in str(v) for v in (*row.values(), extra)):
+            if oversized and (
+                oversized_header or any(_OVERSIZED in str(v) for v in (*row.values(), extra))
+            ):
                 reject(
                     line,
                     {k: v for k, v in row.items() if v != "__missing__"},
