@@ -141,6 +141,18 @@ def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator
     yield from bad
 
 
+class FileReadError(RuntimeError):
+    """A file that could not be read at all (not a bad row: those are quarantined)."""
+
+
+def _named(location: str, read_file: Any) -> Iterator[Any]:
+    """The items of ``read_file()``; an error that escapes the row checks names the file."""
+    try:
+        yield from read_file()
+    except Exception as exc:
+        raise FileReadError(f"cannot read {location}: {type(exc).__name__}: {exc}") from exc
+
+
 def csv_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
     """Transformer: CSV files (header row, ``encoding``) -> validated rows of ``spec``."""
     codec = checked_encoding(encoding)
@@ -152,11 +164,15 @@ def csv_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
     def read(items: list[FileItemDict]) -> Iterator[Any]:
         for file_obj in items:
             location = file_obj["file_url"]
-            with file_obj.open(mode="rb") as raw:
-                stream = io.TextIOWrapper(
-                    raw, encoding=text_codec, errors="surrogateescape", newline=""
-                )
-                yield from _csv_rows(spec, stream, location)
+
+            def read_file(file_obj: FileItemDict = file_obj, location: str = location):
+                with file_obj.open(mode="rb") as raw:
+                    stream = io.TextIOWrapper(
+                        raw, encoding=text_codec, errors="surrogateescape", newline=""
+                    )
+                    yield from _csv_rows(spec, stream, location)
+
+            yield from _named(location, read_file)
 
     return read
 
@@ -170,8 +186,12 @@ def jsonl_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
     def read(items: list[FileItemDict]) -> Iterator[Any]:
         for file_obj in items:
             location = file_obj["file_url"]
-            with file_obj.open(mode="rb") as f:
-                yield from parse_jsonl(spec, bounded_lines(f), location, codec)
+
+            def read_file(file_obj: FileItemDict = file_obj, location: str = location):
+                with file_obj.open(mode="rb") as f:
+                    yield from parse_jsonl(spec, bounded_lines(f), location, codec)
+
+            yield from _named(location, read_file)
 
     return read
 

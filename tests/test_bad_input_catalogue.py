@@ -612,6 +612,27 @@ def test_bad_input_catalogue(warehouse, tmp_path, monkeypatch, capsys):
     assert len(CASES) >= 25
 
 
+def test_a_file_that_cannot_be_read_is_named_in_the_error(warehouse, tmp_path, monkeypatch):
+    """Bad rows are quarantined; anything else that stops a file (here a failure injected in
+    the row checks) names the file, so an operator knows which one to look at."""
+    from ingestion import readers
+
+    def broken(*args, **kwargs):
+        raise ValueError("injected failure")
+
+    monkeypatch.setattr(readers, "validate_numbered_rows", broken, raising=False)
+    folder = tmp_path / "pos" / "transactions"
+    folder.mkdir(parents=True)
+    (folder / "transactions_2026-01-05.csv").write_text(
+        f"{TRANSACTIONS_HEADER}\n{_tx('A')}\n", encoding="utf-8"
+    )
+    result = run_source(
+        "pos", pos_source(bucket_url=str(tmp_path / "pos")), warehouse, tmp_path / "pipelines"
+    )
+    assert not result.ok
+    assert "transactions_2026-01-05.csv" in result.error and "injected failure" in result.error
+
+
 # ----------------------------------------------------------------------------- the build
 # item 3: surprising values reach the demo warehouse through `ciw run`; the build reports them
 # as warnings and still ends with exit code 0
