@@ -1,92 +1,217 @@
-"""dlt transformers that read dropped files row by row, validating and quarantining."""
+"""dlt transformers that read dropped files row by row, validating and quarantining.
+
+Every file source has a declared encoding (default UTF-8), read strictly: bytes that are not
+valid in it never load as replacement characters; their row is quarantined. A byte-order mark
+(as Excel writes) is dropped. Lines are read at most MAX_LINE_CHARS at a time, so one huge
+line costs neither the memory nor the file.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import dlt
 from dlt.sources.filesystem import FileItemDict
 
+from ingestion import quarantine as q
 from ingestion.quarantine import (
+    OversizedLine,
     TableSpec,
     parse_jsonl,
     quarantine_item,
     split_quarantine,
-    validate_rows,
+    validate_numbered_rows,
 )
+
+DEFAULT_ENCODING = "utf-8"
+# stands in for a line over MAX_LINE_CHARS in the CSV reader's input (a private-use character:
+# no export holds it)
+_OVERSIZED = "\ue000ciw:oversized-line\ue000"
+
+
+def checked_encoding(encoding: str | None) -> str:
+    """The codec name of ``encoding`` (default UTF-8); an unknown one is a clear error."""
+    try:
+        return codecs.lookup(encoding or DEFAULT_ENCODING).name
+    except LookupError as exc:
+        raise ValueError(f"unknown file encoding {encoding!r}") from exc
+
+
+def bounded_lines(stream: IO[Any], limit: int | None = None) -> Iterator[Any]:
+    """The lines of ``stream``; a line over ``limit`` characters (or bytes) is read no further
+    than the limit and comes as an ``OversizedLine``, the rest of it skipped."""
+    limit = limit or q.MAX_LINE_CHARS
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line[-1:] in ("\n", b"\n"):
+            yield line
+            continue
+        length = len(line)
+        while True:  # skip the rest of the line, a bounded piece at a time
+            rest = stream.readline(limit)
+            length += len(rest)
+            if not rest or rest[-1:] in ("\n", b"\n"):
+                break
+        head = line[:1000]
+        if isinstance(head, bytes):
+            head = head.decode("utf-8", errors="backslashreplace")
+        yield OversizedLine(head, length)
+
+
+def _csv_lines(stream: IO[str], oversized: list[int]) -> Iterator[str]:
+    """The lines of a CSV file, an over-long one replaced by _OVERSIZED (counted in
+    ``oversized``)."""
+    for line in bounded_lines(stream):
+        if isinstance(line, OversizedLine):
+            oversized.append(line.length)
+            line = _OVERSIZED + "\n"
+        yield line
 
 
 def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator[Any]:
-    reader = csv.DictReader(stream, restkey="__extra__", restval="__missing__")
+    """Rows of a CSV file with their first line number; records the reader cannot take
+    (wrong number of fields, over-long, a header naming a column twice) are quarantined."""
+    # a field up to a whole record: longer text values are quarantined by TableSpec.clean
+    csv.field_size_limit(max(csv.field_size_limit(), q.MAX_LINE_CHARS))
+    oversized: list[int] = []
+    reader = csv.DictReader(
+        _csv_lines(stream, oversized), restkey="__extra__", restval="__missing__"
+    )
     bad: list[Any] = []
 
-    def rows() -> Iterator[dict[str, Any]]:
-        for row in reader:
-            line = reader.line_num
-            if "__extra__" in row or "__missing__" in row.values():
-                raw = {k: v for k, v in row.items() if k != "__extra__" and v != "__missing__"}
-                if "__extra__" in row:
-                    raw["__extra__"] = row["__extra__"]
-                bad.append(
-                    quarantine_item(
-                        spec.source_name,
-                        spec.table,
-                        raw,
-                        f"line {line}: wrong number of fields",
-                        location,
-                        spec.record_key(raw),
-                    )
+    def reject(line: int, raw: Any, reason: str) -> None:
+        key = spec.record_key(raw) if isinstance(raw, dict) else None
+        bad.append(quarantine_item(spec.source_name, spec.table, raw, reason, location, key, line))
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            header = reader.fieldnames
+        except csv.Error as exc:
+            reject(1, "", f"unreadable CSV header: {exc}")
+            return
+        if not header:
+            return
+        if header[0].startswith("\ufeff"):  # a BOM the codec did not remove
+            header = reader.fieldnames = [header[0].removeprefix("\ufeff"), *header[1:]]
+        twice = sorted(name for name, n in Counter(header).items() if n > 1)
+        oversized_header = any(_OVERSIZED in name for name in header)
+        last = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                reject(last + 1, "", f"unreadable CSV record: {exc}")
+                last = reader.line_num
+                continue
+            line, last = last + 1, reader.line_num
+            extra = row.pop("__extra__", None)
+            if oversized and (
+                oversized_header or any(_OVERSIZED in str(v) for v in (*row.values(), extra))
+            ):
+                reject(
+                    line,
+                    {k: v for k, v in row.items() if v != "__missing__"},
+                    f"a line over the limit of {q.MAX_LINE_CHARS:,} characters",
                 )
                 continue
-            yield row
+            if twice:
+                reject(line, row, "header names a column twice: " + ", ".join(twice))
+                continue
+            if extra is not None or "__missing__" in row.values():
+                raw = {k: v for k, v in row.items() if v != "__missing__"}
+                if extra is not None:
+                    raw["__extra__"] = extra
+                reject(line, raw, "wrong number of fields")
+                continue
+            yield line, row
 
-    for item in validate_rows(spec, rows(), location):
+    for item in validate_numbered_rows(spec, rows(), location):
         yield from bad
         bad.clear()
         yield item
     yield from bad
 
 
-def csv_reader(spec: TableSpec):
-    """Transformer: CSV files (header row, UTF-8) -> validated rows of ``spec``."""
+class FileReadError(RuntimeError):
+    """A file that could not be read at all (not a bad row: those are quarantined)."""
+
+
+def _named(location: str, read_file: Any) -> Iterator[Any]:
+    """The items of ``read_file()``; an error that escapes the row checks names the file."""
+    try:
+        yield from read_file()
+    except Exception as exc:
+        raise FileReadError(f"cannot read {location}: {type(exc).__name__}: {exc}") from exc
+
+
+def csv_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
+    """Transformer: CSV files (header row, ``encoding``) -> validated rows of ``spec``."""
+    codec = checked_encoding(encoding)
+    # UTF-8 files from Excel start with a byte-order mark: utf-8-sig drops it. Undecodable
+    # bytes are kept as surrogate escapes, so that only their row is quarantined
+    text_codec = "utf-8-sig" if codec == "utf-8" else codec
 
     @dlt.transformer(name=f"read_{spec.table}", standalone=True)
     def read(items: list[FileItemDict]) -> Iterator[Any]:
         for file_obj in items:
             location = file_obj["file_url"]
-            with file_obj.open(mode="rt", encoding="utf-8", newline="", errors="replace") as f:
-                yield from _csv_rows(spec, f, location)
+
+            def read_file(file_obj: FileItemDict = file_obj, location: str = location):
+                with file_obj.open(mode="rb") as raw:
+                    stream = io.TextIOWrapper(
+                        raw, encoding=text_codec, errors="surrogateescape", newline=""
+                    )
+                    yield from _csv_rows(spec, stream, location)
+
+            yield from _named(location, read_file)
 
     return read
 
 
-def jsonl_reader(spec: TableSpec):
-    """Transformer: JSON-lines files -> validated rows; broken lines are quarantined."""
+def jsonl_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
+    """Transformer: JSON-lines files (``encoding``) -> validated rows; broken lines are
+    quarantined."""
+    codec = checked_encoding(encoding)
 
     @dlt.transformer(name=f"read_{spec.table}", standalone=True)
     def read(items: list[FileItemDict]) -> Iterator[Any]:
         for file_obj in items:
             location = file_obj["file_url"]
-            with file_obj.open(mode="rb") as f:
-                yield from parse_jsonl(spec, f, location)
+
+            def read_file(file_obj: FileItemDict = file_obj, location: str = location):
+                with file_obj.open(mode="rb") as f:
+                    yield from parse_jsonl(spec, bounded_lines(f), location, codec)
+
+            yield from _named(location, read_file)
 
     return read
 
 
 def file_drop_resource(
-    bucket_url: str, file_glob: str, spec: TableSpec, reader_factory, write_disposition: Any
+    bucket_url: str,
+    file_glob: str,
+    spec: TableSpec,
+    reader_factory,
+    write_disposition: Any,
+    encoding: str = DEFAULT_ENCODING,
 ):
-    """Resources for the files under ``bucket_url`` matching ``file_glob``, read incrementally by
-    modification date, merged on the spec's primary key (a re-dropped file never duplicates
-    rows), malformed rows split off to ``_quarantine``."""
+    """Resources for the files under ``bucket_url`` matching ``file_glob`` (text in
+    ``encoding``), read incrementally by modification date, merged on the spec's primary key (a
+    re-dropped file never duplicates rows), malformed rows split off to ``_quarantine``."""
     from dlt.sources.filesystem import filesystem
 
     files = filesystem(bucket_url=bucket_url, file_glob=file_glob)
     files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
-    reader = (files | reader_factory(spec)()).with_name(f"read_{spec.table}")
+    reader = (files | reader_factory(spec, encoding)()).with_name(f"read_{spec.table}")
     return split_quarantine(
         reader,
         spec.table,

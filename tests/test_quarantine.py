@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
 
+from ingestion import quarantine
 from ingestion.quarantine import (
     Column,
     Quarantined,
@@ -124,5 +126,108 @@ def test_parse_jsonl_quarantines_broken_lines_and_non_objects():
     ]
     good, bad = _flatten(parse_jsonl(SPEC, lines, location="events.jsonl"))
     assert [g["thing_id"] for g in good] == ["1"]
-    reasons = sorted(b["reason"].split(":")[0] for b in bad)
-    assert reasons == ["happened_at", "invalid JSON at line 2", "line 3 is not a JSON object"]
+    reasons = sorted((b["source_line"], b["reason"].split(":")[0]) for b in bad)
+    assert reasons == [(2, "invalid JSON"), (3, "not a JSON object"), (5, "happened_at")]
+    assert {b["source_location"] for b in bad} == {"events.jsonl"}
+
+
+# ----------------------------------------------------------------------------- poison input
+# values that once made COPY or dlt's extract fail for the whole load package (issue 22)
+
+GOOD = {"thing_id": "x", "happened_at": "2026-01-01"}
+
+
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        ({"amount": "123456789012345678"}, "amount: wider than numeric(18,4)"),
+        ({"amount": 1e20}, "amount: wider than numeric(18,4)"),
+        ({"amount": "99999999999999.99999"}, "amount: wider than numeric(18,4)"),
+        ({"amount": float("inf")}, "amount: not a finite number"),
+        ({"count": 2**64}, "count: integer beyond 64 bits"),
+        ({"count": "-9223372036854775809"}, "count: integer beyond 64 bits"),
+        ({"thing_id": "a\x00b"}, "thing_id: contains a NUL byte"),
+        ({"note": "a\x00b"}, "note: contains a NUL byte"),
+        ({"note": "Jos\udce9"}, "note: not valid UTF-8"),
+        ({"note": "\ud800"}, "note: not valid UTF-8"),
+        ({"note": 2**70}, "note: integer beyond 64 bits"),
+        ({"note": {"deep": ["ok", "a\x00"]}}, "note: contains a NUL byte"),
+        ({"note": "x" * 131_073}, "note: 131,073 characters, over the limit of 131,072"),
+        ({"thing_id": "k" * 255}, "thing_id: 255 characters, over the limit of 254"),
+        ({"bad\x00name": "v"}, "column name"),
+        ({f"c{i}": 1 for i in range(101)}, "101 columns not in the spec"),
+        ({"happened_at": "0001-01-01T00:00:00+01:00"}, "happened_at: timestamp out of range"),
+    ],
+)
+def test_poison_values_raise_with_reason(extra, reason):
+    with pytest.raises(RowError, match=re.escape(reason)):
+        SPEC.clean({**GOOD, **extra})
+
+
+def test_limits_are_exact_at_the_limit_loads_one_past_is_refused():
+    at_limit = {
+        "amount": "-99999999999999.9999",
+        "count": 2**63 - 1,
+        "note": "x" * 131_072,
+        "thing_id": "k" * 254,
+        "undeclared": -(2**63),
+    }
+    row = SPEC.clean({**GOOD, **at_limit})
+    assert row["amount"] == Decimal("-99999999999999.9999") and row["count"] == 2**63 - 1
+    one_past = {
+        "amount": "-100000000000000",
+        "count": 2**63,
+        "note": "x" * 131_073,
+        "thing_id": "k" * 255,
+        "undeclared": -(2**63) - 1,
+    }
+    for name, value in one_past.items():
+        with pytest.raises(RowError, match=f"^{name}: "):
+            SPEC.clean({**GOOD, **at_limit, name: value})
+
+
+def test_text_ids_sent_as_floats_are_refused_not_collapsed():
+    """Two cookie ids sent as JSON numbers that are one float must not become one id."""
+    spec = TableSpec("web", "events", [Column("cookie_id", required=True)], ["cookie_id"])
+    assert spec.clean({"cookie_id": 12345678901234567})["cookie_id"] == "12345678901234567"
+    for value in (12345678901234567.0, 12345678901234568.0, 1.5):
+        with pytest.raises(RowError, match="cookie_id: a number where text is expected"):
+            spec.clean({"cookie_id": value})
+
+
+def test_quarantine_rows_are_never_poison_themselves():
+    item = quarantine_item(
+        "demo", "things", "a\x00b Jos\udce9 \ud800" + "y" * 20_000, "bad \x00", "f", "k\x00", 7
+    )
+    for value in (item["raw_payload"], item["reason"], item["record_key"]):
+        assert quarantine.text_problem(value) is None
+    assert item["raw_payload"].startswith("a\\x00b Jos\\xe9 \\ud800")
+    assert len(item["raw_payload"]) < 10_100 and item["source_line"] == 7
+
+
+def test_parse_jsonl_strict_encoding_bom_big_numbers_and_long_lines():
+    lines = [
+        b'\xef\xbb\xbf{"thing_id": "bom", "happened_at": "2026-01-01"}\n',
+        b'{"thing_id": "latin", "happened_at": "2026-01-01", "note": "Jos\xe9"}\n',
+        b'{"thing_id": "nul", "happened_at": "2026-01-01", "note": "a\\u0000"}\n',
+        b'{"thing_id": "big", "happened_at": "2026-01-01", "count": 18446744073709551616}\n',
+        b'{"thing_id": "huge", "happened_at": "2026-01-01", "n": ' + b"9" * 5000 + b"}\n",
+        quarantine.OversizedLine('{"thing_id": "long"', 5_000_000),
+    ]
+    good, bad = _flatten(parse_jsonl(SPEC, lines, location="e.jsonl"))
+    assert [g["thing_id"] for g in good] == ["bom"]
+    reasons = {b["source_line"]: b["reason"] for b in bad}
+    assert reasons[2].startswith("not valid utf-8: byte 0xe9")
+    assert "Jos\\xe9" in bad[0]["raw_payload"] and "\ufffd" not in str(good + bad)
+    assert reasons[3] == "note: contains a NUL byte"
+    assert reasons[4].startswith("count: integer beyond 64 bits")
+    assert reasons[5].startswith("invalid JSON: Exceeds the limit")
+    assert reasons[6].startswith("line of 5,000,000 characters")
+    latin = list(parse_jsonl(SPEC, lines[1:2], encoding="latin-1"))
+    assert latin[0][0]["note"] == "José"
+
+
+def test_the_same_bad_row_on_two_lines_is_two_quarantine_rows():
+    lines = ['{"thing_id": "1"}\n', '{"thing_id": "1"}\n']
+    _, bad = _flatten(parse_jsonl(SPEC, lines, location="e.jsonl"))
+    assert len({b["quarantine_id"] for b in bad}) == 2

@@ -5,7 +5,8 @@
     trunk prefix (GB "07700 900123" -> +447700900123; US "1 212 555 0123" -> +12125550123);
     digits that already start with the calling code (GB "447700900123") are kept as they are;
     any other number gets the calling code. Fewer than var('phone_min_digits') digits, a
-    single repeated digit, or a national number of a country without a calling code is null.
+    single repeated digit, more than 19 digits (E.164 allows 15, after an international prefix
+    of at most 4), or a national number of a country without a calling code is null.
     `country` is a SQL expression of the ISO 3166-1 alpha-2 code (default:
     var('default_country')). -#}
 {% macro normalize_phone(column, country=none) -%}
@@ -34,7 +35,7 @@
         end
     {%- endset -%}
     case
-        when length({{ digits }}) >= {{ var('phone_min_digits') }}
+        when length({{ digits }}) between {{ var('phone_min_digits') }} and 19
             and {{ digits }} !~ '^(\d)\1*$'
             and substr({{ digits }}, 2) !~ '^0*$'
             then '+' || ({{ e164 }})

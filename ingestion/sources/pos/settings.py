@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.quarantine import Column, TableSpec
+from ingestion.quarantine import MAX_KEY_CHARS, Column, TableSpec
 
 SOURCE = "pos"
 
@@ -13,8 +13,9 @@ TRANSACTIONS = TableSpec(
         Column("transaction_id", "text", required=True),
         Column("store_id", "text", required=True),
         Column("transaction_type", "text", required=True),
-        Column("loyalty_card_id", "text"),
-        Column("card_token_hash", "text"),
+        # identifiers the matched layer indexes: no longer than a key
+        Column("loyalty_card_id", "text", max_length=MAX_KEY_CHARS),
+        Column("card_token_hash", "text", max_length=MAX_KEY_CHARS),
         Column("payment_method", "text"),
         Column("total_amount", "decimal", required=True),
         Column("transacted_at", "timestamp", required=True),
