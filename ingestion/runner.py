@@ -49,6 +49,10 @@ class LoadResult:
     quarantined_new: int = 0  # bad rows seen for the first time in this run
     quarantined_total: int = 0  # bad rows in the source's quarantine table
     drift: list[str] = field(default_factory=list)  # "table.column" added to existing tables
+    # what this run did about work an earlier run left unfinished (a crash, a kill)
+    recovered: list[str] = field(default_factory=list)
+    # load files that could not load: their rows went to the quarantine, with the reason
+    set_aside: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     error: str | None = None
 
@@ -105,10 +109,8 @@ def run_source(
     pipeline = pipeline_for(source_name, warehouse, pipelines_dir, progress)
     load_ids: list[str] = []
     try:
-        # finish a package a crashed run left behind before extracting anything new
-        if pipeline.has_pending_data:
-            info = pipeline.load()
-            load_ids.extend(info.loads_ids)
+        # undo what a killed run left half done before extracting anything new
+        result.recovered = recover_interrupted_run(pipeline, warehouse, source_name)
         info = pipeline.run(source, loader_file_format=loader_file_format)
         load_ids.extend(info.loads_ids)
         index_loaded_tables(warehouse, source_name, pipeline)
@@ -137,6 +139,77 @@ def run_source(
     result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
     result.quarantined_new = result.quarantined_total - quarantined_before
     return result
+
+
+def recover_interrupted_run(pipeline: Any, warehouse: Any, dataset: str) -> list[str]:
+    """Put a source back to where its last complete load left it, so that this run extracts
+    again what an interrupted run (killed, crashed, the machine lost) had in flight.
+
+    dlt saves the pipeline state, and with it every incremental cursor, when the extract ends,
+    before its package is loaded; the package carries the data those cursors moved past. A run
+    killed between that moment and the end of the load leaves the package pending, and only
+    partly in the warehouse: COPYs that were committed but not yet recorded as done, a merge
+    that ran, a load recorded in ``_dlt_loads`` but not moved to the loaded packages. Loading
+    such a package again writes some of its rows twice (``UniqueViolation`` on ``_dlt_id`` for
+    append tables, the state table included); throwing it away loses its rows for good, because
+    the cursor has already moved past them.
+
+    So a pending package is never resumed. Every row it may have written is deleted (one
+    transaction, by ``_dlt_load_id``, in the dataset and its staging dataset, with its
+    ``_dlt_loads`` row) and dlt's ``abort_packages`` deletes the package and rewinds the local
+    state, cursors included, to the snapshot taken when the package was created. The extract
+    that follows reads the same rows again. Each step is idempotent: a run killed during the
+    recovery is recovered by the next one. Returns one line per package for the summary.
+    """
+    extracted = list(pipeline.list_extracted_load_packages())
+    normalized = list(pipeline.list_normalized_load_packages())
+    if not extracted and not normalized:
+        return []
+    deleted = rollback_loads(warehouse, dataset, normalized) if normalized else {}
+    pipeline.abort_packages()
+    # an abort of a package being loaded is recorded by the loader; an interrupted abort is
+    # finished by the next load()
+    if pipeline.list_normalized_load_packages() or pipeline.list_extracted_load_packages():
+        pipeline.load()
+    notes = []
+    for load_id in sorted({*extracted, *normalized}):
+        rows = sum(deleted.get(load_id, {}).values())
+        stage = "loaded in part" if load_id in normalized else "extracted, not loaded"
+        notes.append(
+            f"interrupted load {load_id} ({stage}): {rows:,} partly loaded row(s) removed, "
+            "cursors rewound, read again"
+        )
+    return notes
+
+
+def rollback_loads(warehouse: Any, dataset: str, load_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Delete every row the loads ``load_ids`` wrote to ``dataset`` and its staging dataset
+    (``<dataset>_staging``), and their ``_dlt_loads`` rows, in one transaction. Returns rows
+    deleted per load id and table. Root tables only: the sources load no nested tables
+    (``max_table_nesting=0``)."""
+    tables = warehouse.query(
+        "select table_schema, table_name from information_schema.columns "
+        "where table_schema in (%s, %s) and column_name = '_dlt_load_id' "
+        "order by 1, 2",
+        (dataset, f"{dataset}_staging"),
+    )
+    loads_table = warehouse.query("select to_regclass(%s)", (f'"{dataset}"._dlt_loads',))[0][0]
+    deleted: dict[str, dict[str, int]] = {}
+    with warehouse.cursor() as cur:
+        for schema, table in tables:
+            # the range on the load time lets the index (index_loaded_tables) find the rows
+            cur.execute(
+                f'with gone as (delete from "{schema}"."{table}" '
+                f"where {LOADED_AT_EXPRESSION} >= to_timestamp(%s::numeric) "
+                "and _dlt_load_id = any(%s) returning _dlt_load_id) "
+                "select _dlt_load_id, count(*) from gone group by 1",
+                (min(load_ids, key=float), load_ids),
+            )
+            for load_id, rows in cur.fetchall():
+                deleted.setdefault(load_id, {})[f"{schema}.{table}"] = rows
+        if loads_table:
+            cur.execute(f'delete from "{dataset}"._dlt_loads where load_id = any(%s)', (load_ids,))
+    return deleted
 
 
 def index_loaded_tables(warehouse: Any, schema: str, pipeline: Any) -> None:
