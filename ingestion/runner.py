@@ -111,8 +111,9 @@ def run_source(
     try:
         # undo what a killed run left half done before extracting anything new
         result.recovered = recover_interrupted_run(pipeline, warehouse, source_name)
-        info = pipeline.run(source, loader_file_format=loader_file_format)
-        load_ids.extend(info.loads_ids)
+        load_ids.extend(
+            run_setting_aside(pipeline, warehouse, source_name, source, loader_file_format, result)
+        )
         index_loaded_tables(warehouse, source_name, pipeline)
     except Exception as exc:  # reported, and re-raised on request
         result.error = _error_message(exc)
@@ -139,6 +140,47 @@ def run_source(
     result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
     result.quarantined_new = result.quarantined_total - quarantined_before
     return result
+
+
+# a file is probed and rewritten at most this often before the source is reported failed
+MAX_SET_ASIDE_ROUNDS = 3
+
+
+def run_setting_aside(
+    pipeline: Any,
+    warehouse: Any,
+    source_name: str,
+    source: Any,
+    loader_file_format: str,
+    result: LoadResult,
+) -> list[str]:
+    """``pipeline.run``, returning the ids of the loads it made. When the warehouse refuses a
+    load file's data, set the file aside (``ingestion.set_aside``: refused rows quarantined,
+    the others loaded) and finish the package. A failure that is not about the data (a lost
+    connection) is raised: the package stays pending and the next run rolls it back and reads
+    it again."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ingestion.set_aside import set_aside_failed_jobs
+
+    try:
+        return list(pipeline.run(source, loader_file_format=loader_file_format).loads_ids)
+    except PipelineStepFailed as exc:
+        if exc.step != "load":
+            raise
+        failure = exc
+    for _ in range(MAX_SET_ASIDE_ROUNDS):
+        outcomes = set_aside_failed_jobs(pipeline, warehouse, source_name)
+        if not outcomes:
+            raise failure
+        result.set_aside.extend(outcome.describe(pipeline.dataset_name) for outcome in outcomes)
+        try:
+            info = pipeline.load()
+        except PipelineStepFailed as exc:
+            failure = exc
+            continue
+        return list(info.loads_ids) if info is not None else []
+    raise failure
 
 
 def recover_interrupted_run(pipeline: Any, warehouse: Any, dataset: str) -> list[str]:

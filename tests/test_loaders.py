@@ -229,6 +229,103 @@ def test_pos_malformed_csv_line_is_quarantined_not_fatal(warehouse, tmp_path):
     assert keys == {"B", "C", None}
 
 
+def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tmp_path):
+    """A value PostgreSQL refuses (here wider than numeric(18,4)) used to fail the package on
+    every run: now that row goes to the quarantine with the reason, the rest of its file and
+    the next files load, and the run says so."""
+    folder = tmp_path / "pos" / "transactions"
+    folder.mkdir(parents=True)
+    header = (
+        "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
+        "payment_method,total_amount,transacted_at\n"
+    )
+    (folder / "transactions_2026-01-05.csv").write_text(
+        header + "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
+        "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n"
+        "C,S01,sale,,,cash,2.00,2026-01-05T11:00:00Z\n",
+        encoding="utf-8",
+    )
+    bucket = str(tmp_path / "pos")
+    result = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert result.ok, result.error
+    assert result.rows["transactions"] == 2 and result.quarantined_new == 1
+    assert len(result.set_aside) == 1 and "numeric field overflow" in result.set_aside[0]
+    assert warehouse.query(
+        "select record_key, reason from pos._quarantine where target_table = 'transactions'"
+    ) == [
+        (
+            "B",
+            "load refused: NumericValueOutOfRange: numeric field overflow (A field with "
+            "precision 18, scale 4 must round to an absolute value less than 10^14.) in column "
+            "total_amount",
+        )
+    ]
+
+    (folder / "transactions_2026-01-12.csv").write_text(
+        header + "D,S01,sale,,,cash,3.00,2026-01-12T10:00:00Z\n", encoding="utf-8"
+    )
+    again = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert again.ok, again.error
+    assert again.rows["transactions"] == 1 and not again.set_aside and not again.recovered
+    loaded = warehouse.query("select transaction_id from pos.transactions order by 1")
+    assert loaded == [("A",), ("C",), ("D",)]
+    assert quarantined(warehouse, "pos", "transactions") == 1
+
+
+def _load_killed_after_a_committed_copy(name, source, warehouse, tmp_path) -> int:
+    """run_source in a forked child that dies (SIGKILL) right after its first COPY has
+    committed, before dlt records the job as done: the moment of the issue's crash."""
+    import os
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            from dlt.destinations.impl.postgres.postgres import PostgresCsvCopyJob
+
+            original = PostgresCsvCopyJob.run
+
+            def run_then_die(self):
+                original(self)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            PostgresCsvCopyJob.run = run_then_die
+            load(name, source, warehouse, tmp_path)
+        finally:
+            os._exit(3)  # not killed: the test fails below
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+
+
+def test_pos_killed_mid_load_is_completed_by_the_next_run(warehouse, demo_copy, tmp_path):
+    """The issue's crash: kill -9 while the POS source loads. The next run used to fail for
+    ever (UniqueViolation on _dlt_id), or, with the package moved away, report ok with the
+    rows missing (the cursor had been saved with the package)."""
+    import signal
+
+    pos_dir = demo_copy / "pos"
+    killed = _load_killed_after_a_committed_copy(
+        "pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path
+    )
+    assert killed == signal.SIGKILL
+    result = load("pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path)
+    assert result.ok, result.error
+    assert len(result.recovered) == 1 and "rewound" in result.recovered[0]
+    for table, key in (
+        ("transactions", "transaction_id"),
+        ("transaction_lines", "transaction_line_id"),
+        ("loyalty_signups", "loyalty_card_id"),
+    ):
+        loaded = count(warehouse, f"pos.{table}")
+        assert loaded == distinct(warehouse, f"pos.{table}", key), f"duplicates in {table}"
+        assert loaded + quarantined(warehouse, "pos", table) == csv_data_lines(pos_dir / table)
+    assert count(warehouse, "pos._quarantine") == distinct(
+        warehouse, "pos._quarantine", "quarantine_id"
+    )
+    again = load("pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path)
+    assert again.ok and sum(again.rows.values()) == 0 and not again.recovered
+
+
 LOYALTY_HEADER_BEFORE = (
     "loyalty_card_id,first_name,last_name,date_of_birth,email,phone,address_line1,city,"
     "postcode,store_id,signed_up_at"
