@@ -196,30 +196,35 @@ def recover_interrupted_run(pipeline: Any, warehouse: Any, dataset: str) -> list
     append tables, the state table included); throwing it away loses its rows for good, because
     the cursor has already moved past them.
 
-    So a pending package is never resumed. Every row it may have written is deleted (one
-    transaction, by ``_dlt_load_id``, in the dataset and its staging dataset, with its
-    ``_dlt_loads`` row) and dlt's ``abort_packages`` deletes the package and rewinds the local
-    state, cursors included, to the snapshot taken when the package was created. The extract
-    that follows reads the same rows again. Each step is idempotent: a run killed during the
-    recovery is recovered by the next one. Returns one line per package for the summary.
+    So a pending package is never resumed:
+
+    1. every row it may have written is deleted (``rollback_loads``: one transaction, by
+       ``_dlt_load_id``, in the dataset and its staging dataset, with its ``_dlt_loads`` row);
+    2. the local working folder (pending packages, state, schemas) is dropped and the state and
+       schemas are restored from the warehouse, where dlt keeps the state of every load and
+       reads back that of the newest complete one: the cursors are where the last complete load
+       left them. (dlt's ``abort_packages`` rewinds from a snapshot too, but in two steps: a run
+       killed between them keeps the moved cursors with the package gone.)
+
+    The extract that follows reads the same rows again. Each step is idempotent and the
+    package stays pending until step 2: a run killed during the recovery is recovered by the
+    next one (and one killed during step 2 leaves no local state, which dlt restores from the
+    warehouse by itself). Returns one line per package for the summary.
     """
     extracted = list(pipeline.list_extracted_load_packages())
     normalized = list(pipeline.list_normalized_load_packages())
     if not extracted and not normalized:
         return []
     deleted = rollback_loads(warehouse, dataset, normalized) if normalized else {}
-    pipeline.abort_packages()
-    # an abort of a package being loaded is recorded by the loader; an interrupted abort is
-    # finished by the next load()
-    if pipeline.list_normalized_load_packages() or pipeline.list_extracted_load_packages():
-        pipeline.load()
+    pipeline.drop()  # the same instance, re-initialised on an empty working folder
+    pipeline.sync_destination()
     notes = []
     for load_id in sorted({*extracted, *normalized}):
         rows = sum(deleted.get(load_id, {}).values())
         stage = "loaded in part" if load_id in normalized else "extracted, not loaded"
         notes.append(
             f"interrupted load {load_id} ({stage}): {rows:,} partly loaded row(s) removed, "
-            "cursors rewound, read again"
+            "cursors back at the last complete load, read again"
         )
     return notes
 

@@ -225,6 +225,10 @@ def ciw_load(
             if source:
                 arm(source, point, nth, delay_s)
             code = main(["load", "--demo", "--quiet", *([source] if source else [])])
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

@@ -310,7 +310,7 @@ def test_pos_killed_mid_load_is_completed_by_the_next_run(warehouse, demo_copy, 
     assert killed == signal.SIGKILL
     result = load("pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path)
     assert result.ok, result.error
-    assert len(result.recovered) == 1 and "rewound" in result.recovered[0]
+    assert len(result.recovered) == 1 and "read again" in result.recovered[0]
     for table, key in (
         ("transactions", "transaction_id"),
         ("transaction_lines", "transaction_line_id"),
