@@ -111,6 +111,7 @@ def run_source(
     try:
         # undo what a killed run left half done before extracting anything new
         result.recovered = recover_interrupted_run(pipeline, warehouse, source_name)
+        append_first_loads(source, warehouse, source_name)
         load_ids.extend(
             run_setting_aside(pipeline, warehouse, source_name, source, loader_file_format, result)
         )
@@ -140,6 +141,38 @@ def run_source(
     result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
     result.quarantined_new = result.quarantined_total - quarantined_before
     return result
+
+
+# Sources whose tables come from a database with primary keys: one extract reads a key once,
+# so a first load into an empty table has nothing to merge with and appends (COPY straight into
+# the table instead of into staging, then a delete and an insert). The later loads merge. Files
+# and APIs may send a key twice in one run (a re-dropped file, a record changed while paging):
+# they always merge.
+FIRST_LOAD_APPENDS = {"shop"}
+
+
+def append_first_loads(source: Any, warehouse: Any, dataset: str) -> list[str]:
+    """Switch the merged tables of ``source`` that are absent or empty in ``dataset`` to
+    append for this run (see FIRST_LOAD_APPENDS). A killed first load is rolled back by load
+    id like any other (recover_interrupted_run). Returns the tables switched."""
+    if getattr(source, "name", None) not in FIRST_LOAD_APPENDS:
+        return []
+    existing = _columns(warehouse, dataset)
+    switched = []
+    for name, resource in source.selected_resources.items():
+        disposition = resource.write_disposition
+        if isinstance(disposition, dict):
+            disposition = disposition.get("disposition")
+        if disposition != "merge" or name == QUARANTINE_TABLE or "__" in name:
+            continue
+        if (
+            name in existing
+            and warehouse.query(f'select exists (select 1 from "{dataset}"."{name}")')[0][0]
+        ):
+            continue
+        resource.apply_hints(write_disposition="append")
+        switched.append(name)
+    return switched
 
 
 # a file is probed and rewritten at most this often before the source is reported failed

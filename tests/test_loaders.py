@@ -152,6 +152,25 @@ def test_shop_resumes_after_a_crash_between_normalize_and_load(warehouse, demo_c
     assert count(warehouse, "shop.products") > 0
 
 
+def test_shop_first_load_appends_then_merges(warehouse, demo_copy, tmp_path):
+    """A first load into empty tables has nothing to merge with: it COPYs straight into the
+    tables (no staging tables, no delete + insert), and the next load merges."""
+    first = load("shop", shop(demo_copy, table_names=["orders"]), warehouse, tmp_path)
+    assert first.ok, first.error
+    assert warehouse.query("select to_regclass('shop_staging.orders')") == [(None,)]
+    db = sqlite3.connect(demo_copy / "shop.sqlite")
+    db.execute(
+        "update orders set order_status = 'cancelled', updated_at = '2030-01-01 00:00:00' "
+        "where order_id = (select min(order_id) from orders)"
+    )
+    db.commit()
+    second = load("shop", shop(demo_copy, table_names=["orders"]), warehouse, tmp_path)
+    assert second.ok and second.rows["orders"] == 1
+    assert warehouse.query("select to_regclass('shop_staging.orders')") != [(None,)]
+    n = db.execute("select count(*) from orders").fetchone()[0]
+    assert count(warehouse, "shop.orders") == n == distinct(warehouse, "shop.orders", "order_id")
+
+
 def test_shop_schema_drift_is_loaded_and_reported(warehouse, demo_copy, tmp_path):
     assert load("shop", shop(demo_copy, table_names=["products"]), warehouse, tmp_path).ok
     db = sqlite3.connect(demo_copy / "shop.sqlite")
