@@ -29,7 +29,10 @@ from ingestion.sources.web.settings import EVENTS as WEB_EVENTS
 
 pytestmark = pytest.mark.serverpath
 
-MAX_KILLS = int(os.environ.get("CIW_CHAOS_KILLS", "10"))
+MAX_KILLS = int(os.environ.get("CIW_CHAOS_KILLS", "15"))
+# kills in a row aimed at one source: one that leaves a package pending, one in the run that
+# recovers it (a kill during the recovery itself once lost rows), one anywhere
+KILLS_PER_SOURCE = 3
 TIME_BUDGET_S = float(os.environ.get("CIW_CHAOS_SECONDS", "75"))
 SEED = int(os.environ.get("CIW_CHAOS_SEED", "20261207"))
 
@@ -136,8 +139,16 @@ KILL_POINTS = {
         "after",
     ),
     "state-saved": ("dlt.pipeline.pipeline", "Pipeline", "_save_state", "after"),
+    # inside the recovery of an interrupted run (ingestion.runner.recover_interrupted_run)
+    "recovery-rolled-back": ("ingestion.runner", None, "rollback_loads", "after"),
+    "recovery-dropped": ("dlt.pipeline.pipeline", "Pipeline", "drop", "after"),
     "timed": None,
 }
+# kills that leave a package pending, partly in the warehouse ...
+LEAVES_PENDING = ("copy-committed", "sql-committed", "load-recorded")
+# ... and kills that then hit the next run while it recovers (or, on an older recovery by dlt's
+# abort_packages, between its two steps)
+DURING_RECOVERY = ("package-done", "recovery-rolled-back", "recovery-dropped", "state-saved")
 # reached several times per load of a source (the others once per package)
 REPEATED_POINTS = {"extract", "copy-committed", "sql-committed", "state-saved"}
 SOURCES = ("shop", "pos", "helpdesk", "web", "esp")
@@ -175,7 +186,8 @@ def arm(source: str, point: str, nth: int, delay_s: float = 0.0) -> None:
     if point == "timed":
         return
     module, cls_name, method, when = KILL_POINTS[point]
-    cls = getattr(importlib.import_module(module), cls_name)
+    owner = importlib.import_module(module)
+    cls = getattr(owner, cls_name) if cls_name else owner
     original = getattr(cls, method)
 
     def count() -> None:
@@ -320,7 +332,6 @@ def test_load_killed_at_random_moments_loses_and_duplicates_nothing(warehouse, d
         "RUNTIME__LOG_LEVEL": "ERROR",
     }
     rng = random.Random(SEED)
-    order = rng.sample(sorted(KILL_POINTS), len(KILL_POINTS))  # each point once, then again
     started = time.monotonic()
     kills: list[str] = []
     survived: list[str] = []
@@ -329,8 +340,13 @@ def test_load_killed_at_random_moments_loses_and_duplicates_nothing(warehouse, d
             break
         if index:  # new and changed records: later kills hit incremental loads and merges
             grow_sources(home / "demo", index)
-        source = SOURCES[index % len(SOURCES)]
-        point = order[index % len(order)]
+        round_, step = divmod(index, KILLS_PER_SOURCE)
+        source = SOURCES[round_ % len(SOURCES)]
+        point = (
+            rng.choice(LEAVES_PENDING),
+            DURING_RECOVERY[round_ % len(DURING_RECOVERY)],
+            rng.choice(sorted(KILL_POINTS)),
+        )[min(step, 2)]
         nth = rng.randint(1, 3) if point in REPEATED_POINTS else 1
         delay_s = round(rng.uniform(0.05, 1.0), 2)
         status = ciw_load(env, log, source, point, nth, delay_s)
