@@ -280,15 +280,35 @@ def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tm
         )
     ]
 
+    # the next file loads, and a malformed line goes through dlt to the same _quarantine
     (folder / "transactions_2026-01-12.csv").write_text(
-        header + "D,S01,sale,,,cash,3.00,2026-01-12T10:00:00Z\n", encoding="utf-8"
+        header + "D,S01,sale,,,cash,3.00,2026-01-12T10:00:00Z\nE,S01,sale\n", encoding="utf-8"
     )
     again = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
     assert again.ok, again.error
     assert again.rows["transactions"] == 1 and not again.set_aside and not again.recovered
     loaded = warehouse.query("select transaction_id from pos.transactions order by 1")
     assert loaded == [("A",), ("C",), ("D",)]
-    assert quarantined(warehouse, "pos", "transactions") == 1
+    assert quarantined(warehouse, "pos", "transactions") == 2
+    assert again.quarantined_new == 1
+
+
+def test_set_aside_reads_csv_records_and_tells_data_errors_from_lost_connections():
+    from ingestion.set_aside import csv_records, is_data_error
+
+    text = '"id","note"\n"1","two\nlines, and ""quotes"""\n"2",""\n"3","last"'
+    assert list(csv_records(text)) == [
+        '"id","note"\n',
+        '"1","two\nlines, and ""quotes"""\n',
+        '"2",""\n',
+        '"3","last"\n',
+    ]
+    assert is_data_error("psycopg2.errors.NumericValueOutOfRange: numeric field overflow")
+    assert is_data_error("psycopg2.errors.CharacterNotInRepertoire: invalid byte sequence")
+    assert is_data_error("psycopg2.errors.UniqueViolation: duplicate key value")
+    assert not is_data_error("psycopg2.OperationalError: server closed the connection")
+    assert not is_data_error("psycopg2.errors.AdminShutdown: terminating connection")
+    assert not is_data_error(None)
 
 
 def _load_killed_after_a_committed_copy(name, source, warehouse, tmp_path) -> int:
