@@ -199,6 +199,10 @@ def quarantine_rows(
             item = quarantine_item(
                 source_name, table, payload, f"load refused: {reason}", None, key
             )
+            # PostgreSQL text holds no NUL byte (often the very reason the row was refused)
+            for name in ("record_key", "reason", "raw_payload"):
+                if isinstance(item[name], str):
+                    item[name] = item[name].replace("\x00", "\\u0000")
             cur.execute(
                 f'insert into "{dataset}"."{QUARANTINE_TABLE}" (quarantine_id, source_name, '
                 "target_table, source_location, record_key, reason, raw_payload, quarantined_at, "

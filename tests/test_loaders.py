@@ -249,9 +249,9 @@ def test_pos_malformed_csv_line_is_quarantined_not_fatal(warehouse, tmp_path):
 
 
 def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tmp_path):
-    """A value PostgreSQL refuses (here wider than numeric(18,4)) used to fail the package on
-    every run: now that row goes to the quarantine with the reason, the rest of its file and
-    the next files load, and the run says so."""
+    """Values PostgreSQL refuses (a number wider than numeric(18,4), a NUL byte) used to fail
+    the package on every run: now those rows go to the quarantine with the reason, the rest of
+    their file and the next files load, and the run says so."""
     folder = tmp_path / "pos" / "transactions"
     folder.mkdir(parents=True)
     header = (
@@ -261,23 +261,30 @@ def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tm
     (folder / "transactions_2026-01-05.csv").write_text(
         header + "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
         "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n"
+        "N\x00,S01,sale,,,ca\x00sh,1.00,2026-01-05T10:30:00Z\n"
         "C,S01,sale,,,cash,2.00,2026-01-05T11:00:00Z\n",
         encoding="utf-8",
     )
     bucket = str(tmp_path / "pos")
     result = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
     assert result.ok, result.error
-    assert result.rows["transactions"] == 2 and result.quarantined_new == 1
+    assert result.rows["transactions"] == 2 and result.quarantined_new == 2
     assert len(result.set_aside) == 1 and "numeric field overflow" in result.set_aside[0]
     assert warehouse.query(
-        "select record_key, reason from pos._quarantine where target_table = 'transactions'"
+        "select record_key, reason from pos._quarantine where target_table = 'transactions' "
+        "order by 1"
     ) == [
         (
             "B",
             "load refused: NumericValueOutOfRange: numeric field overflow (A field with "
             "precision 18, scale 4 must round to an absolute value less than 10^14.) in column "
             "total_amount",
-        )
+        ),
+        (
+            "N\\u0000",
+            "load refused: CharacterNotInRepertoire: invalid byte sequence for encoding "
+            '"UTF8": 0x00',
+        ),
     ]
 
     # the next file loads, and a malformed line goes through dlt to the same _quarantine
@@ -289,7 +296,7 @@ def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tm
     assert again.rows["transactions"] == 1 and not again.set_aside and not again.recovered
     loaded = warehouse.query("select transaction_id from pos.transactions order by 1")
     assert loaded == [("A",), ("C",), ("D",)]
-    assert quarantined(warehouse, "pos", "transactions") == 2
+    assert quarantined(warehouse, "pos", "transactions") == 3
     assert again.quarantined_new == 1
 
 
