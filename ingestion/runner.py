@@ -101,7 +101,9 @@ def run_source(
     raise_on_error: bool = False,
 ) -> LoadResult:
     """Extract, normalise and load one source. Errors are captured in the result (unless
-    ``raise_on_error``): a failed source leaves its state unchanged so the next run resumes."""
+    ``raise_on_error``). Whatever a failed or killed run left half loaded, the next run rolls
+    back and reads again (``recover_interrupted_run``); a load file the warehouse refuses is set
+    aside to the quarantine (``run_setting_aside``)."""
     result = LoadResult(source=source_name)
     started = time.monotonic()
     before = _columns(warehouse, source_name)
