@@ -45,12 +45,19 @@ class SetAside:
     rows_kept: int = 0
     rows_quarantined: int = 0
     reasons: list[str] = field(default_factory=list)
+    whole_file: bool = False  # not CSV: quarantined as it is, not record by record
 
     def describe(self, dataset: str) -> str:
         reason = self.reasons[0] if self.reasons else "refused by the warehouse"
         more = (
             f" (+{len(set(self.reasons)) - 1} other reasons)" if len(set(self.reasons)) > 1 else ""
         )
+        if self.whole_file:
+            return (
+                f"{self.table}: load file {self.file_name} the warehouse refused quarantined "
+                f"whole in {dataset}.{QUARANTINE_TABLE} ({self.rows_quarantined:,} item(s)); "
+                f"{reason}"
+            )
         return (
             f"{self.table}: {self.rows_quarantined:,} row(s) the warehouse refused quarantined in "
             f"{dataset}.{QUARANTINE_TABLE}, {self.rows_kept:,} of the same file loaded; "
@@ -275,6 +282,7 @@ def set_aside_failed_jobs(pipeline: Any, warehouse: Any, source_name: str) -> li
                 quarantine_rows(conn, source_name, dataset, table, load_id, rows, primary_key)
                 conn.commit()
                 outcome.rows_quarantined = len(rows)
+                outcome.whole_file = True
                 pipeline.fail_pending_job(load_id, f"{path.name}")
                 outcome.reasons = [job_error]
         finally:

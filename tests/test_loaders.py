@@ -300,6 +300,28 @@ def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tm
     assert again.quarantined_new == 1
 
 
+def test_refused_load_file_in_another_format_is_quarantined_whole(warehouse, tmp_path):
+    """Only CSV files are probed record by record; a file in another format (here dlt's
+    insert_values) is quarantined as it is, and the source goes on."""
+    folder = tmp_path / "pos" / "transactions"
+    folder.mkdir(parents=True)
+    (folder / "transactions_2026-01-05.csv").write_text(
+        "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
+        "payment_method,total_amount,transacted_at\n"
+        "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
+        "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n",
+        encoding="utf-8",
+    )
+    source = pos_source(bucket_url=str(tmp_path / "pos"))
+    result = run_source(
+        "pos", source, warehouse, tmp_path / "pipelines", loader_file_format="insert_values"
+    )
+    assert result.ok, result.error
+    assert len(result.set_aside) == 1 and "quarantined whole" in result.set_aside[0]
+    (payload,) = warehouse.query("select raw_payload from pos._quarantine")[0]
+    assert "100000000000000000000" in payload and "'A'" in payload
+
+
 def test_set_aside_reads_csv_records_and_tells_data_errors_from_lost_connections():
     from ingestion.set_aside import csv_records, is_data_error
 
