@@ -200,7 +200,7 @@ def main() -> None:
             loaded = sum(figures["rows"].values())
             dlt_s = figures["seconds"]
             print(
-                f"dlt shop loader (sql_database backend={backend}, csv/COPY, merge): "
+                f"dlt shop loader (sql_database backend={backend}, csv/COPY, first load appends): "
                 f"{loaded:,} rows in {dlt_s:.1f}s = {loaded / dlt_s:,.0f} rows/s, "
                 f"peak RSS {figures['peak_rss_mb']:,.0f} MB"
             )

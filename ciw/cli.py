@@ -246,9 +246,19 @@ def summary_table(results: Sequence, warehouse: Warehouse, total_s: float) -> Ta
                 f"{in_wh:,}",
                 f"{result.quarantined_new:,} / {result.quarantined_total:,}" if first else "",
                 f"{result.duration_s:.1f}s" if first else "",
-                ("ok" if result.ok else "FAILED") if first else "",
+                _status(result) if first else "",
             )
     return table
+
+
+def _status(result) -> str:
+    """ok / FAILED, and whether the run finished an interrupted one or set files aside."""
+    notes = [
+        label
+        for label, happened in (("recovered", result.recovered), ("set aside", result.set_aside))
+        if happened
+    ]
+    return ("ok" if result.ok else "FAILED") + (f" ({', '.join(notes)})" if notes else "")
 
 
 def report(results: Sequence, warehouse: Warehouse, total_s: float) -> int:
@@ -264,6 +274,10 @@ def report(results: Sequence, warehouse: Warehouse, total_s: float) -> int:
                 f"[yellow]{result.quarantined_new} malformed row(s)[/] from {result.source} "
                 f"quarantined in {result.source}._quarantine"
             )
+        for note in result.recovered:
+            console.print(f"[yellow]recovered[/] {result.source}: {note}")
+        for note in result.set_aside:
+            console.print(f"[yellow]set aside[/] {result.source}.{note}")
     failed = [r for r in results if not r.ok]
     for result in failed:
         console.print(f"[red]{result.source} failed[/]: {result.error}")

@@ -49,6 +49,10 @@ class LoadResult:
     quarantined_new: int = 0  # bad rows seen for the first time in this run
     quarantined_total: int = 0  # bad rows in the source's quarantine table
     drift: list[str] = field(default_factory=list)  # "table.column" added to existing tables
+    # what this run did about work an earlier run left unfinished (a crash, a kill)
+    recovered: list[str] = field(default_factory=list)
+    # load files that could not load: their rows went to the quarantine, with the reason
+    set_aside: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     error: str | None = None
 
@@ -97,7 +101,9 @@ def run_source(
     raise_on_error: bool = False,
 ) -> LoadResult:
     """Extract, normalise and load one source. Errors are captured in the result (unless
-    ``raise_on_error``): a failed source leaves its state unchanged so the next run resumes."""
+    ``raise_on_error``). Whatever a failed or killed run left half loaded, the next run rolls
+    back and reads again (``recover_interrupted_run``); a load file the warehouse refuses is set
+    aside to the quarantine (``run_setting_aside``)."""
     result = LoadResult(source=source_name)
     started = time.monotonic()
     before = _columns(warehouse, source_name)
@@ -105,12 +111,12 @@ def run_source(
     pipeline = pipeline_for(source_name, warehouse, pipelines_dir, progress)
     load_ids: list[str] = []
     try:
-        # finish a package a crashed run left behind before extracting anything new
-        if pipeline.has_pending_data:
-            info = pipeline.load()
-            load_ids.extend(info.loads_ids)
-        info = pipeline.run(source, loader_file_format=loader_file_format)
-        load_ids.extend(info.loads_ids)
+        # undo what a killed run left half done before extracting anything new
+        result.recovered = recover_interrupted_run(pipeline, warehouse, source_name)
+        append_first_loads(source, warehouse, source_name)
+        load_ids.extend(
+            run_setting_aside(pipeline, warehouse, source_name, source, loader_file_format, result)
+        )
         index_loaded_tables(warehouse, source_name, pipeline)
     except Exception as exc:  # reported, and re-raised on request
         result.error = _error_message(exc)
@@ -137,6 +143,155 @@ def run_source(
     result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
     result.quarantined_new = result.quarantined_total - quarantined_before
     return result
+
+
+# Sources whose tables come from a database with primary keys: one extract reads a key once,
+# so a first load into an empty table has nothing to merge with and appends (COPY straight into
+# the table instead of into staging, then a delete and an insert). The later loads merge. Files
+# and APIs may send a key twice in one run (a re-dropped file, a record changed while paging):
+# they always merge.
+FIRST_LOAD_APPENDS = {"shop"}
+
+
+def append_first_loads(source: Any, warehouse: Any, dataset: str) -> list[str]:
+    """Switch the merged tables of ``source`` that are absent or empty in ``dataset`` to
+    append for this run (see FIRST_LOAD_APPENDS). A killed first load is rolled back by load
+    id like any other (recover_interrupted_run). Returns the tables switched."""
+    if getattr(source, "name", None) not in FIRST_LOAD_APPENDS:
+        return []
+    existing = _columns(warehouse, dataset)
+    switched = []
+    for name, resource in source.selected_resources.items():
+        disposition = resource.write_disposition
+        if isinstance(disposition, dict):
+            disposition = disposition.get("disposition")
+        if disposition != "merge" or name == QUARANTINE_TABLE or "__" in name:
+            continue
+        if (
+            name in existing
+            and warehouse.query(f'select exists (select 1 from "{dataset}"."{name}")')[0][0]
+        ):
+            continue
+        resource.apply_hints(write_disposition="append")
+        switched.append(name)
+    return switched
+
+
+# a file is probed and rewritten at most this often before the source is reported failed
+MAX_SET_ASIDE_ROUNDS = 3
+
+
+def run_setting_aside(
+    pipeline: Any,
+    warehouse: Any,
+    source_name: str,
+    source: Any,
+    loader_file_format: str,
+    result: LoadResult,
+) -> list[str]:
+    """``pipeline.run``, returning the ids of the loads it made. When the warehouse refuses a
+    load file's data, set the file aside (``ingestion.set_aside``: refused rows quarantined,
+    the others loaded) and finish the package. A failure that is not about the data (a lost
+    connection) is raised: the package stays pending and the next run rolls it back and reads
+    it again."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ingestion.set_aside import set_aside_failed_jobs
+
+    try:
+        return list(pipeline.run(source, loader_file_format=loader_file_format).loads_ids)
+    except PipelineStepFailed as exc:
+        if exc.step != "load":
+            raise
+        failure = exc
+    for _ in range(MAX_SET_ASIDE_ROUNDS):
+        outcomes = set_aside_failed_jobs(pipeline, warehouse, source_name)
+        if not outcomes:
+            raise failure
+        result.set_aside.extend(outcome.describe(pipeline.dataset_name) for outcome in outcomes)
+        try:
+            info = pipeline.load()
+        except PipelineStepFailed as exc:
+            failure = exc
+            continue
+        return list(info.loads_ids) if info is not None else []
+    raise failure
+
+
+def recover_interrupted_run(pipeline: Any, warehouse: Any, dataset: str) -> list[str]:
+    """Put a source back to where its last complete load left it, so that this run extracts
+    again what an interrupted run (killed, crashed, the machine lost) had in flight.
+
+    dlt saves the pipeline state, and with it every incremental cursor, when the extract ends,
+    before its package is loaded; the package carries the data those cursors moved past. A run
+    killed between that moment and the end of the load leaves the package pending, and only
+    partly in the warehouse: COPYs that were committed but not yet recorded as done, a merge
+    that ran, a load recorded in ``_dlt_loads`` but not moved to the loaded packages. Loading
+    such a package again writes some of its rows twice (``UniqueViolation`` on ``_dlt_id`` for
+    append tables, the state table included); throwing it away loses its rows for good, because
+    the cursor has already moved past them.
+
+    So a pending package is never resumed:
+
+    1. every row it may have written is deleted (``rollback_loads``: one transaction, by
+       ``_dlt_load_id``, in the dataset and its staging dataset, with its ``_dlt_loads`` row);
+    2. the local working folder (pending packages, state, schemas) is dropped and the state and
+       schemas are restored from the warehouse, where dlt keeps the state of every load and
+       reads back that of the newest complete one: the cursors are where the last complete load
+       left them. (dlt's ``abort_packages`` rewinds from a snapshot too, but in two steps: a run
+       killed between them keeps the moved cursors with the package gone.)
+
+    The extract that follows reads the same rows again. Each step is idempotent and the
+    package stays pending until step 2: a run killed during the recovery is recovered by the
+    next one (and one killed during step 2 leaves no local state, which dlt restores from the
+    warehouse by itself). Returns one line per package for the summary.
+    """
+    extracted = list(pipeline.list_extracted_load_packages())
+    normalized = list(pipeline.list_normalized_load_packages())
+    if not extracted and not normalized:
+        return []
+    deleted = rollback_loads(warehouse, dataset, normalized) if normalized else {}
+    pipeline.drop()  # the same instance, re-initialised on an empty working folder
+    pipeline.sync_destination()
+    notes = []
+    for load_id in sorted({*extracted, *normalized}):
+        rows = sum(deleted.get(load_id, {}).values())
+        stage = "loaded in part" if load_id in normalized else "extracted, not loaded"
+        notes.append(
+            f"interrupted load {load_id} ({stage}): {rows:,} partly loaded row(s) removed, "
+            "cursors back at the last complete load, read again"
+        )
+    return notes
+
+
+def rollback_loads(warehouse: Any, dataset: str, load_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Delete every row the loads ``load_ids`` wrote to ``dataset`` and its staging dataset
+    (``<dataset>_staging``), and their ``_dlt_loads`` rows, in one transaction. Returns rows
+    deleted per load id and table. Root tables only: the sources load no nested tables
+    (``max_table_nesting=0``)."""
+    tables = warehouse.query(
+        "select table_schema, table_name from information_schema.columns "
+        "where table_schema in (%s, %s) and column_name = '_dlt_load_id' "
+        "order by 1, 2",
+        (dataset, f"{dataset}_staging"),
+    )
+    loads_table = warehouse.query("select to_regclass(%s)", (f'"{dataset}"._dlt_loads',))[0][0]
+    deleted: dict[str, dict[str, int]] = {}
+    with warehouse.cursor() as cur:
+        for schema, table in tables:
+            # the range on the load time lets the index (index_loaded_tables) find the rows
+            cur.execute(
+                f'with gone as (delete from "{schema}"."{table}" '
+                f"where {LOADED_AT_EXPRESSION} >= to_timestamp(%s::numeric) "
+                "and _dlt_load_id = any(%s) returning _dlt_load_id) "
+                "select _dlt_load_id, count(*) from gone group by 1",
+                (min(load_ids, key=float), load_ids),
+            )
+            for load_id, rows in cur.fetchall():
+                deleted.setdefault(load_id, {})[f"{schema}.{table}"] = rows
+        if loads_table:
+            cur.execute(f'delete from "{dataset}"._dlt_loads where load_id = any(%s)', (load_ids,))
+    return deleted
 
 
 def index_loaded_tables(warehouse: Any, schema: str, pipeline: Any) -> None:

@@ -152,6 +152,25 @@ def test_shop_resumes_after_a_crash_between_normalize_and_load(warehouse, demo_c
     assert count(warehouse, "shop.products") > 0
 
 
+def test_shop_first_load_appends_then_merges(warehouse, demo_copy, tmp_path):
+    """A first load into empty tables has nothing to merge with: it COPYs straight into the
+    tables (no staging tables, no delete + insert), and the next load merges."""
+    first = load("shop", shop(demo_copy, table_names=["orders"]), warehouse, tmp_path)
+    assert first.ok, first.error
+    assert warehouse.query("select to_regclass('shop_staging.orders')") == [(None,)]
+    db = sqlite3.connect(demo_copy / "shop.sqlite")
+    db.execute(
+        "update orders set order_status = 'cancelled', updated_at = '2030-01-01 00:00:00' "
+        "where order_id = (select min(order_id) from orders)"
+    )
+    db.commit()
+    second = load("shop", shop(demo_copy, table_names=["orders"]), warehouse, tmp_path)
+    assert second.ok and second.rows["orders"] == 1
+    assert warehouse.query("select to_regclass('shop_staging.orders')") != [(None,)]
+    n = db.execute("select count(*) from orders").fetchone()[0]
+    assert count(warehouse, "shop.orders") == n == distinct(warehouse, "shop.orders", "order_id")
+
+
 def test_shop_schema_drift_is_loaded_and_reported(warehouse, demo_copy, tmp_path):
     assert load("shop", shop(demo_copy, table_names=["products"]), warehouse, tmp_path).ok
     db = sqlite3.connect(demo_copy / "shop.sqlite")
@@ -227,6 +246,152 @@ def test_pos_malformed_csv_line_is_quarantined_not_fatal(warehouse, tmp_path):
     assert result.quarantined_new == 3
     keys = {k for (k,) in warehouse.query("select record_key from pos._quarantine")}
     assert keys == {"B", "C", None}
+
+
+def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tmp_path):
+    """Values PostgreSQL refuses (a number wider than numeric(18,4), a NUL byte) used to fail
+    the package on every run: now those rows go to the quarantine with the reason, the rest of
+    their file and the next files load, and the run says so."""
+    folder = tmp_path / "pos" / "transactions"
+    folder.mkdir(parents=True)
+    header = (
+        "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
+        "payment_method,total_amount,transacted_at\n"
+    )
+    (folder / "transactions_2026-01-05.csv").write_text(
+        header + "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
+        "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n"
+        "N\x00,S01,sale,,,ca\x00sh,1.00,2026-01-05T10:30:00Z\n"
+        "C,S01,sale,,,cash,2.00,2026-01-05T11:00:00Z\n",
+        encoding="utf-8",
+    )
+    bucket = str(tmp_path / "pos")
+    result = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert result.ok, result.error
+    assert result.rows["transactions"] == 2 and result.quarantined_new == 2
+    assert len(result.set_aside) == 1 and "numeric field overflow" in result.set_aside[0]
+    assert warehouse.query(
+        "select record_key, reason from pos._quarantine where target_table = 'transactions' "
+        "order by 1"
+    ) == [
+        (
+            "B",
+            "load refused: NumericValueOutOfRange: numeric field overflow (A field with "
+            "precision 18, scale 4 must round to an absolute value less than 10^14.) in column "
+            "total_amount",
+        ),
+        (
+            "N\\u0000",
+            "load refused: CharacterNotInRepertoire: invalid byte sequence for encoding "
+            '"UTF8": 0x00',
+        ),
+    ]
+
+    # the next file loads, and a malformed line goes through dlt to the same _quarantine
+    (folder / "transactions_2026-01-12.csv").write_text(
+        header + "D,S01,sale,,,cash,3.00,2026-01-12T10:00:00Z\nE,S01,sale\n", encoding="utf-8"
+    )
+    again = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
+    assert again.ok, again.error
+    assert again.rows["transactions"] == 1 and not again.set_aside and not again.recovered
+    loaded = warehouse.query("select transaction_id from pos.transactions order by 1")
+    assert loaded == [("A",), ("C",), ("D",)]
+    assert quarantined(warehouse, "pos", "transactions") == 3
+    assert again.quarantined_new == 1
+
+
+def test_refused_load_file_in_another_format_is_quarantined_whole(warehouse, tmp_path):
+    """Only CSV files are probed record by record; a file in another format (here dlt's
+    insert_values) is quarantined as it is, and the source goes on."""
+    folder = tmp_path / "pos" / "transactions"
+    folder.mkdir(parents=True)
+    (folder / "transactions_2026-01-05.csv").write_text(
+        "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
+        "payment_method,total_amount,transacted_at\n"
+        "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
+        "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n",
+        encoding="utf-8",
+    )
+    source = pos_source(bucket_url=str(tmp_path / "pos"))
+    result = run_source(
+        "pos", source, warehouse, tmp_path / "pipelines", loader_file_format="insert_values"
+    )
+    assert result.ok, result.error
+    assert len(result.set_aside) == 1 and "quarantined whole" in result.set_aside[0]
+    (payload,) = warehouse.query("select raw_payload from pos._quarantine")[0]
+    assert "100000000000000000000" in payload and "'A'" in payload
+
+
+def test_set_aside_reads_csv_records_and_tells_data_errors_from_lost_connections():
+    from ingestion.set_aside import csv_records, is_data_error
+
+    text = '"id","note"\n"1","two\nlines, and ""quotes"""\n"2",""\n"3","last"'
+    assert list(csv_records(text)) == [
+        '"id","note"\n',
+        '"1","two\nlines, and ""quotes"""\n',
+        '"2",""\n',
+        '"3","last"\n',
+    ]
+    assert is_data_error("psycopg2.errors.NumericValueOutOfRange: numeric field overflow")
+    assert is_data_error("psycopg2.errors.CharacterNotInRepertoire: invalid byte sequence")
+    assert is_data_error("psycopg2.errors.UniqueViolation: duplicate key value")
+    assert not is_data_error("psycopg2.OperationalError: server closed the connection")
+    assert not is_data_error("psycopg2.errors.AdminShutdown: terminating connection")
+    assert not is_data_error(None)
+
+
+def _load_killed_after_a_committed_copy(name, source, warehouse, tmp_path) -> int:
+    """run_source in a forked child that dies (SIGKILL) right after its first COPY has
+    committed, before dlt records the job as done: the moment of the issue's crash."""
+    import os
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            from dlt.destinations.impl.postgres.postgres import PostgresCsvCopyJob
+
+            original = PostgresCsvCopyJob.run
+
+            def run_then_die(self):
+                original(self)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            PostgresCsvCopyJob.run = run_then_die
+            load(name, source, warehouse, tmp_path)
+        finally:
+            os._exit(3)  # not killed: the test fails below
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+
+
+def test_pos_killed_mid_load_is_completed_by_the_next_run(warehouse, demo_copy, tmp_path):
+    """The issue's crash: kill -9 while the POS source loads. The next run used to fail for
+    ever (UniqueViolation on _dlt_id), or, with the package moved away, report ok with the
+    rows missing (the cursor had been saved with the package)."""
+    import signal
+
+    pos_dir = demo_copy / "pos"
+    killed = _load_killed_after_a_committed_copy(
+        "pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path
+    )
+    assert killed == signal.SIGKILL
+    result = load("pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path)
+    assert result.ok, result.error
+    assert len(result.recovered) == 1 and "read again" in result.recovered[0]
+    for table, key in (
+        ("transactions", "transaction_id"),
+        ("transaction_lines", "transaction_line_id"),
+        ("loyalty_signups", "loyalty_card_id"),
+    ):
+        loaded = count(warehouse, f"pos.{table}")
+        assert loaded == distinct(warehouse, f"pos.{table}", key), f"duplicates in {table}"
+        assert loaded + quarantined(warehouse, "pos", table) == csv_data_lines(pos_dir / table)
+    assert count(warehouse, "pos._quarantine") == distinct(
+        warehouse, "pos._quarantine", "quarantine_id"
+    )
+    again = load("pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path)
+    assert again.ok and sum(again.rows.values()) == 0 and not again.recovered
 
 
 LOYALTY_HEADER_BEFORE = (
