@@ -123,7 +123,10 @@ def probe_csv(
             (dataset, table),
         )
         nullable = {name for (name,) in cur.fetchall()}
-        cur.execute(f'create temp table ciw_probe (like "{dataset}"."{table}")')
+        # with the table's check constraints: a row the table refuses must fail the probe
+        cur.execute(
+            f'create temp table ciw_probe (like "{dataset}"."{table}" including constraints)'
+        )
         force_null = ",".join(f'"{c}"' for c in columns if c in nullable)
         copy_sql = (
             "copy ciw_probe ({}) from stdin with (format csv, header true, delimiter ',', "

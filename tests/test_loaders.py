@@ -248,55 +248,70 @@ def test_pos_malformed_csv_line_is_quarantined_not_fatal(warehouse, tmp_path):
     assert keys == {"B", "C", None}
 
 
+def _refuse_store(warehouse, store_id: str) -> None:
+    """The warehouse refuses rows the loader's own checks pass (since those catch the values
+    that used to be refused, a number wider than numeric(18,4) or a NUL byte): a constraint of
+    the warehouse's on pos.transactions and on the staging table its rows are copied into."""
+    for schema in ("pos", "pos_staging"):
+        warehouse.query(
+            f"alter table {schema}.transactions add constraint no_store_{store_id.lower()} "
+            f"check (store_id <> '{store_id}')"
+        )
+
+
+TRANSACTIONS_HEADER = (
+    "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
+    "payment_method,total_amount,transacted_at\n"
+)
+
+
 def test_pos_value_the_warehouse_refuses_is_set_aside_not_blocking(warehouse, tmp_path):
-    """Values PostgreSQL refuses (a number wider than numeric(18,4), a NUL byte) used to fail
-    the package on every run: now those rows go to the quarantine with the reason, the rest of
-    their file and the next files load, and the run says so."""
+    """Rows PostgreSQL refuses used to fail the package on every run: now those rows go to the
+    quarantine with the warehouse's reason, the rest of their file and the next files load, and
+    the run says so. Values the loader's own checks catch (a number wider than numeric(18,4),
+    a NUL byte) never reach the warehouse."""
     folder = tmp_path / "pos" / "transactions"
     folder.mkdir(parents=True)
-    header = (
-        "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
-        "payment_method,total_amount,transacted_at\n"
+    bucket = str(tmp_path / "pos")
+    (folder / "transactions_2026-01-04.csv").write_text(
+        TRANSACTIONS_HEADER + "A,S01,sale,,,cash,1.00,2026-01-04T10:00:00Z\n", encoding="utf-8"
     )
+    assert load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path).ok
+    _refuse_store(warehouse, "S99")
     (folder / "transactions_2026-01-05.csv").write_text(
-        header + "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
-        "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n"
+        TRANSACTIONS_HEADER + "B,S99,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
+        "O,S01,sale,,,cash,100000000000000000000,2026-01-05T10:10:00Z\n"
         "N\x00,S01,sale,,,ca\x00sh,1.00,2026-01-05T10:30:00Z\n"
         "C,S01,sale,,,cash,2.00,2026-01-05T11:00:00Z\n",
         encoding="utf-8",
     )
-    bucket = str(tmp_path / "pos")
     result = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
     assert result.ok, result.error
-    assert result.rows["transactions"] == 2 and result.quarantined_new == 2
-    assert len(result.set_aside) == 1 and "numeric field overflow" in result.set_aside[0]
-    assert warehouse.query(
-        "select record_key, reason from pos._quarantine where target_table = 'transactions' "
-        "order by 1"
-    ) == [
-        (
-            "B",
-            "load refused: NumericValueOutOfRange: numeric field overflow (A field with "
-            "precision 18, scale 4 must round to an absolute value less than 10^14.) in column "
-            "total_amount",
-        ),
-        (
-            "N\\u0000",
-            "load refused: CharacterNotInRepertoire: invalid byte sequence for encoding "
-            '"UTF8": 0x00',
-        ),
-    ]
+    assert result.rows["transactions"] == 1 and result.quarantined_new == 3
+    assert len(result.set_aside) == 1 and "no_store_s99" in result.set_aside[0]
+    reasons = dict(
+        warehouse.query(
+            "select record_key, reason from pos._quarantine where target_table = 'transactions'"
+        )
+    )
+    assert reasons.keys() == {"B", "O", "N\\x00"}, reasons
+    assert (
+        reasons["B"].startswith("load refused: CheckViolation: ")
+        and "no_store_s99" in (reasons["B"])
+    )
+    assert not reasons["O"].startswith("load refused") and "total_amount" in reasons["O"]
 
     # the next file loads, and a malformed line goes through dlt to the same _quarantine
     (folder / "transactions_2026-01-12.csv").write_text(
-        header + "D,S01,sale,,,cash,3.00,2026-01-12T10:00:00Z\nE,S01,sale\n", encoding="utf-8"
+        TRANSACTIONS_HEADER + "D,S01,sale,,,cash,3.00,2026-01-12T10:00:00Z\nE,S01,sale\n",
+        encoding="utf-8",
     )
     again = load("pos", pos_source(bucket_url=bucket), warehouse, tmp_path)
     assert again.ok, again.error
     assert again.rows["transactions"] == 1 and not again.set_aside and not again.recovered
     loaded = warehouse.query("select transaction_id from pos.transactions order by 1")
     assert loaded == [("A",), ("C",), ("D",)]
-    assert quarantined(warehouse, "pos", "transactions") == 3
+    assert quarantined(warehouse, "pos", "transactions") == 4
     assert again.quarantined_new == 1
 
 
@@ -305,21 +320,25 @@ def test_refused_load_file_in_another_format_is_quarantined_whole(warehouse, tmp
     insert_values) is quarantined as it is, and the source goes on."""
     folder = tmp_path / "pos" / "transactions"
     folder.mkdir(parents=True)
+    pipelines = tmp_path / "pipelines"
+    (folder / "transactions_2026-01-04.csv").write_text(
+        TRANSACTIONS_HEADER + "Z,S01,sale,,,cash,1.00,2026-01-04T10:00:00Z\n", encoding="utf-8"
+    )
+    source = pos_source(bucket_url=str(tmp_path / "pos"))
+    first = run_source("pos", source, warehouse, pipelines, loader_file_format="insert_values")
+    assert first.ok, first.error
+    _refuse_store(warehouse, "S99")
     (folder / "transactions_2026-01-05.csv").write_text(
-        "transaction_id,store_id,transaction_type,loyalty_card_id,card_token_hash,"
-        "payment_method,total_amount,transacted_at\n"
-        "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
-        "B,S01,sale,,,cash,100000000000000000000,2026-01-05T10:00:00Z\n",
+        TRANSACTIONS_HEADER + "A,S01,sale,,,cash,1.00,2026-01-05T10:00:00Z\n"
+        "B,S99,sale,,,cash,1.00,2026-01-05T10:00:00Z\n",
         encoding="utf-8",
     )
     source = pos_source(bucket_url=str(tmp_path / "pos"))
-    result = run_source(
-        "pos", source, warehouse, tmp_path / "pipelines", loader_file_format="insert_values"
-    )
+    result = run_source("pos", source, warehouse, pipelines, loader_file_format="insert_values")
     assert result.ok, result.error
     assert len(result.set_aside) == 1 and "quarantined whole" in result.set_aside[0]
     (payload,) = warehouse.query("select raw_payload from pos._quarantine")[0]
-    assert "100000000000000000000" in payload and "'A'" in payload
+    assert "'S99'" in payload and "'A'" in payload
 
 
 def test_set_aside_reads_csv_records_and_tells_data_errors_from_lost_connections():
