@@ -554,7 +554,7 @@ def cmd_forget(args: argparse.Namespace, paths: Paths) -> int:
     )
     if args.erase:
         console.print(
-            f"erased: {sum(result.rows_deleted.values()):,} row(s) in "
+            f"erased: {sum(result.rows_deleted.values()):,} row(s) deleted or pseudonymised in "
             f"{len(result.rows_deleted)} table(s), {len(result.files_changed)} file(s) changed; "
             "the same rows loaded again are deleted on arrival"
         )

@@ -64,6 +64,42 @@ RECORD_COLUMNS = {
 }
 # raw columns that point at another table's record (an ESP event names its contact)
 RECORD_REFERENCES = {("esp", "events"): ("contact_id", "esp", "contacts")}
+# the personal data of a record table: set to null for an erased person, the row itself stays
+# (orders, consents and events point at it; without these columns it leads to nobody)
+PERSONAL_COLUMNS = {
+    ("shop", "accounts"): (
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "date_of_birth",
+        "address_line1",
+        "city",
+        "postcode",
+    ),
+    ("shop", "guest_checkouts"): (
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "address_line1",
+        "city",
+        "postcode",
+    ),
+    ("pos", "loyalty_signups"): (
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "email",
+        "phone",
+        "address_line1",
+        "address_line2",
+        "city",
+        "postcode",
+    ),
+    ("helpdesk", "tickets"): ("requester_name", "requester_email", "requester_phone"),
+    ("esp", "contacts"): ("email", "first_name", "last_name"),
+}
 RAW_SCHEMAS = ("shop", "pos", "web", "helpdesk", "esp")
 # the dbt layers' schemas are found by their columns; these hold no person's data
 SKIPPED_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", SCHEMA)
@@ -409,11 +445,12 @@ def _needles(person: Person, raw_values: Iterable[tuple[str, str]]) -> Needles:
 def apply_tombstones(
     warehouse: Any, schema: str, load_ids: Sequence[str] | None = None
 ) -> dict[str, int]:
-    """Delete from the raw tables of ``schema`` every row of an erased person: a record whose
-    key, or a row whose email or phone column (or an email in a quarantined payload) hashes to
-    a tombstone. ``load_ids`` limits it to the rows of those loads (what the loader calls after
-    each load); None: every row. Nothing to do (and no query of the tables) without
-    tombstones."""
+    """Pseudonymise or delete, in the raw tables of ``schema``, every row of an erased person:
+    a record whose key, or a row whose email or phone column hashes to a tombstone, loses its
+    personal columns (PERSONAL_COLUMNS; elsewhere the email and phone columns); a quarantined
+    row holding one of the emails is deleted. ``load_ids`` limits it to the rows of those
+    loads (what the loader calls after each load); None: every row. Without tombstones nothing
+    is read."""
     exists = warehouse.query("select to_regclass(%s)", (TOMBSTONES,))[0][0]
     if not exists or not warehouse.query(f"select exists (select 1 from {TOMBSTONES})")[0][0]:
         return {}
@@ -428,7 +465,7 @@ def apply_tombstones(
         (schema,),
     ):
         tables.setdefault(table, []).append(column)
-    deleted: dict[str, int] = {}
+    changed: dict[str, int] = {}
     stones = f"(select tombstone_sha256 from {TOMBSTONES})"
     for table, columns in tables.items():
         checks = []
@@ -441,6 +478,7 @@ def apply_tombstones(
             checks.append(
                 tombstone_sql("record", f"'{ref_source}:{ref_table}:' || \"{column}\"::text")
             )
+        contact_columns = []
         for column in columns:
             kind = _contact_kind(column)
             if kind == "email":
@@ -451,6 +489,8 @@ def apply_tombstones(
                         "phone_digits", f"regexp_replace(\"{column}\"::text, '[^0-9]', '', 'g')"
                     )
                 )
+            if kind is not None:
+                contact_columns.append(column)
         conditions = [f"{check} in {stones}" for check in checks]
         if "raw_payload" in columns:
             conditions.append(
@@ -458,22 +498,33 @@ def apply_tombstones(
                 f"'{EMAIL_TOKEN}', 'g') as token where "
                 f"{tombstone_sql('email', 'token[1]')} in {stones})"
             )
-        if not conditions:
+        personal = [
+            c for c in PERSONAL_COLUMNS.get((source, table), contact_columns) if c in columns
+        ]
+        if not conditions or not (personal or "raw_payload" in columns):
             continue
-        where = " or ".join(conditions)
+        # rows whose personal columns are all null already are done
+        where = f"({' or '.join(conditions)})"
+        if personal and "raw_payload" not in columns:
+            where += " and not (" + " and ".join(f'"{c}" is null' for c in personal) + ")"
         params: tuple = ()
         if load_ids is not None:
             if "_dlt_load_id" not in columns:
                 continue
-            where = f"_dlt_load_id = any(%s) and ({where})"
+            where = f"_dlt_load_id = any(%s) and {where}"
             params = (list(load_ids),)
+        if "raw_payload" in columns:
+            statement = f'delete from "{schema}"."{table}" where {where}'
+        else:
+            nulls = ", ".join(f'"{c}" = null' for c in personal)
+            statement = f'update "{schema}"."{table}" set {nulls} where {where}'
         with warehouse.cursor() as cur:
-            cur.execute(f'delete from "{schema}"."{table}" where {where}', params)
+            cur.execute(statement, params)
             if cur.rowcount:
-                deleted[f"{schema}.{table}"] = cur.rowcount
-    if deleted:
-        log.info("erased rows on arrival in %s: %s", schema, deleted)
-    return deleted
+                changed[f"{schema}.{table}"] = cur.rowcount
+    if changed:
+        log.info("erased rows on arrival in %s: %s", schema, changed)
+    return changed
 
 
 def _delete_derived(warehouse: Any, person: Person, needles: Needles) -> dict[str, int]:
