@@ -104,6 +104,35 @@ def test_forget_refuses_a_value_that_matches_nobody(demo_warehouse, capsys):
     assert wh.query("select count(*) from reverse_etl.erasure_requests") == [(0,)]
 
 
+def test_forget_finds_the_customer_by_any_identifier_of_any_record(demo_warehouse, capsys):
+    """An email that is not the golden one, a phone written the national way, a shop account
+    and a loyalty card each find their customer; the audiences drop them at the next build."""
+    wh = demo_warehouse.warehouse
+    rows = wh.query(
+        "with held as (select identifiers.identifier_type, identifiers.identifier_value, "
+        "min(identity_map.customer_id) as customer_id, count(distinct "
+        "identity_map.customer_id) as holders from marts.identity_map inner join "
+        "matched.int_identifiers_unpivoted as identifiers on identifiers.record_key = "
+        "identity_map.source_system || ':' || identity_map.source_table || ':' || "
+        "identity_map.source_record_id where identifiers.is_current group by 1, 2) "
+        "select held.customer_id, held.identifier_type, min(held.identifier_value) from held "
+        "inner join marts.dim_customers using (customer_id) where held.holders = 1 "
+        "and held.identifier_value is distinct from dim_customers.email "
+        "and held.identifier_type in ('email', 'phone', 'account', 'loyalty_card') "
+        "group by 1, 2 order by 2, 1"
+    )
+    chosen = {}
+    for customer_id, kind, value in rows:
+        chosen.setdefault(kind, (customer_id, value))
+    assert set(chosen) == {"email", "phone", "account", "loyalty_card"}
+    for kind, (customer_id, value) in sorted(chosen.items()):
+        if kind == "phone":  # +447700900123 as the person would write it: 07700 900123
+            value = "0" + value.removeprefix("+44")[:4] + " " + value.removeprefix("+44")[4:]
+        option = "--" + kind.replace("_", "-")
+        assert _ciw("forget", option, value) == 0, (kind, value)
+        assert f"matched customer(s) {customer_id}" in capsys.readouterr().out, kind
+
+
 def test_golden_records_carry_no_placeholder(demo_warehouse_readonly):
     wh = demo_warehouse_readonly.warehouse
     rows = wh.query(
