@@ -90,6 +90,47 @@ def test_the_engine_checks_erasure_placeholders_and_bounces_at_send_time(audienc
     assert result.suppressed == {"blocklisted": 1, "hard_bounced": 1, "erased": 2}
 
 
+def test_erase_scrubs_outbox_files_crm_tables_and_dlt_packages(tmp_path):
+    """The files under the warehouse home: loaded dlt packages go, pending ones lose the
+    person's lines, outbox CSV files and SQLite tables lose their rows (by the ledger's keys,
+    the customer id or a contact point); the demo's source files stay."""
+    import sqlite3
+
+    from ciw.erasure import Needles, Person, phone_pattern, scrub_files
+
+    home = tmp_path / "home"
+    loaded = home / "dlt_pipelines" / "ciw_shop" / "load" / "loaded" / "1" / "completed_jobs"
+    pending = home / "dlt_pipelines" / "ciw_shop" / "load" / "normalized" / "2" / "new_jobs"
+    post = home / "outbox" / "welcome_post"
+    for folder in (loaded, pending, post, home / "demo"):
+        folder.mkdir(parents=True)
+    (loaded / "accounts.csv").write_text("account_id,email\n7,ann@example.org\n")
+    (pending / "accounts.csv").write_text(
+        "account_id,email,phone\n7,Ann@Example.org,\n8,bob@example.org,07700 900123\n9,c@x.org,\n"
+    )
+    (post / "welcome_post-1.csv").write_text(
+        "key,op,address,first_name\nwelcome:7,upsert,1 high st,Ann\nwelcome:9,upsert,9 low st,Cy\n"
+    )
+    (home / "demo" / "accounts.csv").write_text("ann@example.org\n")
+    crm = sqlite3.connect(home / "outbox" / "crm.sqlite")
+    crm.execute("create table win_back_call_list (record_key text, first_name text)")
+    crm.executemany("insert into win_back_call_list values (?, ?)", [("7", "Ann"), ("9", "Cy")])
+    crm.commit()
+    crm.close()
+    person = Person("email", customer_ids=[7], record_keys=["shop:accounts:7"])
+    needles = Needles(["ann@example.org"], [phone_pattern("7700900123")])
+    changed = scrub_files(home, person, needles, {"welcome:7"})
+    assert len(changed) == 4
+    assert not loaded.exists()
+    assert (pending / "accounts.csv").read_text() == "account_id,email,phone\n9,c@x.org,\n"
+    assert "welcome:7" not in (post / "welcome_post-1.csv").read_text()
+    assert "welcome:9" in (post / "welcome_post-1.csv").read_text()
+    crm = sqlite3.connect(home / "outbox" / "crm.sqlite")
+    assert crm.execute("select record_key from win_back_call_list").fetchall() == [("9",)]
+    crm.close()
+    assert (home / "demo" / "accounts.csv").read_text() == "ann@example.org\n"
+
+
 # --------------------------------------------------------------------------- the demo
 
 
