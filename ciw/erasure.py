@@ -10,6 +10,7 @@ docs/erasure.md describes the whole flow.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -17,7 +18,7 @@ import logging
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -373,6 +374,24 @@ def _table_exists(cur: Any, relation: str) -> bool:
     return cur.fetchone()[0] is not None
 
 
+class _Transaction:
+    """The warehouse's query() and cursor() on one connection and one transaction: an erase is
+    recorded and carried out in the tables all at once, or not at all (then run it again)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[Any]:
+        with self.connection.cursor() as cur:
+            yield cur
+
+    def query(self, sql: str, params: Any = None) -> list[tuple]:
+        with self.connection.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+
 def forget(
     warehouse: Any,
     project: Path,
@@ -382,20 +401,31 @@ def forget(
     outbox: Path | None = None,
 ) -> ErasureResult:
     """Record the request (suppression) and, with ``erase``, delete the person's data from the
-    raw, staging (dlt's), dbt, sync-state tables and the files under the warehouse home."""
-    raw_values = _raw_values(warehouse, person) if erase else set()
-    erasure_id, stones = record_request(
-        warehouse, person, "erase" if erase else "suppress", raw_values
-    )
-    result = ErasureResult(erasure_id, person, "erase" if erase else "suppress", stones)
+    raw, staging (dlt's), dbt and sync-state tables (one transaction), then from the files
+    under the warehouse home; the audit row is completed last."""
+    mode = "erase" if erase else "suppress"
+    connection = warehouse.connect()
+    try:
+        with connection:
+            tx = _Transaction(connection)
+            raw_values = _raw_values(tx, person) if erase else set()
+            erasure_id, stones = record_request(tx, person, mode, raw_values)
+            result = ErasureResult(erasure_id, person, mode, stones)
+            if erase:
+                needles = _needles(person, raw_values)
+                ledger_keys = _ledger_keys(tx, person)
+                for schema in (*RAW_SCHEMAS, *(f"{s}_staging" for s in RAW_SCHEMAS)):
+                    result.rows_deleted.update(apply_tombstones(tx, schema, load_ids=None))
+                result.rows_deleted.update(_delete_derived(tx, person, needles))
+                result.rows_deleted.update(_delete_sync_state(tx, person, needles))
+            else:
+                tx.query(
+                    f"update {AUDIT} set completed_at = now() where erasure_id = %s", (erasure_id,)
+                )
+    finally:
+        connection.close()
     if not erase:
         return result
-    needles = _needles(person, raw_values)
-    ledger_keys = _ledger_keys(warehouse, person)
-    for schema in (*RAW_SCHEMAS, *(f"{s}_staging" for s in RAW_SCHEMAS)):
-        result.rows_deleted.update(apply_tombstones(warehouse, schema, load_ids=None))
-    result.rows_deleted.update(_delete_derived(warehouse, person, needles))
-    result.rows_deleted.update(_delete_sync_state(warehouse, person, needles))
     result.files_changed = scrub_files(home, person, needles, ledger_keys, outbox)
     with warehouse.cursor() as cur:
         cur.execute(

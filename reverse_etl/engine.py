@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,8 @@ from reverse_etl.connectors import (
     make_connector,
 )
 from reverse_etl.suppression import SendGuard
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "reverse_etl"
 DDL = f"""
@@ -271,6 +274,8 @@ class SyncEngine:
             result.planned_updates = len(plan.updates)
             result.planned_removes = len(plan.removes)
             result.suppressed = dict(plan.suppressed)
+            if plan.suppressed:
+                log.info("%s: not sent at send time: %s", sync.name, plan.suppressed)
             if (
                 plan.removes
                 and not force
