@@ -552,17 +552,73 @@ def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, paths: Paths) -> int:
-    """Record a right-to-erasure request: the person is never contacted again."""
-    if not (args.email or args.phone or args.customer_id):
-        raise CliError("give --email, --phone or --customer-id")
+    """Right to erasure: find the person by any identifier of any of their records, suppress
+    them at once (audiences and the sync engine) and, with --erase, delete their personal data
+    everywhere (docs/erasure.md). A value that matches nobody is refused (exit 1)."""
+    from ciw.erasure import ErasureError, find_person, forget
+
+    identifiers = {
+        kind: value
+        for kind, value in (
+            ("account", args.account),
+            ("loyalty_card", args.loyalty_card),
+            ("card_token", args.card_token),
+        )
+        if value
+    }
+    if not (args.email or args.phone or args.customer_id is not None or identifiers):
+        raise CliError(
+            "give --email, --phone, --customer-id, --account, --loyalty-card or --card-token"
+        )
     warehouse = open_warehouse(args, paths)
-    if not warehouse.query("select to_regclass('reverse_etl.erasure_requests')")[0][0]:
-        raise CliError("reverse_etl.erasure_requests does not exist: build the models first")
-    warehouse.query(
-        "insert into reverse_etl.erasure_requests (email, phone, customer_id) values (%s, %s, %s)",
-        (args.email, args.phone, args.customer_id),
+    try:
+        person = find_person(
+            warehouse,
+            paths.project,
+            email=args.email,
+            phone=args.phone,
+            customer_id=args.customer_id,
+            identifiers=identifiers,
+        )
+    except ErasureError as exc:
+        raise CliError(str(exc)) from exc
+    if not person.customer_ids:
+        console.print(
+            f"[red]nobody matched[/] ({person.given_type}): nothing recorded. Check the value, "
+            "or build the models if the person was loaded since the last build"
+        )
+        return 1
+    customers = ", ".join(str(c) for c in person.customer_ids)
+    console.print(
+        f"matched customer(s) {customers}: {len(person.record_keys)} source record(s), "
+        f"{len(person.identifiers)} identifier(s)"
     )
-    console.print("erasure request recorded: audiences exclude the person from the next build on")
+    if len(person.customer_ids) > 1 and not args.all_matched:
+        console.print(
+            "[red]the value is held by more than one customer[/]: nothing recorded; narrow it "
+            "(--customer-id) or pass --all-matched to forget them all"
+        )
+        return 1
+    outbox = os.environ.get("CIW_OUTBOX")
+    with run_lock(paths.lock_file):
+        result = forget(
+            warehouse,
+            paths.project,
+            paths.home,
+            person,
+            erase=args.erase,
+            outbox=Path(outbox) if outbox else None,
+        )
+    console.print(
+        f"erasure {result.erasure_id} recorded ({result.tombstones} hashed tombstones): never "
+        "contacted again; the syncs check it at send time"
+    )
+    if args.erase:
+        console.print(
+            f"erased: {sum(result.rows_deleted.values()):,} row(s) deleted or pseudonymised in "
+            f"{len(result.rows_deleted)} table(s), {len(result.files_changed)} file(s) changed; "
+            "the same rows loaded again are deleted on arrival"
+        )
     return 0
 
 
@@ -765,9 +821,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     forget = sub.add_parser("forget", help="right to erasure: never contact this person again")
     add_dsn(forget)
-    forget.add_argument("--email")
-    forget.add_argument("--phone")
+    forget.add_argument("--email", help="any email of any of the person's records")
+    forget.add_argument("--phone", help="any phone of any of the person's records")
     forget.add_argument("--customer-id", type=int)
+    forget.add_argument("--account", help="a shop account id")
+    forget.add_argument("--loyalty-card", help="a POS loyalty card id")
+    forget.add_argument("--card-token", help="a POS payment card token")
+    forget.add_argument(
+        "--erase",
+        action="store_true",
+        help="also delete the person's data from every table and file (default: suppress only)",
+    )
+    forget.add_argument(
+        "--all-matched", action="store_true", help="forget every customer the value matched"
+    )
     forget.set_defaults(func=cmd_forget)
 
     quarantine = sub.add_parser("quarantine", help="malformed rows held back, by source")

@@ -37,6 +37,10 @@ DLT_DEFAULTS = {
     # Arrow batches from a database differ when a chunk's column is all NULL (null type) or
     # its decimals have another precision: promote instead of failing
     "DATA_WRITER__ARROW_CONCAT_PROMOTE_OPTIONS": "permissive",
+    # no personal data left on disk once loaded (right to erasure, docs/erasure.md): the load
+    # files of a package that loaded are deleted, and the merge staging tables truncated
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
+    "LOAD__TRUNCATE_STAGING_DATASET": "true",
 }
 for _key, _value in DLT_DEFAULTS.items():
     os.environ.setdefault(_key, _value)
@@ -118,6 +122,11 @@ def run_source(
             run_setting_aside(pipeline, warehouse, source_name, source, loader_file_format, result)
         )
         index_loaded_tables(warehouse, source_name, pipeline)
+        # erased people stay erased: their rows sent again are deleted on arrival
+        from ciw.erasure import apply_tombstones
+
+        for schema in (source_name, f"{source_name}_staging"):
+            apply_tombstones(warehouse, schema, load_ids)
     except Exception as exc:  # reported, and re-raised on request
         result.error = _error_message(exc)
         if raise_on_error:

@@ -6,6 +6,9 @@ Per sync (an audience mart -> a channel):
   every row whose idempotency key is not yet ``sent`` in ``reverse_etl.send_ledger`` (pending
   rows of a crashed run included). A *list* sync diffs against ``reverse_etl.sync_state`` (key
   and payload hash of the last successful sync): adds, updates and, in mirror mode, removes.
+* **suppress**, at send time: rows of a customer erased since the build, or to a placeholder
+  or hard-bounced contact point, are dropped (reverse_etl/suppression.py); a list sync treats
+  them as gone from the audience (a mirror removes them).
 * **guard**: a mirror sync that would remove more than ``max_delete_share`` of what the
   destination holds is refused (the audience is probably broken, not the customers gone).
 * **send**, batch by batch: message keys are written ``pending`` and committed *before* the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +44,9 @@ from reverse_etl.connectors import (
     Record,
     make_connector,
 )
+from reverse_etl.suppression import SendGuard
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "reverse_etl"
 DDL = f"""
@@ -101,6 +108,7 @@ class Plan:
     destination_rows: int = 0
     meta: dict[str, dict] = field(default_factory=dict)  # key -> customer_id, reason
     hashes: dict[str, str] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)  # reason -> rows not sent
 
     @property
     def records(self) -> list[Record]:
@@ -121,6 +129,7 @@ class SyncResult:
     error: str | None = None
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)
 
 
 def row_hash(payload: dict[str, Any]) -> str:
@@ -192,6 +201,7 @@ class SyncEngine:
         with self.connect() as conn, conn.cursor() as cur:
             rows = self._read_audience(cur, sync)
             plan.audience_rows = len(rows)
+            rows = self._suppress(cur, rows, plan)
             if sync.kind == "message":
                 cur.execute(
                     f"select idempotency_key, status from {SCHEMA}.send_ledger where audience = %s",
@@ -232,6 +242,27 @@ class SyncEngine:
                     )
         return plan
 
+    def _suppress(self, cur, rows: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]]:
+        """The audience rows that may be sent now (erasure and suppression checked again)."""
+        guard = SendGuard.load(
+            cur,
+            {
+                "blocklist": [
+                    self.relation_of("identifier_blocklist"),
+                    "reference.identifier_blocklist",
+                ],
+                "email_events": [self.relation_of("stg_esp__events"), "staging.stg_esp__events"],
+            },
+        )
+        kept = []
+        for row in rows:
+            reason = guard.reason(row)
+            if reason is None:
+                kept.append(row)
+            else:
+                plan.suppressed[reason] = plan.suppressed.get(reason, 0) + 1
+        return kept
+
     # ------------------------------------------------------------------ running
     def run(self, sync: SyncConfig, dry_run: bool = False, force: bool = False) -> SyncResult:
         started = time.monotonic()
@@ -242,6 +273,9 @@ class SyncEngine:
             result.planned_adds = len(plan.adds)
             result.planned_updates = len(plan.updates)
             result.planned_removes = len(plan.removes)
+            result.suppressed = dict(plan.suppressed)
+            if plan.suppressed:
+                log.info("%s: not sent at send time: %s", sync.name, plan.suppressed)
             if (
                 plan.removes
                 and not force

@@ -26,4 +26,27 @@ create table if not exists reverse_etl.erasure_requests (
     customer_id bigint,
     requested_at timestamptz not null default now()
 );
+
+-- `ciw forget` (ciw/erasure.py, docs/erasure.md): SHA-256 of every identifier and record of
+-- an erased person (never the values), applied by the loader to every later load and by the
+-- audiences and the sync engine; and one audit row per request, without personal data
+create table if not exists reverse_etl.erasure_tombstones (
+    tombstone_sha256 text primary key,
+    identifier_type text not null,
+    erasure_id bigint not null,
+    created_at timestamptz not null default now()
+);
+
+create table if not exists reverse_etl.erasures (
+    erasure_id bigserial primary key,
+    mode text not null,
+    given_identifier_type text not null,
+    customer_count integer not null,
+    record_count integer not null,
+    tombstone_count integer not null,
+    rows_deleted integer not null default 0,
+    files_changed integer not null default 0,
+    requested_at timestamptz not null default now(),
+    completed_at timestamptz
+);
 {%- endmacro %}

@@ -1,6 +1,7 @@
 {#- Per customer and marketing channel (email, sms, post): the contact point, whether they
-    consented, whether anything suppresses them (erasure, open complaint, a fixed line for a
-    text) and the channel's cost rank (seeds/channel_costs.csv); cheapest_reachable_rank marks
+    consented, whether anything suppresses them (erasure, by request or by the tombstone of
+    the email or phone; an open complaint; an address that hard-bounced, until the address
+    changes; a fixed line for a text) and the channel's cost rank (seeds/channel_costs.csv); cheapest_reachable_rank marks
     the channel to use. -#}
 with
 
@@ -26,6 +27,25 @@ erasures as (
         email_normalized,
         phone_e164
     from {{ ref('stg_reverse_etl__erasure_requests') }}
+
+),
+
+-- the hashed identifiers of people erased by `ciw forget` (docs/erasure.md)
+tombstones as (
+
+    select tombstone_sha256
+    from {{ ref('stg_reverse_etl__erasure_tombstones') }}
+    where identifier_type in ('email', 'phone')
+
+),
+
+-- an address the email service provider reported as bounced is never mailed again, whatever
+-- consent comes later; a new address is reachable
+bounced_emails as (
+
+    select distinct email_normalized
+    from {{ ref('stg_esp__events') }}
+    where event_type = 'bounce' and email_normalized is not null
 
 ),
 
@@ -79,15 +99,34 @@ channel_costs as (
 
 ),
 
-erased as (
+erased_by_request as (
 
-    select distinct customers.customer_id
+    select customers.customer_id
     from customers
     inner join erasures
         on
             customers.customer_id = erasures.customer_id
             or customers.email = erasures.email_normalized
             or customers.phone = erasures.phone_e164
+
+),
+
+erased_by_tombstone as (
+
+    select customers.customer_id
+    from customers
+    inner join tombstones
+        on
+            {{ tombstone_sha256('email', 'customers.email') }} = tombstones.tombstone_sha256
+            or {{ tombstone_sha256('phone', 'customers.phone') }} = tombstones.tombstone_sha256
+
+),
+
+erased as (
+
+    select customer_id from erased_by_request
+    union
+    select customer_id from erased_by_tombstone
 
 ),
 
@@ -126,6 +165,8 @@ flagged as (
             when erased.customer_id is not null then 'erased'
             when {{ var('suppress_open_complaints') }} and open_complaints.customer_id is not null
                 then 'open_complaint'
+            when channels.channel = 'email' and bounced_emails.email_normalized is not null
+                then 'hard_bounced'
             when not channels.is_consented then 'not_consented'
             when channels.contact_point is null then 'no_contact_point'
             when
@@ -146,6 +187,8 @@ flagged as (
     inner join channel_costs on channels.channel = channel_costs.channel
     left join erased on channels.customer_id = erased.customer_id
     left join open_complaints on channels.customer_id = open_complaints.customer_id
+    left join bounced_emails
+        on channels.channel = 'email' and channels.contact_point = bounced_emails.email_normalized
 
 ),
 

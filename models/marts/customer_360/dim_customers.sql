@@ -21,6 +21,7 @@
 -- depends_on: {{ ref('int_identity_records_clustered') }}
 -- depends_on: {{ ref('stg_shop__marketing_preferences') }}
 -- depends_on: {{ ref('stg_esp__contacts') }}
+-- depends_on: {{ ref('identifier_blocklist') }}
 
 with
 
@@ -55,8 +56,9 @@ records as (
         source_table,
         first_name_normalized,
         last_name_normalized,
-        email_normalized,
-        phone_e164,
+        -- a placeholder (seeds/identifier_blocklist.csv) is nobody's contact point
+        {{ without_junk('email_normalized', 'email') }} as email_normalized,
+        {{ without_junk('phone_e164', 'phone') }} as phone_e164,
         address_normalized,
         postcode,
         birth_date,
