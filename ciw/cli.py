@@ -600,15 +600,15 @@ def cmd_forget(args: argparse.Namespace, paths: Paths) -> int:
         )
         return 1
     outbox = os.environ.get("CIW_OUTBOX")
-    with run_lock(paths.lock_file):
-        result = forget(
-            warehouse,
-            paths.project,
-            paths.home,
-            person,
-            erase=args.erase,
-            outbox=Path(outbox) if outbox else None,
-        )
+    # the warehouse lock (taken by open_warehouse) is held until the command returns
+    result = forget(
+        warehouse,
+        paths.project,
+        paths.home,
+        person,
+        erase=args.erase,
+        outbox=Path(outbox) if outbox else None,
+    )
     console.print(
         f"erasure {result.erasure_id} recorded ({result.tombstones} hashed tombstones): never "
         "contacted again; the syncs check it at send time"
