@@ -2,7 +2,14 @@
     street-type words abbreviated (street -> st, road -> rd, ...; var('address_abbreviations')),
     whitespace collapsed. -#}
 {% macro normalize_address(column) -%}
-    {%- set ns = namespace(expr="' ' || regexp_replace(" ~ fold_accents(column) ~ ", '[^a-z0-9]+', ' ', 'g') || ' '") -%}
+    {#- always folded: the address is already 27 calls deep, and with ascii_or_folded's case
+        sqlfluff's parser recursed too deep (it fails beyond about 30 nested calls) -#}
+    {{ address_of_lowered(fold_accents(column)) }}
+{%- endmacro %}
+
+{#- normalize_address of a lower-cased, accent-free text expression. -#}
+{% macro address_of_lowered(lowered) -%}
+    {%- set ns = namespace(expr="' ' || regexp_replace(" ~ lowered ~ ", '[^a-z0-9]+', ' ', 'g') || ' '") -%}
     {%- for long, short in var('address_abbreviations').items() -%}
         {%- set ns.expr = "replace(" ~ ns.expr ~ ", ' " ~ long ~ " ', ' " ~ short ~ " ')" -%}
     {%- endfor -%}
