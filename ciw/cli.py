@@ -503,6 +503,7 @@ def sync_audiences(
         "adds",
         "updates",
         "removes",
+        "held back",
         "sent",
         "failed",
         "dead",
@@ -517,6 +518,7 @@ def sync_audiences(
             f"{r.planned_adds:,}",
             f"{r.planned_updates:,}",
             f"{r.planned_removes:,}",
+            f"{sum(r.suppressed.values()):,}",
             f"{r.sent:,}",
             f"{r.failed:,}",
             f"{r.dead:,}",
@@ -532,6 +534,9 @@ def sync_audiences(
         console.print(f"demo receivers got: {summary}")
     failing = [r for r in results if r.status in ("error", "refused")]
     for r in results:
+        if r.suppressed:  # erased, blocklisted or bounced since the build: checked at send time
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(r.suppressed.items()))
+            console.print(f"  {r.sync}: held back at send time: {reasons}")
         if r.error or r.errors:
             console.print(f"  [yellow]{r.sync}[/]: {r.error or '; '.join(r.errors[:3])}")
     return 1 if failing else 0

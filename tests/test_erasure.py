@@ -199,10 +199,13 @@ def test_a_forget_between_build_and_sync_sends_nothing(demo_warehouse, capsys):
     assert _ciw("forget", "--email", email.upper()) == 0
     forgotten = capsys.readouterr().out
     assert _ciw("sync", "--demo") == 0
+    synced = capsys.readouterr().out
     assert wh.query(
         "select count(*) from reverse_etl.send_ledger where customer_id = %s", (customer_id,)
     ) == [(0,)]
     assert f"matched customer(s) {customer_id}" in forgotten
+    # the summary says what the send-time check held back, and why
+    assert "held back at send time: erased" in synced, synced
 
 
 def _text_columns(wh) -> list[tuple[str, str, str]]:
