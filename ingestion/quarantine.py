@@ -352,6 +352,20 @@ class TableSpec:
             raise RowError("; ".join(problems))
         return out
 
+    def quarantined(
+        self, row: Mapping[str, Any], error: RowError, location: str | None, line: int | None = None
+    ) -> Any:
+        """The quarantine row of a row ``clean`` refused with ``error``."""
+        return quarantine_item(
+            self.source_name,
+            self.table,
+            dict(row),
+            str(error),
+            location,
+            self.record_key(row),
+            line,
+        )
+
     def record_key(self, row: Mapping[str, Any]) -> str | None:
         values = [row.get(key) for key in self.primary_key]
         if all(v is None or v == "" for v in values):
@@ -424,16 +438,7 @@ def row_splitter(spec: TableSpec, location: str | None = None) -> Splitter:
             try:
                 good.append(spec.clean(row))
             except RowError as exc:
-                bad.append(
-                    quarantine_item(
-                        spec.source_name,
-                        spec.table,
-                        dict(row),
-                        str(exc),
-                        location,
-                        spec.record_key(row),
-                    )
-                )
+                bad.append(spec.quarantined(row, exc, location))
         return good or None, bad
 
     return split
@@ -494,15 +499,7 @@ def validate_numbered_rows(
         try:
             batch.append(spec.clean(row))
         except RowError as exc:
-            yield quarantine_item(
-                spec.source_name,
-                spec.table,
-                dict(row),
-                str(exc),
-                location,
-                spec.record_key(row),
-                line,
-            )
+            yield spec.quarantined(row, exc, location, line)
             continue
         if len(batch) >= 5000:
             yield batch
