@@ -217,7 +217,7 @@ def file_drop_resource(
         spec.table,
         primary_key=list(spec.primary_key),
         write_disposition=write_disposition,
-        columns=spec.hints(),
+        columns={**spec.hints(), q.DLT_ID: q.DLT_ID_HINT},
     )
 
 

@@ -4,6 +4,7 @@ quarantine of bad rows, resume after failures, schema drift. One block per sourc
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
@@ -422,6 +423,50 @@ LOYALTY_HEADER_BEFORE = (
 def _loyalty_drop(folder: Path, name: str, header: str, rows: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
+def test_pos_file_with_an_undeclared_column_loads_beside_typed_batches(warehouse, tmp_path):
+    """Rows of declared columns go to dlt as Arrow batches, a file that brings a column the
+    spec does not know as rows (dlt adds the column): both in one run, every row typed and
+    loaded once, the new column reported as drift."""
+    folder = tmp_path / "pos" / "loyalty_signups"
+
+    def plain(day: int, ids: range) -> None:
+        rows = [
+            f"LC{i},Ann,Lee,1980-01-02,ann{i}@example.com,07700 900123,1 High St,Leeds,"
+            f"LS1 1AA,S01,2026-01-{day:02d}T10:00:00Z"
+            for i in ids
+        ]
+        _loyalty_drop(folder, f"loyalty_signups_2026-01-{day:02d}.csv", LOYALTY_HEADER_BEFORE, rows)
+
+    plain(5, range(3))
+    first = load("pos", pos_source(bucket_url=str(tmp_path / "pos")), warehouse, tmp_path)
+    assert first.ok and first.rows["loyalty_signups"] == 3, first.error
+    plain(7, range(3, 5))
+    _loyalty_drop(
+        folder,
+        "loyalty_signups_2026-01-06.csv",
+        LOYALTY_HEADER_BEFORE + ",favourite_colour",
+        ["LC9,Bob,Ray,1975-03-04,,,2 Low Rd,York,YO1 7HH,S02,2026-01-06T09:30:00+01:00,teal"],
+    )
+    second = load("pos", pos_source(bucket_url=str(tmp_path / "pos")), warehouse, tmp_path)
+    assert second.ok, second.error
+    assert second.rows["loyalty_signups"] == 3 and second.quarantined_new == 0
+    assert second.drift == ["loyalty_signups.favourite_colour"]
+    assert warehouse.query(
+        "select loyalty_card_id, date_of_birth, signed_up_at, favourite_colour "
+        "from pos.loyalty_signups order by loyalty_card_id"
+    ) == [
+        *[
+            (f"LC{i}", dt.date(1980, 1, 2), dt.datetime(2026, 1, day, 10, tzinfo=dt.UTC), None)
+            for i, day in ((0, 5), (1, 5), (2, 5), (3, 7), (4, 7))
+        ],
+        ("LC9", dt.date(1975, 3, 4), dt.datetime(2026, 1, 6, 8, 30, tzinfo=dt.UTC), "teal"),
+    ]
+    assert distinct(warehouse, "pos.loyalty_signups", "_dlt_id") == 6
+    assert warehouse.query(
+        "select count(*) from pos.loyalty_signups where _dlt_id is null or _dlt_load_id is null"
+    ) == [(0,)]
 
 
 def test_pos_loyalty_signups_load_with_and_without_address_line2_and_country(

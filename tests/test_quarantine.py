@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from ingestion import quarantine
@@ -36,10 +37,14 @@ SPEC = TableSpec(
 
 
 def _flatten(items):
+    """(valid rows, quarantined rows) of a validator's items; the rows of an Arrow batch as
+    dicts, without dlt's row ids."""
     rows, bad = [], []
     for item in items:
         if isinstance(item, Quarantined):
             bad.append(item)
+        elif isinstance(item, pa.Table):
+            rows.extend(item.drop_columns([quarantine.DLT_ID]).to_pylist())
         else:
             rows.extend(item)
     return rows, bad
@@ -90,6 +95,37 @@ def test_malformed_rows_raise_with_reason(row, reason):
 def test_unknown_columns_pass_through_for_schema_drift():
     row = SPEC.clean({"thing_id": "x", "happened_at": "2026-01-01", "new_col": "v"})
     assert row["new_col"] == "v"
+
+
+def test_valid_rows_come_as_arrow_with_the_values_the_rows_had():
+    """Cleaned rows become an Arrow batch of the same values (every type), each with its own
+    dlt row id; drift, raw columns and values Arrow refuses keep the row list."""
+    raw = [
+        {
+            "thing_id": "a",
+            "amount": "12.34567",
+            "count": "-9223372036854775808",
+            "happened_at": "2026-01-01T10:00:00+02:00",
+            "born_on": "1980-02-29",
+            "is_ok": "yes",
+        },
+        {"thing_id": "b", "happened_at": "2026-01-02"},
+    ]
+    rows = [SPEC.clean(row) for row in raw]
+    batch = SPEC.as_arrow(rows)
+    assert isinstance(batch, pa.Table) and batch.num_rows == 2
+    ids = batch.column(quarantine.DLT_ID).to_pylist()
+    assert len(set(ids)) == 2 and all(ids)
+    loaded = batch.drop_columns([quarantine.DLT_ID]).to_pylist()
+    for row, back in zip(rows, loaded, strict=True):
+        assert {k: v for k, v in back.items() if v is not None} == row
+    drifted = [*rows, SPEC.clean({"thing_id": "c", "happened_at": "2026-01-03", "new": "x"})]
+    assert SPEC.as_arrow(drifted) is drifted
+    raw_spec = TableSpec("demo", "things", SPEC.columns, ["thing_id"], raw_columns=["happened_at"])
+    assert raw_spec.as_arrow(rows) is rows
+    # more decimal places than the Arrow type holds: PostgreSQL rounds them, as in a list
+    precise = [{**rows[0], "amount": Decimal("1." + "1" * 20)}]
+    assert SPEC.as_arrow(precise) is precise
 
 
 def test_naive_and_offset_timestamps_become_utc():
