@@ -3,12 +3,14 @@
     match-model fit learns from (`ciw match --refit`) and that int_identity_links_fuzzy
     weighs. blocking_rules names the rules that made the pair a candidate, so that the fit
     can leave out of each of its sessions the comparisons that rule forced to agree.
-    Incremental: the pairs of records touched since this model last wrote
-    (int_identity_records_touched) are deleted and compared again. -#}
+    A full build compares every pair of the tables its stage full_build_pairs wrote (so that
+    the comparisons run in parallel); incremental: the pairs of records touched since this
+    model last wrote (int_identity_records_touched) are deleted and compared again. -#}
 {{ config(
     materialized='incremental_batch',
-    stages=['touched_records'],
+    stages=['touched_records', 'full_build_pairs'],
     replaces='links_of_touched_records',
+    post_hook="{{ drop_full_build_pairs() }}",
     incremental_strategy='append',
     on_schema_change='fail',
     indexes=[
@@ -19,6 +21,9 @@
 ) }}
 
 -- depends_on: {{ ref('int_identity_records_touched') }}
+-- depends_on: {{ ref('int_identity_block_keys') }}
+-- depends_on: {{ ref('identifier_blocklist') }}
+-- depends_on: {{ ref('int_identity_records_unioned') }}
 
 with
 
@@ -61,47 +66,63 @@ with
 
     ),
 
-{% else %}
-
-    -- the table joined to itself (not a CTE of its current keys): the planner then knows its
-    -- size and hashes it in parallel where it sorted the CTE (7.6 s against 20 s at 200k
-    -- records)
-    candidate_keys as (
+    candidate_pairs as materialized (
 
         select
-            left_keys.record_key as left_record_key,
-            right_keys.record_key as right_record_key,
-            left_keys.block_key
-        from {{ ref('int_identity_block_keys') }} as left_keys
-        inner join {{ ref('int_identity_block_keys') }} as right_keys
-            on
-                left_keys.block_key = right_keys.block_key
-                and left_keys.record_key < right_keys.record_key
-        where left_keys.is_current and right_keys.is_current
+            left_record_key,
+            right_record_key,
+            array_agg(distinct split_part(block_key, ':', 1) order by split_part(block_key, ':', 1))
+                as blocking_rules
+        from candidate_keys
+        group by left_record_key, right_record_key
+
+    ),
+
+{% elif stages_full_build() %}
+
+    -- a full build: the tables of stage full_build_pairs, which parallel workers can read
+    candidate_pairs as (
+
+        select
+            left_record_key,
+            right_record_key,
+            blocking_rules
+        from {{ full_build_table('candidate_pairs') }}
+
+    ),
+
+{% else %}
+
+    -- a unit test: every pair, as the stage of a full build finds them
+    candidate_pairs as materialized (
+
+        {{ full_build_candidate_pairs() }}
 
     ),
 
 {% endif %}
 
-candidate_pairs as materialized (
+{% if stages_full_build() %}
 
-    select
-        left_record_key,
-        right_record_key,
-        array_agg(distinct split_part(block_key, ':', 1) order by split_part(block_key, ':', 1))
-            as blocking_rules
-    from candidate_keys
-    group by left_record_key, right_record_key
+    -- not materialized: each join reads the table (a CTE read twice would be computed once,
+    -- by the leader alone)
+    records as not materialized (
 
-),
+        select * from {{ full_build_table('comparison_records') }}
 
-records as (
+    ),
 
-    select
-        {{ comparison_record_columns() }}
-    from {{ ref('int_identity_records_unioned') }}
+{% else %}
 
-),
+    records as (
+
+        select
+            {{ comparison_record_columns() }}
+        from {{ ref('int_identity_records_unioned') }}
+
+    ),
+
+{% endif %}
 
 -- each candidate pair with its two records' values and their edit distances (computed once
 -- here: offset 0 keeps the planner from copying them into every level that reads them)
