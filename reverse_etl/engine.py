@@ -252,6 +252,10 @@ class SyncEngine:
                     "reference.identifier_blocklist",
                 ],
                 "email_events": [self.relation_of("stg_esp__events"), "staging.stg_esp__events"],
+                "dim_customers": [self.relation_of("dim_customers")],
+                "identity_map": [self.relation_of("identity_map")],
+                "marketing_preferences": [self.relation_of("stg_shop__marketing_preferences")],
+                "email_contacts": [self.relation_of("stg_esp__contacts")],
             },
         )
         kept = []

@@ -6,8 +6,10 @@ also after a rebuild and a re-load of the same source rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -206,6 +208,36 @@ def test_a_forget_between_build_and_sync_sends_nothing(demo_warehouse, capsys):
     assert f"matched customer(s) {customer_id}" in forgotten
     # the summary says what the send-time check held back, and why
     assert "held back at send time: erased" in synced, synced
+
+
+def test_an_opt_out_loaded_between_build_and_sync_stops_that_channel(demo_warehouse, capsys):
+    """Customer X's email is due (their ledger row removed: as after a new build). X opts out
+    of email in the shop, and the shop is loaded again without a build: the sync sends X no
+    email, and its summary says why."""
+    wh = demo_warehouse.warehouse
+    customer_id, key, account_id = wh.query(
+        "select ledger.customer_id, ledger.idempotency_key, identities.source_record_id "
+        "from reverse_etl.send_ledger as ledger inner join marts.identity_map as identities "
+        "on identities.customer_id = ledger.customer_id and identities.source_system = 'shop' "
+        "and identities.source_table = 'accounts' "
+        "where ledger.status = 'sent' and ledger.channel = 'email' order by 1, 3 limit 1"
+    )[0]
+    wh.query("delete from reverse_etl.send_ledger where idempotency_key = %s", (key,))
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with sqlite3.connect(demo_warehouse.home / "demo" / "shop.sqlite") as shop:
+        shop.execute(
+            "insert or replace into marketing_preferences values (?, 'email', 0, ?)",
+            (int(account_id), now),
+        )
+    assert _ciw("load", "--demo", "shop") == 0
+    capsys.readouterr()
+    assert _ciw("sync", "--demo") == 0
+    synced = capsys.readouterr().out
+    assert wh.query(
+        "select count(*) from reverse_etl.send_ledger where customer_id = %s and channel = 'email'",
+        (customer_id,),
+    ) == [(0,)]
+    assert "held back at send time: opted_out" in synced, synced
 
 
 def _text_columns(wh) -> list[tuple[str, str, str]]:
