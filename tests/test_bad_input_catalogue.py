@@ -374,6 +374,55 @@ CASES: list[Case] = [
         {"email": LONG_EMAIL},
         "loaded",
     ),
+    # SQLite stores any value in any column: each would fail the whole table's extract
+    Case(
+        "text in a SQLite INTEGER column",
+        "shop",
+        "accounts",
+        {"loyalty_points": "many"},
+        "quarantined",
+        "loyalty_points: 'many' is not an integer",
+    ),
+    Case(
+        "text in a SQLite NUMERIC column",
+        "shop",
+        "accounts",
+        {"credit": "abc"},
+        "quarantined",
+        "credit: 'abc' is not a number of up to 29 digits",
+    ),
+    Case(
+        "a number of 31 digits in a SQLite NUMERIC column",
+        "shop",
+        "accounts",
+        {"credit": 1e30},
+        "quarantined",
+        "credit: '1.0e+30' is not a number of up to 29 digits",
+    ),
+    Case(
+        "impossible date in a SQLite DATE column",
+        "shop",
+        "accounts",
+        {"date_of_birth": "1980-02-31"},
+        "quarantined",
+        "date_of_birth: '1980-02-31' is not a date",
+    ),
+    Case(
+        "day-first date in a SQLite DATE column",
+        "shop",
+        "accounts",
+        {"date_of_birth": "31/12/1980"},
+        "quarantined",
+        "date_of_birth: '31/12/1980' is not a date",
+    ),
+    Case(
+        "a word in a SQLite DATETIME column",
+        "shop",
+        "accounts",
+        {"created_at": "yesterday"},
+        "quarantined",
+        "created_at: 'yesterday' is not a timestamp",
+    ),
     # ---- helpdesk: a REST API
     Case(
         "NUL byte in an API string",
@@ -475,16 +524,24 @@ def _write_shop(path: Path, cases: list[tuple[int, Case]]) -> None:
     db = sqlite3.connect(path)
     db.execute(
         "create table accounts (account_id INTEGER PRIMARY KEY, email TEXT, first_name TEXT, "
-        "last_name TEXT, created_at DATETIME, updated_at DATETIME)"
+        "last_name TEXT, date_of_birth DATE, loyalty_points INTEGER, credit NUMERIC, "
+        "created_at DATETIME, updated_at DATETIME)"
     )
+    good = {
+        "email": "ann@example.com",
+        "first_name": "Ann",
+        "date_of_birth": "1980-01-02",
+        "loyalty_points": 10,
+        "credit": 2.5,
+        "created_at": "2026-01-05 10:00:00",
+    }
     for index, case in cases:
         assert isinstance(case.bad, dict)
         for account_id, values in ((index * 10, {}), (index * 10 + 1, case.bad)):
-            row = {"email": "ann@example.com", "first_name": "Ann", **values}
+            row = {**good, **values}
             db.execute(
-                "insert into accounts values (?, ?, ?, 'Lee', '2026-01-05 10:00:00', "
-                "'2026-01-05 10:00:00')",
-                (account_id, row["email"], row["first_name"]),
+                "insert into accounts values (?, ?, ?, 'Lee', ?, ?, ?, ?, '2026-01-05 10:00:00')",
+                (account_id, *(row[name] for name in good)),
             )
     db.commit()
     db.close()

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,95 @@ def csv_data_lines(folder: Path) -> int:
 
 def shop(demo: Path, **kw):
     return shop_source(credentials=f"sqlite:///{demo / 'shop.sqlite'}", **kw)
+
+
+def test_sqlite_values_that_do_not_fit_their_column_are_quarantined_not_blocking(
+    warehouse, demo_copy, tmp_path
+):
+    """SQLite keeps any value in any column. A product price 'abc', an order total 'n/a' with
+    the updated_at 'yesterday', a quantity 'two' and a birth date '1980-02-31' each once failed
+    the whole shop source on every run. Each row is quarantined with the columns that do not
+    fit, every other row loads; a later run loads the row fixed at the source, quarantines a
+    new bad one, and keeps each quarantined row once."""
+    db = sqlite3.connect(demo_copy / "shop.sqlite")
+    first_of = {
+        table: db.execute(f"select min({key}) from {table}").fetchone()[0]
+        for table, key in (
+            ("products", "product_id"),
+            ("orders", "order_id"),
+            ("order_lines", "order_line_id"),
+            ("accounts", "account_id"),
+        )
+    }
+    counts = {
+        table: db.execute(f"select count(*) from {table}").fetchone()[0] for table in first_of
+    }
+    bad_lines = db.execute("select count(*) from order_lines where order_id is null").fetchone()[0]
+    db.execute(
+        "update products set unit_price = 'abc' where product_id = ?", (first_of["products"],)
+    )
+    db.execute(
+        "update orders set total_amount = 'n/a', updated_at = 'yesterday' where order_id = ?",
+        (first_of["orders"],),
+    )
+    db.execute(
+        "update order_lines set quantity = 'two' where order_line_id = ?",
+        (first_of["order_lines"],),
+    )
+    db.execute(
+        "update accounts set date_of_birth = '1980-02-31' where account_id = ?",
+        (first_of["accounts"],),
+    )
+    db.commit()
+
+    first = load("shop", shop(demo_copy), warehouse, tmp_path)
+    assert first.ok, first.error
+    reasons = dict(
+        warehouse.query(
+            "select target_table || ':' || record_key, reason from shop._quarantine "
+            "where reason like '%is not%'"
+        )
+    )
+    assert reasons == {
+        f"products:{first_of['products']}": (
+            "unit_price: 'abc' is not a number of up to 29 digits"
+        ),
+        f"orders:{first_of['orders']}": (
+            "total_amount: 'n/a' is not a number of up to 29 digits; "
+            "updated_at: 'yesterday' is not a timestamp"
+        ),
+        f"order_lines:{first_of['order_lines']}": "quantity: 'two' is not an integer",
+        f"accounts:{first_of['accounts']}": (
+            "date_of_birth: '1980-02-31' is not a date (YYYY-MM-DD)"
+        ),
+    }
+    for table, n in counts.items():
+        others = bad_lines if table == "order_lines" else 0
+        assert count(warehouse, f"shop.{table}") == n - 1 - others, table
+
+    db.execute(
+        "update products set unit_price = 9.99, updated_at = '2099-01-01 00:00:00' "
+        "where product_id = ?",
+        (first_of["products"],),
+    )
+    db.execute(
+        "insert into products (product_id, sku, unit_price, updated_at) "
+        "values (999999, 'SKU-NEW', 'free', '2099-01-01 00:00:00')"
+    )
+    db.commit()
+    db.close()
+    second = load("shop", shop(demo_copy), warehouse, tmp_path)
+    assert second.ok, second.error
+    assert warehouse.query(
+        "select unit_price from shop.products where product_id = %s", (first_of["products"],)
+    ) == [(Decimal("9.99"),)]
+    assert second.quarantined_new == 1
+    assert warehouse.query(
+        "select record_key, reason from shop._quarantine where record_key = '999999'"
+    ) == [("999999", "unit_price: 'free' is not a number of up to 29 digits")]
+    assert count(warehouse, "shop._quarantine") == distinct(
+        warehouse, "shop._quarantine", "quarantine_id"
+    )
 
 
 def test_shop_first_load_reload_and_incremental(warehouse, demo_copy, tmp_path):

@@ -2,7 +2,8 @@
 
 Built on dlt's ``sql_database`` source with the pyarrow backend: every table is read
 incrementally on ``updated_at`` and merged on its primary key; malformed rows go to
-``shop._quarantine``.
+``shop._quarantine``, on SQLite also the rows with a value that does not fit its column's type
+(SQLite stores any value in any column).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 
 from ingestion.quarantine import split_quarantine
-from ingestion.sources.shop.helpers import arrow_splitter, sqlite_cursor_query
+from ingestion.sources.shop.helpers import (
+    arrow_splitter,
+    sqlite_cursor_query,
+    sqlite_mistyped_rows,
+)
 from ingestion.sources.shop.settings import DEFAULT_CHUNK_SIZE, SHOP_TABLES
 
 
@@ -52,3 +57,5 @@ def shop_source(
             primary_key=list(table.primary_key),
             write_disposition="merge",
         )
+        if engine.dialect.name == "sqlite":
+            yield sqlite_mistyped_rows(engine, table)
