@@ -31,6 +31,21 @@ def _row_problems(table: ShopTable, row: dict[str, Any], checked: tuple[str, ...
     return problems
 
 
+def quarantined_row(
+    table: ShopTable, row: dict[str, Any], problems: list[str], source_name: str = "shop"
+) -> Any:
+    """The quarantine row of a shop table's row (its key, the problems found)."""
+    key = "|".join("" if row.get(k) is None else str(row.get(k)) for k in table.primary_key)
+    return quarantine_item(
+        source_name,
+        table.name,
+        row,
+        "; ".join(problems),
+        location=f"table {table.name}",
+        record_key=key or None,
+    )
+
+
 def arrow_splitter(table: ShopTable, source_name: str = "shop"):
     """Splitter (see ``split_quarantine``): valid rows stay one Arrow table; rows missing a key
     or a required value, or with text that cannot be loaded (a NUL byte, over the length limit)
@@ -39,15 +54,7 @@ def arrow_splitter(table: ShopTable, source_name: str = "shop"):
     checked = tuple(dict.fromkeys((*table.primary_key, *table.required, table.cursor)))
 
     def quarantined(row: dict[str, Any], problems: list[str]) -> Any:
-        key = "|".join("" if row.get(k) is None else str(row.get(k)) for k in table.primary_key)
-        return quarantine_item(
-            source_name,
-            table.name,
-            row,
-            "; ".join(problems),
-            location=f"table {table.name}",
-            record_key=key or None,
-        )
+        return quarantined_row(table, row, problems, source_name)
 
     def _split(item: Any) -> tuple[Any, list[Any]]:
         if isinstance(item, dict | list):  # the sqlalchemy backend yields dicts
@@ -216,15 +223,7 @@ def sqlite_mistyped_rows(engine: sa.Engine, spec: ShopTable, source_name: str = 
                     for index, (name, (_, expected)) in enumerate(checks.items())
                     if not row[f"__fits_{index}"]
                 ]
-                key = "|".join("" if raw.get(k) is None else str(raw[k]) for k in spec.primary_key)
-                yield quarantine_item(
-                    source_name,
-                    spec.name,
-                    raw,
-                    "; ".join(problems),
-                    location=f"table {spec.name}",
-                    record_key=key or None,
-                )
+                yield quarantined_row(spec, raw, problems, source_name)
         if seen_to is not None:
             state["seen_to"] = str(seen_to)
 
