@@ -71,14 +71,18 @@ def parsing_ahead(warehouse: Warehouse, paths: Paths) -> Iterator[None]:
     parsing). Nothing depends on it: the child is waited for before the body's end returns
     (so that two dbt never write the target folder at once), stopped if the body fails, and
     whatever it did not do the pipeline's own parse does."""
-    process = subprocess.Popen(
-        [dbt_executable(), "parse", "--quiet"],
-        cwd=paths.project,
-        env=dbt_env(warehouse, paths),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    try:
+        process = subprocess.Popen(
+            [dbt_executable(), "parse", "--quiet"],
+            cwd=paths.project,
+            env=dbt_env(warehouse, paths),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # no dbt to start (FileNotFoundError): the build says so itself
+        yield
+        return
     try:
         yield
     except BaseException:

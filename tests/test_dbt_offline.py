@@ -95,3 +95,35 @@ def test_compile_and_docs_need_no_database(offline):
             "model.customer_intelligence.int_identity_records_touched"
             in (models[name]["depends_on"]["nodes"])
         ), name
+
+
+def test_the_parse_beside_the_loads_leaves_a_parsed_project(tmp_path, monkeypatch):
+    """ciw.dbt.parsing_ahead: dbt parses in a child process while the body runs (the loads of
+    `ciw run`), and is done when the body's end returns: the build then finds the parsed
+    project (dbt's partial parsing). Without a dbt to start, the body runs all the same."""
+    from unittest import mock
+
+    from ciw import dbt
+    from ciw.config import Paths
+    from ciw.warehouse import Dsn, Warehouse
+
+    target = tmp_path / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(tmp_path))
+    shutil.copyfile(ROOT / "profiles.yml.example", tmp_path / "profiles.yml")
+    warehouse = Warehouse(Dsn.parse(f"postgresql://postgres@127.0.0.1:{_closed_port()}/none"))
+    paths = Paths(project=ROOT, home=tmp_path / "home")
+    ran = []
+    with dbt.parsing_ahead(warehouse, paths):
+        ran.append("loads")
+        assert not (target / "partial_parse.msgpack").exists()  # still parsing
+    assert ran == ["loads"]
+    assert (target / "partial_parse.msgpack").exists() and (target / "manifest.json").exists()
+
+    with (
+        mock.patch.object(dbt, "dbt_executable", side_effect=FileNotFoundError("no dbt")),
+        dbt.parsing_ahead(warehouse, paths),
+    ):
+        ran.append("loads without dbt")
+    assert ran == ["loads", "loads without dbt"]
