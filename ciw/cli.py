@@ -316,13 +316,12 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
         demo_dir = ensure_demo_data(
             paths, args.customers, args.seed, args.regenerate, demo_as_of(args.as_of)
         )
-    if args.skip_build:
-        results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
-    else:
-        from ciw.dbt import parsing_ahead
+    from ciw.dbt import parsing_ahead
 
-        with parsing_ahead(warehouse, paths):  # the build's parse, while the sources load
-            results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
+    # the build's parse, while the sources load
+    ahead = contextlib.nullcontext() if args.skip_build else parsing_ahead(warehouse, paths)
+    with ahead:
+        results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
     status = report(results, warehouse, time.monotonic() - started)
     if args.skip_build:
         return status

@@ -30,6 +30,11 @@ def _exists(cur: Any, relation: str) -> bool:
     return cur.fetchone()[0] is not None
 
 
+def _first_existing(cur: Any, candidates: Iterable[str]) -> str | None:
+    """The first of ``candidates`` that exists, or None."""
+    return next((relation for relation in candidates if _exists(cur, relation)), None)
+
+
 @dataclass
 class SendGuard:
     erased_customers: set[int] = field(default_factory=set)
@@ -42,8 +47,9 @@ class SendGuard:
 
     @classmethod
     def load(cls, cur: Any, relations: dict[str, Iterable[str]]) -> SendGuard:
-        """Read the suppressions now; ``relations``: candidate relations of the blocklist seed
-        and of the ESP events staging model (the first that exists is read; none: no check)."""
+        """Read the suppressions now; ``relations``: candidate relations of the blocklist seed,
+        the ESP events staging model and what _opt_outs_since_build reads (the first that exists
+        is read; none: no check)."""
         guard = cls()
         if _exists(cur, "reverse_etl.erasure_requests"):
             cur.execute("select customer_id, email, phone from reverse_etl.erasure_requests")
@@ -60,19 +66,17 @@ class SendGuard:
                 "where identifier_type in ('email', 'phone')"
             )
             guard.tombstones = {row[0] for row in cur.fetchall()}
-        for relation in relations.get("blocklist", ()):
-            if _exists(cur, relation):
-                cur.execute(f"select lower(btrim(identifier_value)) from {relation}")
-                guard.blocklist = {row[0] for row in cur.fetchall()}
-                break
-        for relation in relations.get("email_events", ()):
-            if _exists(cur, relation):
-                cur.execute(
-                    f"select distinct email_normalized from {relation} "
-                    f"where event_type = 'bounce' and email_normalized is not null"
-                )
-                guard.bounced = {row[0] for row in cur.fetchall()}
-                break
+        blocklist = _first_existing(cur, relations.get("blocklist", ()))
+        if blocklist:
+            cur.execute(f"select lower(btrim(identifier_value)) from {blocklist}")
+            guard.blocklist = {row[0] for row in cur.fetchall()}
+        email_events = _first_existing(cur, relations.get("email_events", ()))
+        if email_events:
+            cur.execute(
+                f"select distinct email_normalized from {email_events} "
+                f"where event_type = 'bounce' and email_normalized is not null"
+            )
+            guard.bounced = {row[0] for row in cur.fetchall()}
         guard.opted_out = _opt_outs_since_build(cur, relations)
         return guard
 
@@ -102,10 +106,6 @@ class SendGuard:
             if "@" in lowered and lowered in self.bounced:
                 return "hard_bounced"
         return None
-
-
-def _first_existing(cur: Any, candidates: Iterable[str]) -> str | None:
-    return next((relation for relation in candidates if _exists(cur, relation)), None)
 
 
 def _opt_outs_since_build(cur: Any, relations: dict[str, Iterable[str]]) -> set[tuple[int, str]]:
