@@ -207,13 +207,15 @@ def parse_decimal(value: Any) -> Decimal:
     if not number.is_finite():
         raise RowError(f"not a finite number: {_short(value)}")
     digits = DECIMAL_PRECISION - DECIMAL_SCALE
-    if (
-        number.adjusted() >= digits
-        or abs(number.quantize(Decimal(1).scaleb(-DECIMAL_SCALE), rounding=ROUND_HALF_UP))
-        >= Decimal(10) ** digits
-    ):
-        raise RowError(f"wider than numeric({DECIMAL_PRECISION},{DECIMAL_SCALE}): {_short(value)}")
-    return number
+    wide = f"wider than numeric({DECIMAL_PRECISION},{DECIMAL_SCALE}): {_short(value)}"
+    if number.adjusted() >= digits:
+        raise RowError(wide)
+    # rounded as PostgreSQL rounds it into numeric(18, 4) (half away from zero), so that it
+    # also fits an Arrow decimal of that scale
+    rounded = number.quantize(Decimal(1).scaleb(-DECIMAL_SCALE), rounding=ROUND_HALF_UP)
+    if abs(rounded) >= Decimal(10) ** digits:
+        raise RowError(wide)
+    return rounded
 
 
 def parse_text(value: Any) -> str:
@@ -245,7 +247,7 @@ def parse_bool(value: Any) -> bool:
 ARROW_TYPES = {
     "text": pa.string(),
     "bigint": pa.int64(),
-    "decimal": pa.decimal128(38, 18),
+    "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
     "timestamp": pa.timestamp("us", tz="UTC"),
     "date": pa.date32(),
     "bool": pa.bool_(),
@@ -317,14 +319,20 @@ class TableSpec:
         raw columns (loaded as received)."""
         if self.raw_columns or not set().union(*rows) <= self.by_name.keys():
             return rows
+        # the types and nullability of the columns' dlt hints (else dlt warns on every batch)
         schema = pa.schema(
-            [(column.name, ARROW_TYPES[column.data_type]) for column in self.columns]
+            [
+                pa.field(column.name, ARROW_TYPES[column.data_type], nullable=not column.required)
+                for column in self.columns
+            ]
         )
         try:
             table = pa.Table.from_pylist(rows, schema=schema)
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
             return rows
-        return table.append_column(DLT_ID, pa.array(generate_dlt_ids(len(rows))))
+        return table.append_column(
+            pa.field(DLT_ID, pa.string(), nullable=False), pa.array(generate_dlt_ids(len(rows)))
+        )
 
     def clean(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Typed copy of ``row``; raises RowError with every problem found.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import logging
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +39,16 @@ def load(name, source, warehouse, tmp_path: Path, raise_on_error=False):
     return run_source(
         name, source, warehouse, tmp_path / "pipelines", raise_on_error=raise_on_error
     )
+
+
+@pytest.fixture
+def dlt_warnings(caplog):
+    """The warnings dlt logged during the test (its logger does not reach the root's)."""
+    logger = logging.getLogger("dlt")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING, logger="dlt")
+    yield lambda: [r.getMessage() for r in caplog.records if r.name == "dlt"]
+    logger.removeHandler(caplog.handler)
 
 
 def csv_data_lines(folder: Path) -> int:
@@ -144,7 +155,7 @@ def test_sqlite_values_that_do_not_fit_their_column_are_quarantined_not_blocking
     )
 
 
-def test_shop_first_load_reload_and_incremental(warehouse, demo_copy, tmp_path):
+def test_shop_first_load_reload_and_incremental(warehouse, demo_copy, tmp_path, dlt_warnings):
     db = sqlite3.connect(demo_copy / "shop.sqlite")
     src_counts = {
         t: db.execute(f"select count(*) from {t}").fetchone()[0]
@@ -161,6 +172,8 @@ def test_shop_first_load_reload_and_incremental(warehouse, demo_copy, tmp_path):
         assert loaded == expected, table
     assert quarantined(warehouse, "shop", "order_lines") == bad_lines
     assert first.quarantined_new == bad_lines
+    # the batches' Arrow schemas say what the tables' hints say: no warning per batch
+    assert dlt_warnings() == []
     # every loaded table is indexed on its load time and its primary key
     indexes = {
         (table, definition.split(" USING btree ")[1])
@@ -277,10 +290,11 @@ def test_shop_schema_drift_is_loaded_and_reported(warehouse, demo_copy, tmp_path
 # ----------------------------------------------------------------------------- pos
 
 
-def test_pos_loads_validates_and_is_idempotent(warehouse, demo_copy, tmp_path):
+def test_pos_loads_validates_and_is_idempotent(warehouse, demo_copy, tmp_path, dlt_warnings):
     pos_dir = demo_copy / "pos"
     result = load("pos", pos_source(bucket_url=str(pos_dir)), warehouse, tmp_path)
     assert result.ok, result.error
+    assert dlt_warnings() == []  # the checked rows' Arrow batches agree with the hints
     for table, key in (
         ("transactions", "transaction_id"),
         ("transaction_lines", "transaction_line_id"),

@@ -119,6 +119,16 @@ def test_valid_rows_come_as_arrow_with_the_values_the_rows_had():
     loaded = batch.drop_columns([quarantine.DLT_ID]).to_pylist()
     for row, back in zip(rows, loaded, strict=True):
         assert {k: v for k, v in back.items() if v is not None} == row
+    # rounded to the column's scale as PostgreSQL rounds (half away from zero)
+    assert rows[0]["amount"] == Decimal("12.3457")
+    assert SPEC.clean({**raw[1], "amount": "-0.00005"})["amount"] == Decimal("-0.0001")
+    # the batch's fields say what the columns' dlt hints say (else dlt warns on every batch)
+    for column in SPEC.columns:
+        field, hint = batch.schema.field(column.name), column.hint()
+        assert field.nullable == hint["nullable"], column.name
+        if column.data_type == "decimal":
+            assert (field.type.precision, field.type.scale) == (hint["precision"], hint["scale"])
+    assert not batch.schema.field(quarantine.DLT_ID).nullable
     drifted = [*rows, SPEC.clean({"thing_id": "c", "happened_at": "2026-01-03", "new": "x"})]
     assert SPEC.as_arrow(drifted) is drifted
     raw_spec = TableSpec("demo", "things", SPEC.columns, ["thing_id"], raw_columns=["happened_at"])

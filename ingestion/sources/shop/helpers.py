@@ -85,15 +85,25 @@ def arrow_splitter(table: ShopTable, source_name: str = "shop"):
             loadable = pc.fill_null(loadable, True)
             valid = loadable if valid is None else pc.and_(valid, loadable)
         if valid is None:
-            return item, []
+            return keys_not_null(item), []
         invalid_count = len(item) - pc.sum(pc.cast(valid, pa.int64())).as_py()
         if invalid_count == 0:
-            return item, []
+            return keys_not_null(item), []
         bad = [
             quarantined(row, _row_problems(table, row, checked))
             for row in item.filter(pc.invert(valid)).to_pylist()
         ]
-        return item.filter(valid), bad
+        return keys_not_null(item.filter(valid)), bad
+
+    def keys_not_null(item: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+        # the key columns as dlt's hints have them (not null: the rows without were split
+        # off), else dlt warns of differing hints on every batch
+        schema = item.schema
+        for name in table.primary_key:
+            index = schema.get_field_index(name)
+            if index >= 0:
+                schema = schema.set(index, schema.field(index).with_nullable(False))
+        return item if schema == item.schema else item.cast(schema)
 
     return _split
 
