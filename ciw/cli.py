@@ -417,7 +417,8 @@ def fit_match_model_step(
         f"match model: fit {model.model_id} on {model.candidate_pair_count:,} candidate pairs "
         f"and {model.sampled_pair_count:,} random pairs of {model.record_count:,} records "
         f"({model.em_iterations} EM iterations, {model.fit_seconds:.1f}s); prior "
-        f"{model.prior_match_probability:.3g}; every pair weighed again"
+        f"{model.prior_match_probability:.3g}; "
+        + ("every pair weighed again" if result.reweighed else "the build weighs the pairs")
     )
     return 0
 

@@ -225,14 +225,39 @@ def run_dbt(
     return DbtSession(warehouse, paths).run(args, capture)
 
 
+def _manifest(project: Path) -> dict:
+    """The manifest of the last dbt invocation ({} when there is none)."""
+    manifest = _target_dir(project) / "manifest.json"
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
 def model_relation(project: Path, name: str, default_schema: str = "marts") -> str:
     """The relation (schema.table) dbt builds a model into, from the manifest of the last
     dbt invocation when there is one, else ``<default_schema>.<name>``. The database is left
     out: the manifest may come from a run against another database of the same project."""
-    manifest = _target_dir(project) / "manifest.json"
-    if manifest.exists():
-        for node in json.loads(manifest.read_text()).get("nodes", {}).values():
-            is_model = node.get("resource_type") == "model" and node.get("name") == name
-            if is_model and node.get("schema"):
-                return f'"{node["schema"]}"."{node.get("alias") or name}"'
+    for node in _manifest(project).get("nodes", {}).values():
+        is_model = node.get("resource_type") == "model" and node.get("name") == name
+        if is_model and node.get("schema"):
+            return f'"{node["schema"]}"."{node.get("alias") or name}"'
     return f"{default_schema}.{name}"
+
+
+def model_descendants(project: Path, name: str, under: str = "models") -> set[str]:
+    """The models downstream of model `name` whose files are under folder `under` (dbt's
+    `name+,path:under` less the model itself), from the last invocation's manifest: empty
+    without one."""
+    manifest = _manifest(project)
+    nodes, children = manifest.get("nodes", {}), manifest.get("child_map", {})
+    found: set[str] = set()
+    pending = [uid for uid, node in nodes.items() if node.get("name") == name]
+    seen = set(pending)
+    while pending:
+        for child in children.get(pending.pop(), []):
+            node = nodes.get(child, {})
+            if child in seen or node.get("resource_type") != "model":
+                continue
+            seen.add(child)
+            pending.append(child)
+            if node.get("original_file_path", "").startswith(under.rstrip("/") + "/"):
+                found.add(node["name"])
+    return found

@@ -235,6 +235,11 @@ def test_febrl_sets_are_matched(monkeypatch, tmp_path, warehouse):
         assert result.records_joined_to_others == 0, summary
     assert evaluation.build.ok, evaluation.build.failures
 
+    # the refit on the new warehouse weighed nothing: the build weighed every pair with it
+    fits = warehouse.query("select model_id from matching.match_models")
+    weighed = warehouse.query("select distinct model_id from matched.int_identity_links_fuzzy")
+    assert len(fits) == 1 and weighed == fits
+
     # a run killed after writing a new fit but before weighing every pair again: the next run
     # finishes the re-weighing (else the weighed links and the clusters after them disagree)
     warehouse.query(
@@ -251,3 +256,16 @@ def test_febrl_sets_are_matched(monkeypatch, tmp_path, warehouse):
     weighed = warehouse.query("select distinct model_id from matched.int_identity_links_fuzzy")
     assert weighed == [("killed-run",)]
     assert not run_match_step(dbt, warehouse, ROOT).reweighed  # done once, not every run
+
+    # a refit over weighed pairs draws new random pairs and weighs every pair again
+    sampled_before = warehouse.query(
+        "select max(computed_at) from matched.int_identity_pairs_sampled"
+    )[0][0]
+    refit = run_match_step(dbt, warehouse, ROOT, refit=True)
+    assert refit.refitted and refit.reweighed
+    weighed = warehouse.query("select distinct model_id from matched.int_identity_links_fuzzy")
+    assert weighed == [(refit.model.model_id,)]
+    sampled = warehouse.query(
+        "select min(computed_at), count(*) from matched.int_identity_pairs_sampled"
+    )[0]
+    assert sampled[0] > sampled_before and sampled[1] == refit.model.sampled_pair_count

@@ -1,5 +1,6 @@
 """The match-model step of the pipeline: bring the candidate pairs up to date, draw the random
-pairs, fit (ciw.matching.fit), write the model, and weigh every pair again with it.
+pairs, fit (ciw.matching.fit), write the model, and weigh every pair again with it (when any
+pair was weighed before: on a new warehouse the next build weighs them first with it).
 
 `ciw run` calls it before its build and refits only when there is no model or the latest is
 var ``match_refit_days`` old; ``ciw match --refit`` refits now."""
@@ -40,8 +41,23 @@ class MatchStepResult:
     model: MatchModel | None = None
     fitted_at: dt.datetime | None = None
     # the latest fit's re-weighing had not finished (a run killed after writing the model):
-    # this run did it
+    # this run did it; after a refit: every pair was weighed again (False: none was weighed
+    # yet, the next build weighs them)
     reweighed: bool = False
+
+
+def _weighed_layer_exists(warehouse, project) -> bool:
+    """Whether any model the re-weighing rebuilds exists: the weighed links and the matched
+    models after them (the manifest's children), the kept ones aside. None does on a new
+    warehouse, whose first build of them weighs every pair with the latest fit anyway."""
+    from ciw.dbt import model_descendants, model_relation
+
+    names = {WEIGHED, *model_descendants(project, WEIGHED, under="models/matched")} - set(KEEP)
+    relations = [model_relation(project, name, "matched") for name in sorted(names)]
+    return any(
+        warehouse.query("select to_regclass(%s) is not null", (relation,))[0][0]
+        for relation in relations
+    )
 
 
 def _reweigh(dbt) -> None:
@@ -74,27 +90,25 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
             _reweigh(dbt)
             return MatchStepResult(refitted=False, fitted_at=fitted_at, reweighed=True)
         return MatchStepResult(refitted=False, fitted_at=fitted_at)
-    steps = (
-        # the seeds and models the weighed links and the models after them read, and the
-        # levels the fit reads: one invocation (dbt starts in seconds, the seeds load in one)
-        [
-            "build",
-            "--resource-type",
-            "seed",
-            "model",
-            "--select",
-            "+path:models/matched",
-            LEVELS,
-            "--exclude",
-            f"{WEIGHED}+",
-            SAMPLE,
-        ],
-        ["run", "--full-refresh", "--select", SAMPLE],
-    )
-    for args in steps:
-        result = dbt.run(list(args))
-        if not result.ok:
-            raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
+    # a new sample of random pairs: the invocation below builds it afresh (the model keeps
+    # its sample on every other build)
+    warehouse.query(f"drop table if exists {model_relation(project, SAMPLE, 'matched')}")
+    # the seeds and models the weighed links and the models after them read, the random pairs
+    # and the levels the fit reads: one invocation (dbt starts in seconds, the seeds load in one)
+    args = [
+        "build",
+        "--resource-type",
+        "seed",
+        "model",
+        "--select",
+        "+path:models/matched",
+        LEVELS,
+        "--exclude",
+        f"{WEIGHED}+",
+    ]
+    result = dbt.run(args)
+    if not result.ok:
+        raise MatchFitError(f"dbt {' '.join(args)} failed: {'; '.join(result.failures)}")
     relations = {
         "levels": model_relation(project, LEVELS, "reference"),
         "candidates": model_relation(project, CANDIDATES, "matched"),
@@ -104,5 +118,8 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
     model = fit_match_model(warehouse, relations)
     write_match_model(warehouse, model)
     log.info("match model %s written", model.model_id)
+    if not _weighed_layer_exists(warehouse, project):
+        log.info("no pair weighed yet: the next build weighs them with %s", model.model_id)
+        return MatchStepResult(refitted=True, model=model, fitted_at=fitted_at)
     _reweigh(dbt)
-    return MatchStepResult(refitted=True, model=model, fitted_at=fitted_at)
+    return MatchStepResult(refitted=True, model=model, fitted_at=fitted_at, reweighed=True)
