@@ -5,6 +5,11 @@ PostgreSQL COPY of the same rows into the same server, measured in the same run.
 
 Prints rows/s for both paths, the ratio (target: dlt >= 50% of raw COPY) and the dlt path's
 peak memory (target: < 1 GB). Without --dsn it uses a throw-away embedded PostgreSQL.
+
+The shop is a SQLite file unless --source-dsn names a PostgreSQL server
+(postgresql://user@host:port/db): the orders are then copied into a new database of that
+server, ciw_bench_shop, dropped afterwards, and read from there as a server shop is (the
+default backend for a server database is connectorx, for SQLite pyarrow).
 """
 
 from __future__ import annotations
@@ -121,7 +126,44 @@ def raw_copy(dsn: str, files: dict[str, Path]) -> float:
     return elapsed
 
 
-def child_dlt(dsn: str, sqlite_path: str, pipelines_dir: str, backend: str) -> None:
+SOURCE_DATABASE = "ciw_bench_shop"
+
+
+def server_shop(source_dsn: str, files: dict[str, Path]) -> str:
+    """The orders copied into a new database SOURCE_DATABASE of the PostgreSQL server
+    ``source_dsn``; its SQLAlchemy URL."""
+    import psycopg2
+    import sqlalchemy as sa
+
+    admin = psycopg2.connect(source_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"drop database if exists {SOURCE_DATABASE}")
+        cur.execute(f"create database {SOURCE_DATABASE}")
+    admin.close()
+    url = sa.make_url(source_dsn).set(database=SOURCE_DATABASE)
+    conn = psycopg2.connect(url.render_as_string(hide_password=False))
+    with conn, conn.cursor() as cur:
+        cur.execute(PG_DDL.format(schema="public"))
+        for table, path in files.items():
+            with path.open() as f:
+                cur.copy_expert(f"copy {table} from stdin with (format csv)", f)
+            cur.execute(f"create index on {table} (updated_at)")
+    conn.close()
+    return url.render_as_string(hide_password=False)
+
+
+def drop_server_shop(source_dsn: str) -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(source_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"drop database if exists {SOURCE_DATABASE}")
+    admin.close()
+
+
+def child_dlt(dsn: str, shop_url: str, pipelines_dir: str, backend: str) -> None:
     """Runs in a subprocess so its peak RSS is the loader's own."""
     from ciw.warehouse import Dsn, Warehouse
     from ingestion.runner import run_source
@@ -133,9 +175,9 @@ def child_dlt(dsn: str, sqlite_path: str, pipelines_dir: str, backend: str) -> N
             "drop schema if exists shop cascade; drop schema if exists shop_staging cascade"
         )
     source = shop_source(
-        credentials=f"sqlite:///{sqlite_path}",
+        credentials=shop_url,
         table_names=["orders", "order_lines"],
-        backend=backend,
+        backend=None if backend == "default" else backend,
     )
     started = time.monotonic()
     result = run_source("shop", source, wh, Path(pipelines_dir), raise_on_error=True)
@@ -151,9 +193,10 @@ def main() -> None:
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument(
         "--backends",
-        default="pyarrow,connectorx",
-        help="sql_database backends to measure (comma-separated)",
+        default="default,pyarrow,connectorx",
+        help="sql_database backends to measure (comma-separated; default: the shop's own)",
     )
+    parser.add_argument("--source-dsn", help="a PostgreSQL server to read the shop from")
     args = parser.parse_args()
     if args.child:
         child_dlt(*args.child)
@@ -179,6 +222,10 @@ def main() -> None:
         copy_s = raw_copy(dsn, files)
         print(f"raw COPY: {total_rows:,} rows in {copy_s:.1f}s = {total_rows / copy_s:,.0f} rows/s")
 
+        shop_url = f"sqlite:///{work / 'shop.sqlite'}"
+        if args.source_dsn:
+            shop_url = server_shop(args.source_dsn, files)
+            print(f"shop read from PostgreSQL database {SOURCE_DATABASE}")
         env = dict(os.environ, RUNTIME__LOG_LEVEL="WARNING")
         for backend in args.backends.split(","):
             out = subprocess.run(
@@ -187,18 +234,25 @@ def main() -> None:
                     __file__,
                     "--child",
                     dsn,
-                    str(work / "shop.sqlite"),
+                    shop_url,
                     str(work / f"pipelines_{backend}"),
                     backend,
                 ],
-                check=True,
                 capture_output=True,
                 text=True,
                 env=env,
             )
+            if out.returncode != 0:
+                sys.exit(f"the {backend} load failed:\n{out.stderr[-3000:]}")
             figures = json.loads(out.stdout.strip().splitlines()[-1])
             loaded = sum(figures["rows"].values())
             dlt_s = figures["seconds"]
+            if backend == "default":
+                import sqlalchemy as sa
+
+                from ingestion.sources.shop import default_backend, with_driver
+
+                backend = f"default = {default_backend(sa.create_engine(with_driver(shop_url)))}"
             print(
                 f"dlt shop loader (sql_database backend={backend}, csv/COPY, first load appends): "
                 f"{loaded:,} rows in {dlt_s:.1f}s = {loaded / dlt_s:,.0f} rows/s, "
@@ -211,6 +265,8 @@ def main() -> None:
             if loaded != total_rows:
                 print(f"  WARNING: loaded {loaded:,} rows, expected {total_rows:,}")
     finally:
+        if args.source_dsn:
+            drop_server_shop(args.source_dsn)
         if embedded is not None:
             embedded.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ warehouse built once (`ciw run`) for the end-to-end tests, cloned for each test 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -219,22 +220,21 @@ def demo_warehouse_readonly(pg_admin: Warehouse, demo_build: DemoBuild) -> Itera
         _drop_database(pg_admin, warehouse)
 
 
-@pytest.fixture
-def mariadb_shop_url(demo_copy: Path) -> Iterator[str]:
-    """The demo shop database copied into a fresh MariaDB database ($CIW_TEST_MARIADB_URL,
-    e.g. mysql+pymysql://root@127.0.0.1:3306)."""
+@contextlib.contextmanager
+def _server_shop(base: str, demo: Path) -> Iterator[str]:
+    """The demo shop database copied into a fresh database of the server at SQLAlchemy URL
+    ``base``; the new database's URL."""
     import sqlalchemy as sa
 
-    base = os.environ.get("CIW_TEST_MARIADB_URL")
-    if not base:
-        pytest.skip("CIW_TEST_MARIADB_URL is not set (the server tests run from .ci/run)")
+    from ingestion.sources.shop import with_driver
+
     name = f"ciw_shop_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
+    admin = sa.create_engine(with_driver(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
         conn.execute(sa.text(f"create database {name}"))
-    url = f"{base.rstrip('/')}/{name}"
-    source = sa.create_engine(f"sqlite:///{demo_copy / 'shop.sqlite'}")
-    target = sa.create_engine(url)
+    url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    source = sa.create_engine(f"sqlite:///{demo / 'shop.sqlite'}")
+    target = sa.create_engine(with_driver(url))
     meta = sa.MetaData()
     meta.reflect(source)
     for table in meta.tables.values():
@@ -243,6 +243,10 @@ def mariadb_shop_url(demo_copy: Path) -> Iterator[str]:
                 column.type, "length", None
             ):
                 column.type = sa.String(255)
+            elif isinstance(column.type, sa.Numeric) and column.type.precision is None:
+                column.type = sa.Numeric(18, 4)  # MariaDB's bare NUMERIC has no decimals
+            elif isinstance(column.type, sa.DateTime):
+                column.type = sa.DateTime()  # SQLite's DATETIME is no PostgreSQL type
     meta.create_all(target)
     with source.connect() as src, target.begin() as dst:
         for table in meta.sorted_tables:
@@ -253,6 +257,30 @@ def mariadb_shop_url(demo_copy: Path) -> Iterator[str]:
         yield url
     finally:
         target.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"drop database if exists {name}"))
+        with admin.connect() as conn:
+            # the loader's engine may still hold connections: PostgreSQL ends them
+            force = " with (force)" if admin.dialect.name == "postgresql" else ""
+            conn.execute(sa.text(f"drop database if exists {name}{force}"))
         admin.dispose()
+
+
+@pytest.fixture
+def mariadb_shop_url(demo_copy: Path) -> Iterator[str]:
+    """The demo shop database copied into a fresh MariaDB database ($CIW_TEST_MARIADB_URL,
+    e.g. mysql+pymysql://root@127.0.0.1:3306)."""
+    base = os.environ.get("CIW_TEST_MARIADB_URL")
+    if not base:
+        pytest.skip("CIW_TEST_MARIADB_URL is not set (the server tests run from .ci/run)")
+    with _server_shop(base, demo_copy) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_shop_url(demo_copy: Path) -> Iterator[str]:
+    """The demo shop database copied into a fresh database of the PostgreSQL server
+    $CIW_TEST_DSN (a plain postgresql:// URL, as a user gives it)."""
+    base = os.environ.get("CIW_TEST_DSN")
+    if not base:
+        pytest.skip("CIW_TEST_DSN is not set (the server tests run from .ci/run)")
+    with _server_shop(base, demo_copy) as url:
+        yield url

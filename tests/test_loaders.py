@@ -831,10 +831,62 @@ def test_esp_dies_mid_run_then_resumes_without_duplicates(
 # ----------------------------------------------------------------------------- server paths
 
 
+def test_shop_urls_get_the_installed_driver_and_servers_read_through_connectorx():
+    """postgresql:// and mysql:// name SQLAlchemy's default drivers (psycopg 3, mysqlclient),
+    which are not installed: a user's plain URL must still work."""
+    import sqlalchemy as sa
+
+    from ingestion.sources.shop import default_backend, with_driver
+
+    for url, driver in (
+        ("postgresql://shop@db.example:5432/shop?sslmode=require", "postgresql+psycopg2"),
+        ("mysql://root@127.0.0.1:3306/shop", "mysql+pymysql"),
+        ("mariadb://root@127.0.0.1/shop", "mariadb+pymysql"),
+        ("postgresql+psycopg2://shop@db/shop", "postgresql+psycopg2"),
+        ("sqlite:///shop.sqlite", "sqlite"),
+    ):
+        parsed = with_driver(url)
+        assert parsed.drivername == driver
+        assert parsed.set(drivername="x") == sa.make_url(url).set(drivername="x")  # the rest kept
+        engine = sa.create_engine(parsed)  # importable driver
+        expected = "pyarrow" if driver == "sqlite" else "connectorx"
+        assert default_backend(engine) == expected
+
+
+def _loads_server_shop_value_for_value(warehouse, tmp_path, shop_url):
+    """A server database loads through connectorx by default, value for value."""
+    import sqlalchemy as sa
+
+    from ingestion.sources.shop import default_backend, with_driver
+
+    source_db = sa.create_engine(with_driver(shop_url))
+    assert default_backend(source_db) == "connectorx"
+    result = load("shop", shop_source(credentials=shop_url), warehouse, tmp_path)
+    assert result.ok, result.error
+    # every amount to the cent and every time to the second, as the source holds them
+    query = "select order_id, total_amount, shipping_amount, ordered_at from orders"
+    with source_db.connect() as connection:
+        expected = sorted(tuple(row) for row in connection.execute(sa.text(query)))
+    loaded = sorted(
+        (order_id, total, shipping, ordered_at.astimezone(dt.UTC).replace(tzinfo=None))
+        for order_id, total, shipping, ordered_at in warehouse.query(
+            query.replace("from orders", "from shop.orders")
+        )
+    )
+    assert loaded == expected and any(total % 1 for _, total, _, _ in expected)
+    return result
+
+
+@pytest.mark.server
+def test_shop_loads_from_postgresql(warehouse, demo_copy, tmp_path, postgres_shop_url):
+    _loads_server_shop_value_for_value(warehouse, tmp_path, postgres_shop_url)
+    again = load("shop", shop_source(credentials=postgres_shop_url), warehouse, tmp_path)
+    assert again.ok and sum(again.rows.values()) == 0
+
+
 @pytest.mark.server
 def test_shop_loads_from_mariadb(warehouse, demo_copy, tmp_path, mariadb_shop_url):
-    result = load("shop", shop_source(credentials=mariadb_shop_url), warehouse, tmp_path)
-    assert result.ok, result.error
+    _loads_server_shop_value_for_value(warehouse, tmp_path, mariadb_shop_url)
     db = sqlite3.connect(demo_copy / "shop.sqlite")
     for table in ("accounts", "orders", "products", "marketing_preferences"):
         assert (

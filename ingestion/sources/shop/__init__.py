@@ -8,6 +8,7 @@ incrementally on ``updated_at`` and merged on its primary key; malformed rows go
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 
 import dlt
@@ -22,16 +23,45 @@ from ingestion.sources.shop.helpers import (
 )
 from ingestion.sources.shop.settings import DEFAULT_CHUNK_SIZE, SHOP_TABLES
 
+# server databases whose rows connectorx reads straight into Arrow, in Rust: twice as fast as
+# SQLAlchemy's row processing (docs/loading.md). SQLite stays on pyarrow: its checks of
+# values that do not fit their column (sqlite_cursor_query) are SQLAlchemy queries
+CONNECTORX_DIALECTS = ("postgresql", "mysql", "mariadb")
+
+
+# the drivers the project installs, for URLs that name none (SQLAlchemy's own defaults,
+# psycopg 3 and mysqlclient, are not installed)
+DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql", "mariadb": "pymysql"}
+
+
+def with_driver(url: str) -> sa.URL:
+    """``url`` with the installed driver where it names none (postgresql://, mysql://)."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in DRIVERS:
+        parsed = parsed.set(drivername=f"{parsed.drivername}+{DRIVERS[parsed.drivername]}")
+    return parsed
+
+
+def default_backend(engine: sa.Engine) -> str:
+    """connectorx for a server database it reads (when installed), else pyarrow."""
+    if engine.dialect.name in CONNECTORX_DIALECTS and importlib.util.find_spec("connectorx"):
+        return "connectorx"
+    return "pyarrow"
+
 
 @dlt.source(name="shop", max_table_nesting=0)
 def shop_source(
     credentials: str = dlt.secrets.value,
     table_names: Iterable[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    backend: str = "pyarrow",
+    backend: str | None = None,
 ):
-    """One incremental, merged resource per shop table."""
-    engine = sa.create_engine(credentials) if isinstance(credentials, str) else credentials
+    """One incremental, merged resource per shop table. ``backend``: dlt's sql_database
+    backend (default: default_backend)."""
+    engine = (
+        sa.create_engine(with_driver(credentials)) if isinstance(credentials, str) else credentials
+    )
+    backend = backend or default_backend(engine)
     names = list(table_names or SHOP_TABLES)
     unknown = sorted(set(names) - set(SHOP_TABLES))
     if unknown:
@@ -44,6 +74,8 @@ def shop_source(
             incremental=dlt.sources.incremental(table.cursor),
             chunk_size=chunk_size,
             backend=backend,
+            # connectorx reads a whole table into memory unless it streams batches
+            backend_kwargs={"return_type": "arrow_stream"} if backend == "connectorx" else None,
             reflection_level="full",
             defer_table_reflect=True,
             write_disposition="merge",

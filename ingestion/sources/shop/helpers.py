@@ -86,7 +86,8 @@ def arrow_splitter(table: ShopTable, source_name: str = "shop"):
             valid = loadable if valid is None else pc.and_(valid, loadable)
         if valid is None:
             return keys_not_null(item), []
-        invalid_count = len(item) - pc.sum(pc.cast(valid, pa.int64())).as_py()
+        # (a sum over no rows is null: connectorx's stream may end with an empty batch)
+        invalid_count = len(item) - (pc.sum(pc.cast(valid, pa.int64())).as_py() or 0)
         if invalid_count == 0:
             return keys_not_null(item), []
         bad = [
