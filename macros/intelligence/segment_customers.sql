@@ -1,9 +1,9 @@
 {#- CTEs that put every buying customer into a lifecycle stage, an RFM segment and a value
     tier as of each date in `as_of_dates` (a CTE with one column, as_of_date), from
     `purchase_days` (a CTE: customer_id, purchase_date, previous_purchase_date,
-    revenue_amount, gross_margin_amount). The last CTE is `segmented`. Rules: README
-    "Segments", vars lifecycle_*, rfm_frequency_score_thresholds, seeds rfm_segments and
-    value_tiers. With `from_states=true` the caller provides the `customer_states` CTE
+    revenue_amount, gross_margin_amount). The last CTE is `segmented`. Rules:
+    docs/marts.md "Segments", vars lifecycle_*, rfm_frequency_score_thresholds, seeds
+    rfm_segments and value_tiers. With `from_states=true` the caller provides the `customer_states` CTE
     itself (as_of_date, customer_id, purchase_day_count, revenue_amount,
     gross_margin_amount_12m, recent_return_gap_days, first_purchase_date, last_purchase_date:
     int_customer_purchase_states has them for the as-of date). -#}
