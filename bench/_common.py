@@ -4,8 +4,10 @@ temporary embedded PostgreSQL), with dbt's target and logs kept out of the proje
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -46,3 +48,12 @@ def bench_warehouse(
                 embedded.stop()
             shutil.rmtree(work, ignore_errors=True)
         # a kept embedded server is stopped when this process exits (start(stop_on_exit=True))
+
+
+def run_child(args: list[str], what: str, **kwargs) -> dict:
+    """Run a bench's child process (its own peak memory, or another interpreter); the JSON
+    object its last output line holds. Exits with the child's error output if it fails."""
+    out = subprocess.run(args, capture_output=True, text=True, **kwargs)
+    if out.returncode != 0:
+        sys.exit(f"{what} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])

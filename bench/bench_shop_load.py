@@ -22,14 +22,12 @@ import random
 import resource
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).absolute().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import run_child
 
 ORDERS_DDL = """
 create table orders (order_id INTEGER PRIMARY KEY, account_id INTEGER, guest_checkout_id INTEGER,
@@ -228,7 +226,7 @@ def main() -> None:
             print(f"shop read from PostgreSQL database {SOURCE_DATABASE}")
         env = dict(os.environ, RUNTIME__LOG_LEVEL="WARNING")
         for backend in args.backends.split(","):
-            out = subprocess.run(
+            figures = run_child(
                 [
                     sys.executable,
                     __file__,
@@ -238,13 +236,9 @@ def main() -> None:
                     str(work / f"pipelines_{backend}"),
                     backend,
                 ],
-                capture_output=True,
-                text=True,
+                f"the {backend} load",
                 env=env,
             )
-            if out.returncode != 0:
-                sys.exit(f"the {backend} load failed:\n{out.stderr[-3000:]}")
-            figures = json.loads(out.stdout.strip().splitlines()[-1])
             loaded = sum(figures["rows"].values())
             dlt_s = figures["seconds"]
             if backend == "default":

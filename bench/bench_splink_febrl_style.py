@@ -24,49 +24,31 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT
+from _common import ROOT, run_child
 
-COLUMNS = (
-    "unique_id",
-    "given_name",
-    "surname",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "postcode",
-    "date_of_birth",
-)
+# the FEBRL columns we load (ciw.evaluation.febrl.FEBRL_COLUMNS but the id, state and social
+# security number), the record key as Splink's unique_id
+LEFT_OUT = ("rec_id", "state", "soc_sec_id")
 
 
 def write_records(records, path: Path) -> None:
     """The records as Splink reads them: empty values as nulls, the birth date ISO (an
     impossible one empty, as our loader gets it)."""
-    from ciw.evaluation.febrl import iso_birth_date
+    from ciw.evaluation.febrl import FEBRL_COLUMNS, iso_birth_date
 
+    columns = [column for column in FEBRL_COLUMNS if column not in LEFT_OUT]
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
+        writer.writerow(["unique_id", *columns])
         for record in records.records:
-            writer.writerow(
-                [
-                    records.record_key(record),
-                    record.given_name,
-                    record.surname,
-                    record.street_number,
-                    record.address_1,
-                    record.address_2,
-                    record.suburb,
-                    record.postcode,
-                    iso_birth_date(record.date_of_birth) or "",
-                ]
-            )
+            values = {column: getattr(record, column) for column in columns}
+            values["date_of_birth"] = iso_birth_date(record.date_of_birth) or ""
+            writer.writerow([records.record_key(record), *values.values()])
 
 
 def splink_worker(
@@ -159,7 +141,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="ciw-bench-splink-") as work:
         records_csv, clusters_csv = Path(work) / "records.csv", Path(work) / "clusters.csv"
         write_records(records, records_csv)
-        worker = subprocess.run(
+        seconds = run_child(
             [
                 args.python,
                 str(Path(__file__).absolute()),
@@ -171,13 +153,9 @@ def run(args: argparse.Namespace) -> None:
                 "--u-pairs",
                 str(args.u_pairs),
             ],
-            capture_output=True,
-            text=True,
+            f"the Splink run ({args.python})",
             cwd=ROOT,
         )
-        if worker.returncode != 0:
-            sys.exit(f"the Splink run failed ({args.python}):\n{worker.stderr[-3000:]}")
-        seconds = json.loads(worker.stdout.strip().splitlines()[-1])
         with clusters_csv.open(newline="", encoding="utf-8") as f:
             predicted = {row["unique_id"]: row["cluster_id"] for row in csv.DictReader(f)}
     for phase, value in seconds.items():
