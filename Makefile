@@ -17,7 +17,7 @@ help:
 	@echo "make run         load the demo sources into an embedded PostgreSQL and build the warehouse"
 	@echo "make test        run the whole test suite (lint included) on an embedded PostgreSQL"
 	@echo "make test-server server-path tests (PostgreSQL 127.0.0.1:5432, MariaDB 127.0.0.1:3306)"
-	@echo "make bench       run the benchmarks under bench/ (long)"
+	@echo "make bench       the shop-load benchmark (the others: docs/benchmarks.md)"
 	@echo "make lint        ruff + sqlfluff (macros; the models: make test)"
 	@echo "make lock        re-resolve requirements.lock from pyproject.toml"
 
