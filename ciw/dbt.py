@@ -9,6 +9,7 @@ and after the lifetime-value fit) do not parse again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -226,9 +227,18 @@ def run_dbt(
 
 
 def _manifest(project: Path) -> dict:
-    """The manifest of the last dbt invocation ({} when there is none)."""
+    """The manifest of the last dbt invocation ({} when there is none); read again only when
+    the file changed (a step asks for several relations: each read parsed megabytes)."""
     manifest = _target_dir(project) / "manifest.json"
-    return json.loads(manifest.read_text()) if manifest.exists() else {}
+    if not manifest.exists():
+        return {}
+    stat = manifest.stat()
+    return _parsed_manifest(manifest, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed_manifest(path: Path, mtime_ns: int, size: int) -> dict:
+    return json.loads(path.read_text())
 
 
 def model_relation(project: Path, name: str, default_schema: str = "marts") -> str:

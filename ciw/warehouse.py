@@ -207,6 +207,10 @@ class Warehouse:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
+    def exists(self, relation: str) -> bool:
+        """Whether table or view ``relation`` (schema.name, quoted or not) exists."""
+        return self.query("select to_regclass(%s) is not null", (relation,))[0][0]
+
     def dlt_destination(self):  # -> dlt destination
         import dlt
 

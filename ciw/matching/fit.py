@@ -461,7 +461,7 @@ def write_match_model(warehouse: Warehouse, model: MatchModel) -> None:
 
 def latest_fit(warehouse: Warehouse) -> tuple[str, dt.datetime] | None:
     """(model_id, fitted_at) of the latest fit, or None before the first."""
-    if not warehouse.query("select to_regclass('matching.match_models') is not null")[0][0]:
+    if not warehouse.exists("matching.match_models"):
         return None
     rows = warehouse.query(
         "select model_id, fitted_at from matching.match_models order by fitted_at desc limit 1"
@@ -472,7 +472,7 @@ def latest_fit(warehouse: Warehouse) -> tuple[str, dt.datetime] | None:
 def weighed_by(warehouse: Warehouse, relation: str) -> str | None:
     """The model the newest weighed links of `relation` (int_identity_links_fuzzy) were
     weighed by; None when the table does not exist or holds no link."""
-    if not warehouse.query("select to_regclass(%s) is not null", (relation,))[0][0]:
+    if not warehouse.exists(relation):
         return None
     rows = warehouse.query(f"select model_id from {relation} order by computed_at desc limit 1")
     return rows[0][0] if rows else None

@@ -53,11 +53,7 @@ def _weighed_layer_exists(warehouse, project) -> bool:
     from ciw.dbt import model_descendants, model_relation
 
     names = {WEIGHED, *model_descendants(project, WEIGHED, under="models/matched")} - set(KEEP)
-    relations = [model_relation(project, name, "matched") for name in sorted(names)]
-    return any(
-        warehouse.query("select to_regclass(%s) is not null", (relation,))[0][0]
-        for relation in relations
-    )
+    return any(warehouse.exists(model_relation(project, name, "matched")) for name in names)
 
 
 def _reweigh(dbt) -> None:
