@@ -720,7 +720,7 @@ def cmd_quarantine(args: argparse.Namespace, paths: Paths) -> int:
     for column in ("source", "table", "reason", "rows"):
         table.add_column(column, justify="right" if column == "rows" else "left")
     for source in SOURCE_NAMES:
-        if not warehouse.query("select to_regclass(%s)", (f"{source}.{QUARANTINE_TABLE}",))[0][0]:
+        if not warehouse.exists(f"{source}.{QUARANTINE_TABLE}"):
             continue
         rows = warehouse.query(
             f"select target_table, split_part(reason, ':', 1), count(*) "

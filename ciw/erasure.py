@@ -25,34 +25,13 @@ from typing import Any
 
 import yaml
 
+from ciw.warehouse import relation_exists
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "reverse_etl"
 TOMBSTONES = f"{SCHEMA}.erasure_tombstones"
 AUDIT = f"{SCHEMA}.erasures"
-
-# the same tables dbt's on-run-start creates (macro create_reverse_etl_tables)
-DDL = f"""
-create schema if not exists {SCHEMA};
-create table if not exists {TOMBSTONES} (
-    tombstone_sha256 text primary key,
-    identifier_type text not null,
-    erasure_id bigint not null,
-    created_at timestamptz not null default now()
-);
-create table if not exists {AUDIT} (
-    erasure_id bigserial primary key,
-    mode text not null,
-    given_identifier_type text not null,
-    customer_count integer not null,
-    record_count integer not null,
-    tombstone_count integer not null,
-    rows_deleted integer not null default 0,
-    files_changed integer not null default 0,
-    requested_at timestamptz not null default now(),
-    completed_at timestamptz
-);
-"""
 
 # the raw tables whose rows are identity records (identity_map's source_system/source_table):
 # record key <source>:<table>:<value of this column>
@@ -180,8 +159,21 @@ class ErasureResult:
     files_changed: list[str] = field(default_factory=list)
 
 
-def ensure_tables(warehouse: Any) -> None:
-    warehouse.query(DDL)
+# the tables are those dbt's on-run-start creates: one definition, the macro's
+TABLES_MACRO = Path("macros/intelligence/create_reverse_etl_tables.sql")
+
+
+def tables_ddl(project: Path) -> str:
+    """The body of macro create_reverse_etl_tables (plain SQL between its Jinja tags)."""
+    text = (project / TABLES_MACRO).read_text()
+    body = re.search(r"{%-? macro create_reverse_etl_tables\(\) -?%}(.*?){%-? endmacro", text, re.S)
+    if body is None or "{{" in body.group(1) or "{%" in body.group(1):
+        raise ErasureError(f"{TABLES_MACRO}: no plain-SQL macro create_reverse_etl_tables")
+    return body.group(1)
+
+
+def ensure_tables(warehouse: Any, project: Path) -> None:
+    warehouse.query(tables_ddl(project))
 
 
 def _relation(project: Path, name: str, schema: str) -> str:
@@ -205,7 +197,7 @@ def find_person(
     records = _relation(project, "int_identity_records_unioned", "matched")
     identity_map = _relation(project, "identity_map", "marts")
     for relation in (unpivoted, records, identity_map):
-        if not warehouse.query("select to_regclass(%s)", (relation,))[0][0]:
+        if not warehouse.exists(relation):
             raise ErasureError(f"{relation} does not exist: build the models first")
     given = dict(identifiers or {})
     if email:
@@ -337,11 +329,15 @@ def tombstones_of(person: Person, raw_values: Iterable[tuple[str, str]] = ()) ->
 
 
 def record_request(
-    warehouse: Any, person: Person, mode: str, raw_values: Iterable[tuple[str, str]] = ()
+    warehouse: Any,
+    project: Path,
+    person: Person,
+    mode: str,
+    raw_values: Iterable[tuple[str, str]] = (),
 ) -> tuple[int, int]:
     """The audit row (no personal data) and the tombstones; the customers are suppressed from
     the next build on (erasure_requests by customer id) and by the sync engine at once."""
-    ensure_tables(warehouse)
+    ensure_tables(warehouse, project)
     stones = tombstones_of(person, raw_values)
     with warehouse.cursor() as cur:
         cur.execute(
@@ -360,18 +356,12 @@ def record_request(
             f"update {AUDIT} set tombstone_count = %s where erasure_id = %s",
             (len(stones), erasure_id),
         )
-        if _table_exists(cur, f"{SCHEMA}.erasure_requests"):
-            for customer_id in person.customer_ids:
-                cur.execute(
-                    f"insert into {SCHEMA}.erasure_requests (customer_id) values (%s)",
-                    (customer_id,),
-                )
+        for customer_id in person.customer_ids:
+            cur.execute(
+                f"insert into {SCHEMA}.erasure_requests (customer_id) values (%s)",
+                (customer_id,),
+            )
     return erasure_id, len(stones)
-
-
-def _table_exists(cur: Any, relation: str) -> bool:
-    cur.execute("select to_regclass(%s)", (relation,))
-    return cur.fetchone()[0] is not None
 
 
 class _Transaction:
@@ -391,6 +381,10 @@ class _Transaction:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
+    def exists(self, relation: str) -> bool:
+        with self.connection.cursor() as cur:
+            return relation_exists(cur, relation)
+
 
 def forget(
     warehouse: Any,
@@ -409,7 +403,7 @@ def forget(
         with connection:
             tx = _Transaction(connection)
             raw_values = _raw_values(tx, person) if erase else set()
-            erasure_id, stones = record_request(tx, person, mode, raw_values)
+            erasure_id, stones = record_request(tx, project, person, mode, raw_values)
             result = ErasureResult(erasure_id, person, mode, stones)
             if erase:
                 needles = _needles(person, raw_values)
@@ -481,8 +475,10 @@ def apply_tombstones(
     row holding one of the emails is deleted. ``load_ids`` limits it to the rows of those
     loads (what the loader calls after each load); None: every row. Without tombstones nothing
     is read."""
-    exists = warehouse.query("select to_regclass(%s)", (TOMBSTONES,))[0][0]
-    if not exists or not warehouse.query(f"select exists (select 1 from {TOMBSTONES})")[0][0]:
+    if (
+        not warehouse.exists(TOMBSTONES)
+        or not warehouse.query(f"select exists (select 1 from {TOMBSTONES})")[0][0]
+    ):
         return {}
     source = schema.removesuffix("_staging")
     tables: dict[str, list[str]] = {}
@@ -605,7 +601,7 @@ def _delete_derived(warehouse: Any, person: Person, needles: Needles) -> dict[st
 
 
 def _ledger_keys(warehouse: Any, person: Person) -> set[str]:
-    if not warehouse.query("select to_regclass(%s)", (f"{SCHEMA}.send_ledger",))[0][0]:
+    if not warehouse.exists(f"{SCHEMA}.send_ledger"):
         return set()
     return {
         row[0]
@@ -635,7 +631,7 @@ def _delete_sync_state(warehouse: Any, person: Person, needles: Needles) -> dict
     deleted: dict[str, int] = {}
     with warehouse.cursor() as cur:
         for table, spec in statements.items():
-            if not _table_exists(cur, f"{SCHEMA}.{table}"):
+            if not relation_exists(cur, f"{SCHEMA}.{table}"):
                 continue
             where, params = spec[0], list(spec[1])
             if len(spec) == 3:

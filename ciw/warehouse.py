@@ -24,6 +24,13 @@ PASSWORD_ENV = "DBT_ENV_SECRET_CIW_PG_PASSWORD"
 DUMMY_PASSWORD = "ciw-no-password"
 
 
+def relation_exists(cur: psycopg2.extensions.cursor, relation: str) -> bool:
+    """Whether table or view ``relation`` (schema.name, quoted or not) exists, on an open
+    cursor (inside the caller's transaction)."""
+    cur.execute("select to_regclass(%s) is not null", (relation,))
+    return cur.fetchone()[0]
+
+
 class WarehouseError(RuntimeError):
     """A warehouse could not be reached or started; the message says what to do."""
 
@@ -209,7 +216,8 @@ class Warehouse:
 
     def exists(self, relation: str) -> bool:
         """Whether table or view ``relation`` (schema.name, quoted or not) exists."""
-        return self.query("select to_regclass(%s) is not null", (relation,))[0][0]
+        with self.cursor() as cur:
+            return relation_exists(cur, relation)
 
     def dlt_destination(self):  # -> dlt destination
         import dlt

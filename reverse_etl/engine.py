@@ -36,6 +36,7 @@ from typing import Any
 
 from psycopg2.extras import Json, execute_values
 
+from ciw.warehouse import relation_exists
 from reverse_etl.config import SyncConfig
 from reverse_etl.connectors import (
     ConnectorError,
@@ -162,8 +163,7 @@ class SyncEngine:
     def ensure_tables(self) -> None:
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(DDL)
-            cur.execute("select to_regclass(%s)", (f"{SCHEMA}.send_ledger",))
-            if cur.fetchone()[0] is None:
+            if not relation_exists(cur, f"{SCHEMA}.send_ledger"):
                 raise ConnectorError(
                     f"{SCHEMA}.send_ledger does not exist: build the models first (dbt build "
                     f"creates it before the audiences)"
@@ -172,8 +172,7 @@ class SyncEngine:
     # ------------------------------------------------------------------ planning
     def _read_audience(self, cur, sync: SyncConfig) -> list[dict[str, Any]]:
         relation = self.relation_of(sync.audience)
-        cur.execute("select to_regclass(%s)", (relation,))
-        if cur.fetchone()[0] is None:
+        if not relation_exists(cur, relation):
             raise ConnectorError(f"audience {relation} does not exist: build the models first")
         columns = sync.columns()
         where = " and ".join(f'"{column}" = %s' for column in sync.filter) or "true"

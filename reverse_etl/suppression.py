@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ciw.warehouse import relation_exists
+
 log = logging.getLogger(__name__)
 
 # audience columns that hold a contact point
@@ -25,14 +27,9 @@ def _sha256(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
 
-def _exists(cur: Any, relation: str) -> bool:
-    cur.execute("select to_regclass(%s)", (relation,))
-    return cur.fetchone()[0] is not None
-
-
 def _first_existing(cur: Any, candidates: Iterable[str]) -> str | None:
     """The first of ``candidates`` that exists, or None."""
-    return next((relation for relation in candidates if _exists(cur, relation)), None)
+    return next((relation for relation in candidates if relation_exists(cur, relation)), None)
 
 
 @dataclass
@@ -51,7 +48,7 @@ class SendGuard:
         the ESP events staging model and what _opt_outs_since_build reads (the first that exists
         is read; none: no check)."""
         guard = cls()
-        if _exists(cur, "reverse_etl.erasure_requests"):
+        if relation_exists(cur, "reverse_etl.erasure_requests"):
             cur.execute("select customer_id, email, phone from reverse_etl.erasure_requests")
             for customer_id, email, phone in cur.fetchall():
                 if customer_id is not None:
@@ -60,7 +57,7 @@ class SendGuard:
                     guard.erased_values.add(email.strip().lower())
                 if phone and len(re.sub(r"\D", "", phone)) >= 7:
                     guard.erased_values.add(re.sub(r"\D", "", phone).lstrip("0")[-10:])
-        if _exists(cur, "reverse_etl.erasure_tombstones"):
+        if relation_exists(cur, "reverse_etl.erasure_tombstones"):
             cur.execute(
                 "select tombstone_sha256 from reverse_etl.erasure_tombstones "
                 "where identifier_type in ('email', 'phone')"

@@ -37,7 +37,7 @@ from ciw.clv.models import (
     fit_gamma_gamma,
     probability_alive,
 )
-from ciw.warehouse import Warehouse
+from ciw.warehouse import Warehouse, relation_exists
 
 RFM_MODEL = "customer_rfm_summary"
 WEEKS_PER_YEAR = 52.0
@@ -116,8 +116,7 @@ def read_rfm(warehouse: Warehouse, relation: str) -> RfmData:
 
     buffer = io.BytesIO()
     with warehouse.cursor() as cur:
-        cur.execute("select to_regclass(%s)", (relation,))
-        if cur.fetchone()[0] is None:
+        if not relation_exists(cur, relation):
             raise ClvFitError(
                 f"{relation} does not exist: build the models first (dbt build), then fit"
             )
@@ -267,8 +266,7 @@ class StoredFit:
 def latest_fit(warehouse: Warehouse) -> StoredFit | None:
     """The most recent fit in clv.model_fits (None before the first)."""
     with warehouse.cursor() as cur:
-        cur.execute("select to_regclass('clv.model_fits')")
-        if cur.fetchone()[0] is None:
+        if not relation_exists(cur, "clv.model_fits"):
             return None
         cur.execute(
             "select fit_id, as_of_date, bgnbd_r, bgnbd_alpha, bgnbd_a, bgnbd_b, "
@@ -361,8 +359,7 @@ def write_predictions(
     buffer = io.BytesIO(sink.getvalue().to_pybytes())
     with warehouse.cursor() as cur:
         for table in ("clv.model_fits", "clv.customer_predictions"):
-            cur.execute("select to_regclass(%s)", (table,))
-            if cur.fetchone()[0] is None:
+            if not relation_exists(cur, table):
                 raise ClvFitError(f"{table} does not exist: run dbt once (on-run-start creates it)")
         if log_fit:
             _log_fit(cur, fit_id, data, settings, bgnbd, spend, fit_seconds)
