@@ -64,16 +64,41 @@ def dbt_executable() -> str:
     return found
 
 
+# A child that must not outlive this process: on Linux it asks the kernel for SIGKILL when
+# its parent dies (prctl PR_SET_PDEATHSIG, kept across exec), then becomes the command. A
+# `kill -9` of `ciw run` would otherwise leave its `dbt parse` writing the target folder beside
+# the next run's dbt. Elsewhere (no prctl) the command just runs.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)\n"
+    "except AttributeError:\n"
+    "    pass\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)  # the parent died before the request\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def child_process(argv: Sequence[str], **popen_kwargs) -> subprocess.Popen:
+    """subprocess.Popen(argv, ...) of a child killed when this process dies, even by SIGKILL
+    (Linux; elsewhere a plain child). argv[0] must be a path (no PATH search)."""
+    if sys.platform != "linux":
+        return subprocess.Popen(list(argv), **popen_kwargs)
+    guard = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
+    return subprocess.Popen(guard, **popen_kwargs)
+
+
 @contextlib.contextmanager
 def parsing_ahead(warehouse: Warehouse, paths: Paths) -> Iterator[None]:
     """`dbt parse` in a process of its own while the body runs (the loads, which wait on the
     sources and the database): a project's first parse costs 9-16 s, which then overlaps them,
     and the pipeline's own parse afterwards reads the parsed files back (dbt's partial
     parsing). Nothing depends on it: the child is waited for before the body's end returns
-    (so that two dbt never write the target folder at once), stopped if the body fails, and
-    whatever it did not do the pipeline's own parse does."""
+    (so that two dbt never write the target folder at once), stopped if the body fails or this
+    process dies (child_process), and whatever it did not do the pipeline's own parse does."""
     try:
-        process = subprocess.Popen(
+        process = child_process(
             [dbt_executable(), "parse", "--quiet"],
             cwd=paths.project,
             env=dbt_env(warehouse, paths),

@@ -127,3 +127,42 @@ def test_the_parse_beside_the_loads_leaves_a_parsed_project(tmp_path, monkeypatc
     ):
         ran.append("loads without dbt")
     assert ran == ["loads", "loads without dbt"]
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (dead, waiting for a parent that does not reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_the_parse_child_dies_with_a_killed_run():
+    """A `kill -9` of `ciw run` takes its `dbt parse` child with it (ciw.dbt.child_process),
+    which would otherwise write the target folder beside the next run's dbt."""
+    import time
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from ciw.dbt import child_process\n"
+            "print(child_process(['/bin/sleep', '120']).pid, flush=True)\n"
+            "time.sleep(120)\n",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = int(parent.stdout.readline())
+    time.sleep(0.5)  # the guard asked for its signal and became `sleep`
+    assert not _gone(child)
+    assert Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0] == b"/bin/sleep"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(child), "the child outlived its killed parent"
