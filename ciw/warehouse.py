@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -239,6 +240,19 @@ class Warehouse:
         }
 
 
+def _pgserver():  # -> the pgserver module
+    try:
+        with warnings.catch_warnings():
+            # pgserver keeps its lock file in the user's runtime folder; without
+            # XDG_RUNTIME_DIR (root, containers, CI) platformdirs warns at every start and
+            # falls back to /tmp/runtime-<uid>, which serves as well
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import pgserver
+    except ImportError as exc:  # pragma: no cover - dependency is pinned
+        raise WarehouseError("pgserver is not installed: run `make venv`") from exc
+    return pgserver
+
+
 class EmbeddedPostgres:
     """pgserver-backed PostgreSQL 16 in a project-local data folder (socket only, no root)."""
 
@@ -260,10 +274,7 @@ class EmbeddedPostgres:
     def start(self, stop_on_exit: bool = True) -> Warehouse:
         """Start (or attach to) the server. With stop_on_exit the server stops when this
         process exits, unless it was already running before (then it is left running)."""
-        try:
-            import pgserver
-        except ImportError as exc:  # pragma: no cover - dependency is pinned
-            raise WarehouseError("pgserver is not installed: run `make venv`") from exc
+        pgserver = _pgserver()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         was_running = self.is_running()
         mode = "stop" if stop_on_exit and not was_running else None
@@ -283,7 +294,7 @@ class EmbeddedPostgres:
         """Stop the server whoever started it. Returns False if it was not running."""
         if not self.is_running():
             return False
-        import pgserver
+        pgserver = _pgserver()
 
         user = "pgserver" if os.geteuid() == 0 else None
         pgserver.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.pgdata, user=user)

@@ -84,3 +84,21 @@ def test_embedded_server_settings_file_is_included_once(tmp_path):
     lines = conf.read_text().splitlines()
     assert lines == ["max_connections = 100", f"include_if_exists = '{SETTINGS_FILE}'"]
     assert "shared_buffers = '" in (tmp_path / SETTINGS_FILE).read_text()
+
+
+def test_the_embedded_server_starts_without_a_runtime_dir_warning():
+    """Without XDG_RUNTIME_DIR (root, containers, CI) importing pgserver made platformdirs warn
+    on every `ciw` command that used the embedded server."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "from ciw.warehouse import _pgserver; _pgserver()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Warning" not in out.stderr, out.stderr
