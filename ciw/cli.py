@@ -286,14 +286,27 @@ def report(results: Sequence, warehouse: Warehouse, total_s: float) -> int:
 
 
 def _source_list(value: str | None) -> list[str]:
+    """The sources named on the command line, else the configured ones (`sources` in the
+    [ciw] section of .dlt/config.toml, or CIW__SOURCES='["pos"]'), else all. The models of
+    the others build on empty stand-ins (docs/bring-your-own-data.md)."""
+    import dlt
+
     from ingestion.runner import SOURCE_NAMES
 
-    if not value:
-        return list(SOURCE_NAMES)
-    names = [v.strip() for v in value.split(",") if v.strip()]
+    if value:
+        names, where = [v.strip() for v in value.split(",") if v.strip()], "--sources"
+    else:
+        configured = dlt.config.get("ciw.sources")
+        if configured is None:
+            return list(SOURCE_NAMES)
+        if isinstance(configured, str):  # CIW__SOURCES=pos,shop or '["pos", "shop"]'
+            configured = configured.strip().strip("[]").replace('"', "").split(",")
+        names = [str(n).strip() for n in configured if str(n).strip()]
+        where = "ciw.sources (.dlt/config.toml or CIW__SOURCES)"
     unknown = [n for n in names if n not in SOURCE_NAMES]
-    if unknown:
-        raise CliError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(SOURCE_NAMES)}")
+    if unknown or not names:
+        problem = f"unknown source(s) {', '.join(unknown)}" if unknown else "no source named"
+        raise CliError(f"{where}: {problem}; known: {', '.join(SOURCE_NAMES)}")
     return names
 
 
@@ -363,7 +376,7 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
     failures.extend(first.failures)
     status = 0 if first.ok else 1
     if first.ok:
-        status = fit_lifetime_value(warehouse, paths)
+        status = fit_lifetime_value(warehouse, paths, in_run=True)
     if status == 0:
         err_console.print("[bold]building[/] the models that read the fit (dbt build) ...")
         second = dbt.run([*PRODUCTION_BUILD, "--select", AFTER_FIT])
@@ -429,9 +442,13 @@ def cmd_match(args: argparse.Namespace, paths: Paths) -> int:
     return fit_match_model_step(warehouse, paths, refit=True if args.refit else None)
 
 
-def fit_lifetime_value(warehouse: Warehouse, paths: Paths, refit: bool | None = None) -> int:
+def fit_lifetime_value(
+    warehouse: Warehouse, paths: Paths, refit: bool | None = None, in_run: bool = False
+) -> int:
     """The lifetime-value step: fit (or re-use a recent fit), score, write clv.*; loud on
-    degenerate input."""
+    degenerate input. Inside a run (``in_run``) data that cannot be fitted (too few customers
+    or repeat buyers: a new business, a single small source) is news, not a failure: the run
+    goes on, the lifetime values stay as the last fit left them (null before the first)."""
     from ciw.clv.models import ClvFitError
     from ciw.clv.step import run_clv_step
 
@@ -439,6 +456,12 @@ def fit_lifetime_value(warehouse: Warehouse, paths: Paths, refit: bool | None = 
     try:
         result = run_clv_step(warehouse, paths.project, refit=refit)
     except ClvFitError as exc:
+        if in_run:
+            console.print(
+                f"[yellow]lifetime values not fitted[/]: {exc}; they stay as the last fit left "
+                "them (none before the first fit)"
+            )
+            return 0
         console.print(f"[red]lifetime-value fit failed[/]: {exc}")
         return 1
     bgnbd = ", ".join(f"{k}={v:.4g}" for k, v in result.bgnbd.items())

@@ -110,6 +110,7 @@ def run_source(
     aside to the quarantine (``run_setting_aside``)."""
     result = LoadResult(source=source_name)
     started = time.monotonic()
+    drop_stand_ins(warehouse, source_name)
     before = _columns(warehouse, source_name)
     quarantined_before = _count(warehouse, source_name, QUARANTINE_TABLE)
     pipeline = pipeline_for(source_name, warehouse, pipelines_dir, progress)
@@ -152,6 +153,33 @@ def run_source(
     result.quarantined_total = _count(warehouse, source_name, QUARANTINE_TABLE)
     result.quarantined_new = result.quarantined_total - quarantined_before
     return result
+
+
+# The comment on the empty tables dbt creates for a source that has not loaded (macro
+# create_absent_source_tables), so that the models build with any subset of sources.
+STAND_IN_COMMENT = "ciw stand-in:"
+
+
+def drop_stand_ins(warehouse: Any, schema: str) -> list[str]:
+    """Drop the empty stand-ins of ``schema``'s tables before its source loads, so that dlt
+    creates the real tables (its types, keys and hints); the staging views on them go too and
+    come back with the next build. A stand-in that holds rows (someone wrote to it) is kept."""
+    dropped = []
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relkind = 'r' "
+            "and obj_description(c.oid, 'pg_class') like %s order by 1",
+            (schema, STAND_IN_COMMENT + "%"),
+        )
+        for (table,) in cur.fetchall():
+            relation = f'"{schema}"."{table}"'
+            cur.execute(f"lock table {relation} in access exclusive mode")
+            cur.execute(f"select exists (select 1 from {relation})")
+            if not cur.fetchone()[0]:
+                cur.execute(f"drop table {relation} cascade")
+                dropped.append(table)
+    return dropped
 
 
 # Sources whose tables come from a database with primary keys: one extract reads a key once,

@@ -11,6 +11,8 @@ from conftest import DEMO_CUSTOMERS
 
 from ciw import cli
 
+ROOT = Path(__file__).absolute().parent.parent
+
 pytestmark = [pytest.mark.slow, pytest.mark.serverpath]
 
 
@@ -153,3 +155,31 @@ def test_new_record_merges_two_customers_older_id_survives(built):
         "select count(*) from marts.dim_customers where customer_id = %s", (max(first, second),)
     )
     assert retired == [(0,)]
+
+
+def test_sources_files_declare_every_loaded_column_with_its_type(shared):
+    """The empty stand-in of a source that is not loaded (macro create_absent_source_tables)
+    is made from the sources files: they must declare every column the loaders write, with
+    the type they write it as."""
+    import yaml
+
+    warehouse, _ = shared
+    loaded: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, data_type in warehouse.query(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns "
+        "where table_schema in ('shop', 'pos', 'web', 'helpdesk', 'esp') "
+        "and table_name not like '\\_%%'"
+    ):
+        loaded.setdefault((schema, table), {})[column] = {"character varying": "text"}.get(
+            data_type, data_type
+        )
+    declared: dict[tuple[str, str], dict[str, str]] = {}
+    for path in (ROOT / "models" / "staging").glob("*/_*__sources.yml"):
+        for source in yaml.safe_load(path.read_text())["sources"]:
+            for table in source["tables"]:
+                declared[(source["name"], table["name"])] = {
+                    c["name"]: c.get("data_type") for c in table.get("columns", [])
+                }
+    assert len(loaded) >= 14
+    for key, columns in loaded.items():
+        assert declared.get(key) == columns, key
