@@ -341,7 +341,7 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     if status != 0:
         console.print("[red]not building the models: a source failed to load[/]")
         return status
-    status = build_models(warehouse, paths)
+    status = build_models(warehouse, paths, verbose=args.verbose, progress=not args.quiet)
     if status != 0 or args.skip_sync:
         return status
     return sync_audiences(warehouse, paths, demo=not args.no_demo)
@@ -356,7 +356,9 @@ AFTER_FIT = "source:clv+"
 PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
-def build_models(warehouse: Warehouse, paths: Paths) -> int:
+def build_models(
+    warehouse: Warehouse, paths: Paths, verbose: bool = True, progress: bool = True
+) -> int:
     """dbt build (phase 1) -> lifetime-value fit -> dbt build of what reads the fit (phase 2),
     then one summary of the results. dbt runs in this process and parses once for both."""
     from collections import Counter
@@ -366,7 +368,7 @@ def build_models(warehouse: Warehouse, paths: Paths) -> int:
     started = time.monotonic()
     counts: Counter = Counter()
     failures: list[str] = []
-    dbt = DbtSession(warehouse, paths)
+    dbt = DbtSession(warehouse, paths, verbose=verbose, progress=progress)
     parsed = dbt.parse()
     if parsed.ok and fit_match_model_step(warehouse, paths, dbt) != 0:
         return 1
@@ -784,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--sources", help="comma-separated subset of sources to load")
     run.add_argument("--quiet", action="store_true", help="no periodic progress lines")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="dbt's line per node (default: errors only)"
+    )
     run.add_argument("--skip-build", action="store_true", help="load only, no dbt build")
     run.add_argument("--skip-sync", action="store_true", help="no reverse-ETL syncs")
     run.set_defaults(func=cmd_run)

@@ -18,6 +18,8 @@ def test_run_loads_all_sources_then_rerun_adds_nothing(ciw_env, capsys):
     assert cli.main(["run", "--customers", "150", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "load summary" in out and "quarantined" in out
+    # a summary, not dbt's line per node (those come with -v)
+    assert "dbt build" in out and "OK created" not in out and "START sql" not in out
     for schema, table in (
         ("shop", "orders"),
         ("pos", "transactions"),
@@ -114,3 +116,36 @@ def test_demo_history_ends_at_its_as_of_date_today_by_default(tmp_path, capsys, 
     assert as_of == today.isoformat() and last_order < as_of
     assert cli.main(["demo", "generate", "--out", str(out), "--as-of", "yesterday"]) == 2
     assert "--as-of must be a date" in capsys.readouterr().err
+
+
+def test_progress_is_one_line_per_report(capsys):
+    """dlt's progress (a block per report) and dbt's (a line per node) become one line each."""
+    import io
+    import time
+    from types import SimpleNamespace
+
+    from ciw.dbt import _NodeProgress
+    from ingestion.runner import log_progress
+
+    stream = io.StringIO()
+    collector = log_progress(stream, period_s=0.0)
+    with collector("Extract pos"):
+        collector.update("Resources", 0, total=2)
+        collector.update("transactions", 1200)
+        collector.update("_dlt_pipeline_state", 1)
+        collector.update("loyalty_signups", 30)
+    lines = stream.getvalue().splitlines()
+    assert lines and all(line.startswith("  extract pos: ") for line in lines)
+    assert "transactions 1,200" in lines[-1] and "loyalty_signups 30" in lines[-1]
+    assert "_dlt_pipeline_state" not in stream.getvalue()
+
+    progress = _NodeProgress(period_s=0.0)
+
+    def event(name, **data):
+        return SimpleNamespace(info=SimpleNamespace(name=name), data=SimpleNamespace(**data))
+
+    progress(event("LogStartLine", total=3))
+    progress(event("NodeFinished", node_info=SimpleNamespace(node_status="success")))
+    time.sleep(0.01)
+    progress(event("NodeFinished", node_info=SimpleNamespace(node_status="error")))
+    assert capsys.readouterr().err.splitlines()[-1].startswith("  dbt: 2 of 3 nodes done, 1 failed")
