@@ -341,7 +341,9 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     if status != 0:
         console.print("[red]not building the models: a source failed to load[/]")
         return status
-    status = build_models(warehouse, paths, verbose=args.verbose, progress=not args.quiet)
+    status = build_models(
+        warehouse, paths, verbose=args.verbose, progress=not args.quiet, check_fresh=names
+    )
     if status != 0 or args.skip_sync:
         return status
     return sync_audiences(warehouse, paths, demo=not args.no_demo)
@@ -357,19 +359,30 @@ PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
 def build_models(
-    warehouse: Warehouse, paths: Paths, verbose: bool = True, progress: bool = True
+    warehouse: Warehouse,
+    paths: Paths,
+    verbose: bool = True,
+    progress: bool = True,
+    check_fresh: Sequence[str] = (),
 ) -> int:
-    """dbt build (phase 1) -> lifetime-value fit -> dbt build of what reads the fit (phase 2),
-    then one summary of the results. dbt runs in this process and parses once for both."""
+    """(freshness of the ``check_fresh`` sources) -> dbt build (phase 1) -> lifetime-value fit
+    -> dbt build of what reads the fit (phase 2), then one summary of the results. dbt runs
+    in this process and parses once for all."""
     from collections import Counter
 
-    from ciw.dbt import DbtSession
+    from ciw.dbt import DbtSession, source_freshness
 
     started = time.monotonic()
     counts: Counter = Counter()
     failures: list[str] = []
     dbt = DbtSession(warehouse, paths, verbose=verbose, progress=progress)
     parsed = dbt.parse()
+    if parsed.ok and check_fresh:
+        # a source whose newest rows are old: its export or API may have stopped (news, not
+        # a failure: the build goes on with what there is)
+        for verdict in source_freshness(dbt, check_fresh):
+            if verdict.status != "pass":
+                console.print(f"[yellow]stale source[/] {verdict.describe()}")
     if parsed.ok and fit_match_model_step(warehouse, paths, dbt) != 0:
         return 1
     err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")

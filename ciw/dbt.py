@@ -335,3 +335,52 @@ def model_descendants(project: Path, name: str, under: str = "models") -> set[st
             if node.get("original_file_path", "").startswith(under.rstrip("/") + "/"):
                 found.add(node["name"])
     return found
+
+
+@dataclass
+class SourceFreshness:
+    """How old the newest rows of a source are (its freshest table: a source whose tables
+    mostly stand still, as returns, is alive while any of them gets rows)."""
+
+    source: str
+    age_s: float | None  # None: no rows yet
+    status: str  # pass, warn, error (dbt's criteria of the freshest table), or empty
+
+    def describe(self) -> str:
+        if self.age_s is None:
+            return f"{self.source}: no rows yet"
+        hours = self.age_s / 3600
+        if hours < 1:
+            age = f"{self.age_s / 60:.0f} min"
+        else:
+            age = f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.0f} days"
+        return f"{self.source}: newest rows loaded {age} ago ({self.status})"
+
+
+def source_freshness(session: DbtSession, sources: Sequence[str]) -> list[SourceFreshness]:
+    """`dbt source freshness` of these sources (their declared warn_after / error_after, on
+    the load time of their rows): one verdict per source, from target/sources.json."""
+    if not sources:
+        return []
+    results_file = _target_dir(session.paths.project) / "sources.json"
+    before = results_file.stat().st_mtime if results_file.exists() else None
+    # captured: dbt prints a stale table as an error, this step reports it as news
+    session.run(
+        ["source", "freshness", "--select", *(f"source:{s}" for s in sources)], capture=True
+    )
+    if not results_file.exists() or results_file.stat().st_mtime == before:
+        return []
+    freshest: dict[str, dict] = {}
+    for table in json.loads(results_file.read_text()).get("results", []):
+        source = table["unique_id"].split(".")[2]
+        age = table.get("max_loaded_at_time_ago_in_s")
+        if age is None or table.get("status") not in ("pass", "warn", "error"):
+            freshest.setdefault(source, {})
+            continue
+        if "age" not in freshest.get(source, {}) or age < freshest[source]["age"]:
+            freshest[source] = {"age": age, "status": table["status"]}
+    return [
+        SourceFreshness(s, freshest[s].get("age"), freshest[s].get("status", "empty"))
+        for s in sources
+        if s in freshest
+    ]

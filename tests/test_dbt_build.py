@@ -183,3 +183,20 @@ def test_sources_files_declare_every_loaded_column_with_its_type(shared):
     assert len(loaded) >= 14
     for key, columns in loaded.items():
         assert declared.get(key) == columns, key
+
+
+def test_a_source_without_new_rows_for_days_is_reported_stale(built, monkeypatch):
+    """`ciw run` checks the freshness of the sources it loaded (declared in their sources
+    files, on the load time of their rows): the freshest table of each counts."""
+    from ciw.config import Paths
+    from ciw.dbt import DbtSession, source_freshness
+
+    warehouse, home = built
+    warehouse.query(
+        "update helpdesk.tickets set _dlt_load_id = (extract(epoch from now()) - 3 * 86400)::text"
+    )
+    session = DbtSession(warehouse, Paths(project=ROOT, home=home), verbose=False, progress=False)
+    verdicts = {v.source: v for v in source_freshness(session, ["shop", "helpdesk"])}
+    assert verdicts["helpdesk"].status == "error"
+    assert verdicts["helpdesk"].describe() == "helpdesk: newest rows loaded 3 days ago (error)"
+    assert verdicts["shop"].status == "pass"
