@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
+import json
 import os
 import secrets
 import sys
@@ -320,7 +322,28 @@ AS_OF_HELP = (
 
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
-    """The main job: (demo data) -> load every source -> summary."""
+    """The main job: (demo data) -> load every source -> build -> syncs. With --json the
+    human output goes to stderr and stdout gets one JSON object of what happened (loads,
+    stale sources, build counts, failures and fired alerts, syncs, exit status)."""
+    if not args.json:
+        return _run(args, paths, None)
+    started = time.monotonic()
+    summary: dict = {"command": "run", "loads": [], "build": None, "syncs": []}
+    stdout = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            summary["status"] = _run(args, paths, summary)
+    except (CliError, WarehouseError) as exc:
+        summary["status"], summary["error"] = 2, redact(str(exc))
+        raise
+    finally:
+        summary.setdefault("status", 1)  # an unexpected error: its traceback is on stderr
+        summary["seconds"] = round(time.monotonic() - started, 1)
+        print(json.dumps(summary, default=str), file=stdout, flush=True)
+    return summary["status"]
+
+
+def _run(args: argparse.Namespace, paths: Paths, summary: dict | None) -> int:
     started = time.monotonic()
     names = _source_list(args.sources)
     warehouse = open_warehouse(args, paths)  # and the lock, before the demo files are touched
@@ -336,17 +359,24 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     with ahead:
         results = load_sources(warehouse, paths, names, demo_dir, quiet=args.quiet)
     status = report(results, warehouse, time.monotonic() - started)
+    if summary is not None:
+        summary["loads"] = [dataclasses.asdict(r) for r in results]
     if args.skip_build:
         return status
     if status != 0:
         console.print("[red]not building the models: a source failed to load[/]")
         return status
     status = build_models(
-        warehouse, paths, verbose=args.verbose, progress=not args.quiet, check_fresh=names
+        warehouse,
+        paths,
+        verbose=args.verbose,
+        progress=not args.quiet,
+        check_fresh=names,
+        summary=summary,
     )
     if status != 0 or args.skip_sync:
         return status
-    return sync_audiences(warehouse, paths, demo=not args.no_demo)
+    return sync_audiences(warehouse, paths, demo=not args.no_demo, summary=summary)
 
 
 # The models downstream of the lifetime-value fit build after it (phase 2); everything else
@@ -364,6 +394,7 @@ def build_models(
     verbose: bool = True,
     progress: bool = True,
     check_fresh: Sequence[str] = (),
+    summary: dict | None = None,
 ) -> int:
     """(freshness of the ``check_fresh`` sources) -> dbt build (phase 1) -> lifetime-value fit
     -> dbt build of what reads the fit (phase 2), then one summary of the results. dbt runs
@@ -375,6 +406,7 @@ def build_models(
     started = time.monotonic()
     counts: Counter = Counter()
     failures: list[str] = []
+    stale: list[dict] = []
     dbt = DbtSession(warehouse, paths, verbose=verbose, progress=progress)
     parsed = dbt.parse()
     if parsed.ok and check_fresh:
@@ -383,6 +415,7 @@ def build_models(
         for verdict in source_freshness(dbt, check_fresh):
             if verdict.status != "pass":
                 console.print(f"[yellow]stale source[/] {verdict.describe()}")
+                stale.append(dataclasses.asdict(verdict))
     if parsed.ok and fit_match_model_step(warehouse, paths, dbt) != 0:
         return 1
     err_console.print("[bold]building[/] the models (dbt build, before the lifetime-value fit) ...")
@@ -413,6 +446,15 @@ def build_models(
             console.print(f"  [yellow]{failure}[/]")
     if status != 0:
         console.print("[red]the build failed[/]: see the lines above and logs/dbt.log")
+    if summary is not None:
+        summary["build"] = {
+            "status": status,
+            "seconds": round(time.monotonic() - started, 1),
+            "counts": dict(counts),
+            "alerts": [f.removeprefix("warn: ") for f in failures if f.startswith("warn: alert_")],
+            "failures": [f for f in failures if not f.startswith("warn: alert_")],
+            "stale_sources": stale,
+        }
     return status
 
 
@@ -499,6 +541,7 @@ def sync_audiences(
     only: Sequence[str] | None = None,
     force: bool = False,
     config: str | None = None,
+    summary: dict | None = None,
 ) -> int:
     """The reverse-ETL syncs (reverse_etl/syncs.yml), with a summary table. In the demo, local
     channel receivers stand in for the email service, SMS API, webhook and ad platform."""
@@ -574,9 +617,11 @@ def sync_audiences(
         counts = {}
         for delivery in receivers.delivered():
             counts[delivery.channel] = counts.get(delivery.channel, 0) + 1
-        summary = ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())) or "nothing new"
-        console.print(f"demo receivers got: {summary}")
+        got = ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())) or "nothing new"
+        console.print(f"demo receivers got: {got}")
     failing = [r for r in results if r.status in ("error", "refused")]
+    if summary is not None:
+        summary["syncs"] = [dataclasses.asdict(r) for r in results]
     for r in results:
         if r.suppressed:  # erased, blocklisted or bounced since the build: checked at send time
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(r.suppressed.items()))
@@ -801,6 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no periodic progress lines")
     run.add_argument(
         "-v", "--verbose", action="store_true", help="dbt's line per node (default: errors only)"
+    )
+    run.add_argument(
+        "--json", action="store_true", help="one JSON summary on stdout (the rest on stderr)"
     )
     run.add_argument("--skip-build", action="store_true", help="load only, no dbt build")
     run.add_argument("--skip-sync", action="store_true", help="no reverse-ETL syncs")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ciw import cli
@@ -29,8 +31,22 @@ def test_run_loads_all_sources_then_rerun_adds_nothing(ciw_env, capsys):
     ):
         assert ciw_env.query(f"select count(*) from {schema}.{table}")[0][0] > 0
     before = ciw_env.query("select count(*) from web.events")[0][0]
-    assert cli.main(["run", "--customers", "150", "--quiet"]) == 0
+    assert cli.main(["run", "--customers", "150", "--quiet", "--json"]) == 0
     assert ciw_env.query("select count(*) from web.events")[0][0] == before
+    # --json: stdout is one JSON object for a scheduler, the rest went to stderr
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["status"] == 0 and "load summary" in captured.err
+    assert [load["source"] for load in summary["loads"]] == [
+        "shop",
+        "pos",
+        "helpdesk",
+        "web",
+        "esp",
+    ]
+    assert all(sum(load["rows"].values()) == 0 for load in summary["loads"])  # nothing new
+    assert summary["build"]["counts"]["model:success"] > 50 and summary["build"]["status"] == 0
+    assert {s["sync"] for s in summary["syncs"]} >= {"welcome_email", "win_back_sms"}
     assert cli.main(["quarantine"]) == 0
     assert "required value is missing" in capsys.readouterr().out
 
