@@ -166,3 +166,25 @@ def test_the_parse_child_dies_with_a_killed_run():
     while not _gone(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(child), "the child outlived its killed parent"
+
+
+def test_the_dev_target_builds_into_schemas_of_its_own(offline):
+    """profiles.yml.example's `dev` target: every model in dev_<schema>, the sources as they
+    are; the default target keeps the plain schema names the marts are read from."""
+    run, target = offline
+    schemas = {}
+    for name in ("warehouse", "dev"):
+        parsed = run("parse", "--target", name, "--no-partial-parse")
+        assert parsed.returncode == 0, parsed.stdout[-3000:]
+        manifest = json.loads((target / "manifest.json").read_text())
+        schemas[name] = {
+            node["name"]: node["schema"]
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model"
+        }
+        sources = {node["schema"] for node in manifest["sources"].values()}
+        assert {"shop", "pos"} <= sources
+    assert schemas["warehouse"]["identity_map"] == "marts"
+    assert schemas["dev"]["identity_map"] == "dev_marts"
+    assert schemas["dev"]["stg_shop__orders"] == "dev_staging"
+    assert all(schemas["dev"][m] == f"dev_{s}" for m, s in schemas["warehouse"].items())
