@@ -111,17 +111,42 @@ def open_warehouse(args: argparse.Namespace, paths: Paths) -> Warehouse:
     return warehouse
 
 
-def demo_as_of(value: str | None) -> dt.date:
-    """The day the demo's history ends (exclusive): --as-of, else $CIW_DEMO_AS_OF, else today
-    (UTC), so that the marts, computed as of today, find recent first purchases to welcome and
-    thank."""
+def demo_as_of(value: str | None, flag: str = "--as-of") -> dt.date:
+    """The day the demo's history ends (exclusive): the flag's value, else $CIW_DEMO_AS_OF,
+    else today (UTC), so that the marts, computed as of today, find recent first purchases to
+    welcome and thank."""
     value = value or os.environ.get(DEMO_AS_OF_ENV) or None
     if value is None:
         return dt.datetime.now(dt.UTC).date()
+    return _date(value, flag)
+
+
+def _date(value: str, flag: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise CliError(f"--as-of must be a date like 2026-11-01 (got {value!r})") from exc
+        raise CliError(f"{flag} must be a date like 2026-11-01 (got {value!r})") from exc
+
+
+def invocation_vars(args: argparse.Namespace) -> dict:
+    """The dbt vars this command sets (--vars, a YAML or JSON mapping as dbt takes it, and
+    `ciw run --as-of`): every dbt command and Python step of the command gets them."""
+    import yaml
+
+    found: dict = {}
+    text = getattr(args, "vars", None)
+    if text:
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise CliError(f"--vars is not YAML or JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise CliError("--vars must be a mapping, like '{clv_horizon_months: 24}'")
+        found.update(parsed)
+    marts_as_of = getattr(args, "marts_as_of", None)
+    if marts_as_of:
+        found["intelligence_as_of_date"] = _date(marts_as_of, "--as-of").isoformat()
+    return found
 
 
 def ensure_demo_data(
@@ -350,7 +375,11 @@ def _run(args: argparse.Namespace, paths: Paths, summary: dict | None) -> int:
     demo_dir = None
     if not args.no_demo:
         demo_dir = ensure_demo_data(
-            paths, args.customers, args.seed, args.regenerate, demo_as_of(args.as_of)
+            paths,
+            args.customers,
+            args.seed,
+            args.regenerate,
+            demo_as_of(args.as_of, "--demo-as-of"),
         )
     from ciw.dbt import parsing_ahead
 
@@ -511,7 +540,7 @@ def fit_lifetime_value(
 
     err_console.print("[bold]fitting[/] the lifetime-value models (BG/NBD + Gamma-Gamma) ...")
     try:
-        result = run_clv_step(warehouse, paths.project, refit=refit)
+        result = run_clv_step(warehouse, paths.project, refit=refit, overrides=paths.vars)
     except ClvFitError as exc:
         if in_run:
             console.print(
@@ -825,6 +854,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def add_vars(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--vars",
+            help="dbt vars over dbt_project.yml's, as YAML or JSON ('{clv_horizon_months: 24}'):"
+            " for every dbt command and Python step of this command",
+        )
+
     def add_dsn(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--dsn",
@@ -838,7 +874,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--customers", type=int, default=10_000, help="demo scale (persons)")
     run.add_argument("--seed", type=int, default=42, help="demo generator seed")
     run.add_argument("--regenerate", action="store_true", help="regenerate the demo data")
-    run.add_argument("--as-of", help=AS_OF_HELP)
+    run.add_argument(
+        "--as-of",
+        dest="marts_as_of",
+        help="compute the marts as of this day (YYYY-MM-DD; var intelligence_as_of_date; "
+        "default today): a replay of a past day",
+    )
+    run.add_argument("--demo-as-of", dest="as_of", help=AS_OF_HELP)
+    add_vars(run)
     run.add_argument(
         "--no-demo", action="store_true", help="load the configured sources, not the demo"
     )
@@ -888,6 +931,7 @@ def build_parser() -> argparse.ArgumentParser:
         "clv", help="fit the lifetime-value models and score customers (part of `run`)"
     )
     add_dsn(clv)
+    add_vars(clv)
     clv.add_argument(
         "--refit",
         action="store_true",
@@ -901,6 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(part of `run`)",
     )
     add_dsn(match)
+    add_vars(match)
     match.add_argument(
         "--refit",
         action="store_true",
@@ -954,6 +999,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # logs) is the owner's alone: they hold personal data
     umask = os.umask(0o077)
     try:
+        paths = dataclasses.replace(paths, vars=invocation_vars(args))
         with contextlib.ExitStack() as args.held:
             return args.func(args, paths)
     except WarehouseLocked as exc:

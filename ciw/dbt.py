@@ -100,7 +100,7 @@ def parsing_ahead(warehouse: Warehouse, paths: Paths) -> Iterator[None]:
     process dies (child_process), and whatever it did not do the pipeline's own parse does."""
     try:
         process = child_process(
-            [dbt_executable(), "parse", "--quiet"],
+            [dbt_executable(), *with_vars(["parse", "--quiet"], paths)],
             cwd=paths.project,
             env=dbt_env(warehouse, paths),
             stdin=subprocess.DEVNULL,
@@ -198,6 +198,14 @@ def _read_results(results_file: Path, before: float | None, result: DbtResult) -
             result.failures.append(f"{status}: {name}: {message[0] if message else ''}")
 
 
+def with_vars(args: Sequence[str], paths: Paths) -> list[str]:
+    """dbt arguments with this invocation's vars (Paths.vars: `ciw run --vars / --as-of`),
+    unless the arguments bring their own --vars."""
+    if not paths.vars or "--vars" in args:
+        return list(args)
+    return [*args, "--vars", json.dumps(dict(paths.vars), default=str)]
+
+
 class _NodeProgress:
     """A quiet dbt's progress: one line on stderr every ``period_s`` while nodes finish
     (`  dbt: 120 of 307 nodes done, 1 failed (42s)`), from dbt's events (dbtRunner callbacks),
@@ -256,6 +264,8 @@ class DbtSession:
 
     def _invoke(self, args: list[str], capture: bool) -> tuple[DbtResult, object]:
         from dbt.cli.main import dbtRunner  # about 3 s: only when dbt is needed
+
+        args = with_vars(args, self.paths)
 
         output = io.StringIO()
         with _environment(_dbt_settings(self.warehouse, self.paths), self.paths.project):

@@ -3,6 +3,7 @@ invariants, and stable customer ids when new records merge two existing customer
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -200,3 +201,36 @@ def test_a_source_without_new_rows_for_days_is_reported_stale(built, monkeypatch
     assert verdicts["helpdesk"].status == "error"
     assert verdicts["helpdesk"].describe() == "helpdesk: newest rows loaded 3 days ago (error)"
     assert verdicts["shop"].status == "pass"
+
+
+def test_run_as_of_a_past_day_with_vars_reaches_dbt_and_the_python_steps(built, capsys):
+    """One set of vars for the whole run (`ciw run --as-of`, `--vars`): the marts are computed
+    as of the given day and the lifetime-value fit uses the same horizon as dbt."""
+    warehouse, _ = built
+    assert (
+        cli.main(
+            [
+                "run",
+                "--customers",
+                DEMO_CUSTOMERS,
+                "--as-of",
+                "2026-09-15",
+                "--vars",
+                "{clv_horizon_months: 24, clv_refit_days: 0}",
+                "--quiet",
+                "--skip-sync",
+            ]
+        )
+        == 0
+    ), capsys.readouterr().out[-3000:]
+    assert warehouse.query("select distinct as_of_date from marts.customer_rfm_summary") == [
+        (dt.date(2026, 9, 15),)
+    ]
+    fit = warehouse.query(
+        "select as_of_date, horizon_weeks from clv.model_fits order by fitted_at desc limit 1"
+    )[0]
+    assert fit[0] == dt.date(2026, 9, 15) and round(fit[1]) == 104  # 24 months, not 12
+    # a bad value is a clear usage error (exit 2), before anything runs
+    assert cli.main(["run", "--vars", "[1, 2]"]) == 2
+    assert cli.main(["run", "--as-of", "yesterday"]) == 2
+    assert "--as-of must be a date" in capsys.readouterr().err

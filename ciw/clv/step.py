@@ -19,12 +19,13 @@ import datetime as dt
 import io
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import yaml
 
 from ciw.clv.models import (
     BgNbdParams,
@@ -37,6 +38,7 @@ from ciw.clv.models import (
     fit_gamma_gamma,
     probability_alive,
 )
+from ciw.config import project_vars
 from ciw.warehouse import Warehouse, relation_exists
 
 RFM_MODEL = "customer_rfm_summary"
@@ -49,7 +51,7 @@ MIN_HISTORIES_PER_THREAD = 10_000
 
 @dataclass(frozen=True)
 class ClvSettings:
-    """From dbt_project.yml ``vars`` (so dbt and this step agree)."""
+    """From dbt_project.yml ``vars`` and this run's overrides (so dbt and this step agree)."""
 
     horizon_months: int = 12
     annual_discount_rate: float = 0.10
@@ -58,9 +60,8 @@ class ClvSettings:
     refit_days: int = 7
 
     @classmethod
-    def from_project(cls, project: Path) -> ClvSettings:
-        data = yaml.safe_load((project / "dbt_project.yml").read_text()) or {}
-        found = data.get("vars") or {}
+    def from_project(cls, project: Path, overrides: Mapping[str, Any] | None = None) -> ClvSettings:
+        found = project_vars(project, overrides)
         return cls(
             horizon_months=int(found.get("clv_horizon_months", cls.horizon_months)),
             annual_discount_rate=float(
@@ -403,11 +404,17 @@ def _log_fit(cur, fit_id, data, settings, bgnbd, spend, fit_seconds) -> None:
     )
 
 
-def run_clv_step(warehouse: Warehouse, project: Path, refit: bool | None = None) -> ClvStepResult:
+def run_clv_step(
+    warehouse: Warehouse,
+    project: Path,
+    refit: bool | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ClvStepResult:
     """Read, fit (or re-use a recent fit), score and write; raises ClvFitError on degenerate
     input. ``refit``: True forces a fit, False re-uses the latest fit whatever its age, None
-    (default) refits when the latest fit is var clv_refit_days or more old (see needs_refit)."""
-    settings = ClvSettings.from_project(project)
+    (default) refits when the latest fit is var clv_refit_days or more old (see needs_refit).
+    ``overrides``: this run's dbt vars (`ciw run --vars`), over dbt_project.yml's."""
+    settings = ClvSettings.from_project(project, overrides)
     started = time.monotonic()
     data = read_rfm(warehouse, rfm_relation(project))
     read_done = time.monotonic()

@@ -25,12 +25,14 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import yaml
 
+from ciw.config import project_vars
 from ciw.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -88,15 +90,16 @@ class MatchFitError(RuntimeError):
 
 @dataclass
 class MatchSettings:
-    """From dbt_project.yml ``vars`` (so dbt and this step agree)."""
+    """From dbt_project.yml ``vars`` and this run's overrides (so dbt and this step agree)."""
 
     refit_days: int = 30
     u_sample_pairs: int = 300000
 
     @classmethod
-    def from_project(cls, project: Path) -> MatchSettings:
-        data = yaml.safe_load((project / "dbt_project.yml").read_text()) or {}
-        found = data.get("vars") or {}
+    def from_project(
+        cls, project: Path, overrides: Mapping[str, Any] | None = None
+    ) -> MatchSettings:
+        found = project_vars(project, overrides)
         return cls(
             refit_days=int(found.get("match_refit_days", cls.refit_days)),
             u_sample_pairs=int(found.get("match_u_sample_pairs", cls.u_sample_pairs)),

@@ -72,7 +72,7 @@ def run_match_step(dbt, warehouse, project, refit: bool | None = None) -> MatchS
     clusters and ids after them the old one."""
     from ciw.dbt import model_relation
 
-    settings = MatchSettings.from_project(project)
+    settings = MatchSettings.from_project(project, dbt.paths.vars)
     latest = latest_fit(warehouse)
     fitted_at = latest[1] if latest else None
     if refit is None:
