@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ciw.config import project_vars
 from ciw.warehouse import relation_exists
 
 log = logging.getLogger(__name__)
@@ -120,9 +119,9 @@ def normalize_email(value: str, project: Path | None = None) -> str:
     local, _, domain = email.rpartition("@")
     dots, tags = ["gmail.com", "googlemail.com"], []
     if project is not None and (project / "dbt_project.yml").exists():
-        project_vars = yaml.safe_load((project / "dbt_project.yml").read_text()).get("vars", {})
-        dots = project_vars.get("email_dot_insensitive_domains", dots)
-        tags = project_vars.get("email_plus_tag_domains", tags)
+        found = project_vars(project)
+        dots = found.get("email_dot_insensitive_domains", dots)
+        tags = found.get("email_plus_tag_domains", tags)
     if domain in dots:
         local = local.split("+", 1)[0].replace(".", "")
     elif domain in tags:
