@@ -183,9 +183,20 @@ def _target_dir(project: Path) -> Path:
     return target if target.is_absolute() else project / target
 
 
+def _mtime(path: Path) -> float | None:
+    """When ``path`` was last written (None: it does not exist)."""
+    return path.stat().st_mtime if path.exists() else None
+
+
+def _rewritten(path: Path, before: float | None) -> bool:
+    """Whether ``path`` was written since ``_mtime`` said ``before``: dbt leaves the file of an
+    earlier command in place when a command fails before writing its own."""
+    return path.exists() and path.stat().st_mtime != before
+
+
 def _read_results(results_file: Path, before: float | None, result: DbtResult) -> None:
     """Counts and failures from target/run_results.json, when the command wrote one."""
-    if not results_file.exists() or results_file.stat().st_mtime == before:
+    if not _rewritten(results_file, before):
         return
     data = json.loads(results_file.read_text())
     for node in data.get("results", []):
@@ -270,7 +281,7 @@ class DbtSession:
         output = io.StringIO()
         with _environment(_dbt_settings(self.warehouse, self.paths), self.paths.project):
             results_file = _target_dir(self.paths.project) / "run_results.json"
-            before = results_file.stat().st_mtime if results_file.exists() else None
+            before = _mtime(results_file)
             quiet = {} if self.verbose else {"quiet": True}
             callbacks = [_NodeProgress()] if self.progress and not self.verbose else []
             with contextlib.redirect_stdout(output) if capture else contextlib.nullcontext():
@@ -373,12 +384,12 @@ def source_freshness(session: DbtSession, sources: Sequence[str]) -> list[Source
     if not sources:
         return []
     results_file = _target_dir(session.paths.project) / "sources.json"
-    before = results_file.stat().st_mtime if results_file.exists() else None
+    before = _mtime(results_file)
     # captured: dbt prints a stale table as an error, this step reports it as news
     session.run(
         ["source", "freshness", "--select", *(f"source:{s}" for s in sources)], capture=True
     )
-    if not results_file.exists() or results_file.stat().st_mtime == before:
+    if not _rewritten(results_file, before):
         return []
     freshest: dict[str, dict] = {}
     for table in json.loads(results_file.read_text()).get("results", []):
