@@ -57,7 +57,7 @@ RULE_COMPARISONS = {
     "address": {"postcode", "house_number", "street"},
     "postcode_name": {"postcode", "first_name", "last_name"},
     "street_name": {"street", "house_number", "first_name", "last_name"},
-    "locality_name": {"locality", "first_name", "last_name"},
+    "locality_name": {"locality", "house_number", "first_name", "last_name"},
     "name_town": {"town", "first_name", "last_name"},
     "surname_town": {"town", "last_name"},
     "email": {"email"},

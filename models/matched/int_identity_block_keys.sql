@@ -4,9 +4,11 @@
     meets its duplicates through another rule (the rule is the key's prefix):
     birth date + postcode, birth date + a name's first three letters, postcode + address,
     postcode + a name's first three letters, street + house number + a name's prefix,
-    locality (address line 2) + a name's prefix, town + first name + last name prefix, email
-    or phone + either name's initial (junk values of seeds/identifier_blocklist.csv left out),
-    and (for records without a first name) town + surname.
+    locality (address line 2) + house number + a name's prefix, town + first name + last name
+    prefix + house number or street prefix, email or phone + either name's initial (junk values
+    of seeds/identifier_blocklist.csv left out), and (for records without a first name) town +
+    surname + the street's initial. No rule blocks on a town or a locality with names alone: a
+    block's pairs grow with the square of its records, and a city holds many namesakes.
     Incremental like int_identifiers_unpivoted: the keys of records whose identity changed are
     written again, and a key a record lost stays as a tombstone (is_current = false), so
     int_identity_records_touched sees whose household (address block) changed. -#}
@@ -82,12 +84,17 @@ every_key as (
             -- postcode
             'street_name:' || street_normalized || ':' || house_number || ':' || first_prefix,
             'street_name:' || street_normalized || ':' || house_number || ':' || last_prefix,
-            'locality_name:' || locality_normalized || ':' || first_prefix,
-            'locality_name:' || locality_normalized || ':' || last_prefix,
-            -- both names in one town (spaces ignored: "lake clifton", "lakeclifton"): a
-            -- moved person, a mistyped postcode and no birth date
+            -- address line 2 (a building, a locality) with its house number: with a name
+            -- replaced or the street mistyped
+            'locality_name:' || locality_normalized || ':' || house_number || ':' || first_prefix,
+            'locality_name:' || locality_normalized || ':' || house_number || ':' || last_prefix,
+            -- both names in one town (spaces ignored: "lake clifton", "lakeclifton") and the
+            -- same house number or street prefix: a mistyped postcode and birth date. Not the
+            -- town and names alone: a city's namesakes grow with its square
             'name_town:' || town_key || ':' || first_name_normalized || ':'
-            || left(last_name_normalized, 3),
+            || left(last_name_normalized, 3) || ':house:' || house_number,
+            'name_town:' || town_key || ':' || first_name_normalized || ':'
+            || left(last_name_normalized, 3) || ':street:' || left(street_normalized, 3),
             -- one email or phone and an initial: the records of one person whose names the
             -- deterministic rules cannot agree on (a replaced or mistyped name), and of a
             -- family
@@ -95,10 +102,12 @@ every_key as (
             'email:' || email_normalized || ':' || last_initial,
             'phone:' || phone_e164 || ':' || first_initial,
             'phone:' || phone_e164 || ':' || last_initial,
-            -- a record without a first name meets the others without one by surname and town
+            -- a record without a first name meets the others without one by surname, town
+            -- and the street's initial
             case
                 when first_name_normalized is null
-                    then 'surname_town:' || town_key || ':' || last_name_normalized
+                    then 'surname_town:' || town_key || ':' || last_name_normalized || ':'
+                    || left(street_normalized, 1)
             end
         ]) as block_key
     from named
