@@ -180,6 +180,17 @@ def ensure_demo_data(
     return paths.demo
 
 
+# the file format the demo writes its POS exports in (a user's [sources.pos] settings are for
+# their own files)
+DEMO_FILE_FORMAT = {
+    "encoding": "utf-8",
+    "delimiter": ",",
+    "date_formats": [],
+    "timestamp_formats": [],
+    "timezone": "UTC",
+}
+
+
 def build_sources(names: Sequence[str], demo_dir: Path | None, api_url: str | None) -> dict:
     """dlt sources by name. In demo mode they point at the generated files and local APIs;
     otherwise their settings come from .dlt/config.toml, .dlt/secrets.toml or environment
@@ -195,10 +206,15 @@ def build_sources(names: Sequence[str], demo_dir: Path | None, api_url: str | No
         if demo_dir is not None:
             if name == "shop":
                 sources[name] = shop_source(credentials=f"sqlite:///{demo_dir / 'shop.sqlite'}")
-            elif name == "pos":
-                sources[name] = pos_source(bucket_url=str(demo_dir / "pos"))
+            elif name == "pos":  # the demo's files in the demo's format, whatever is set
+                sources[name] = pos_source(bucket_url=str(demo_dir / "pos"), **DEMO_FILE_FORMAT)
             elif name == "web":
-                sources[name] = web_source(bucket_url=str(demo_dir / "web"))
+                sources[name] = web_source(
+                    bucket_url=str(demo_dir / "web"),
+                    encoding="utf-8",
+                    timestamp_formats=[],
+                    timezone="UTC",
+                )
             elif name == "helpdesk":
                 sources[name] = helpdesk_source(
                     base_url=f"{api_url}/helpdesk/api/v2", token=DEMO_TOKEN
@@ -213,7 +229,10 @@ def build_sources(names: Sequence[str], demo_dir: Path | None, api_url: str | No
                 "helpdesk": helpdesk_source,
                 "esp": esp_source,
             }[name]
-            sources[name] = factory()
+            try:
+                sources[name] = factory()
+            except ValueError as exc:  # a setting of the source that cannot be (FileFormat)
+                raise CliError(f"source {name}: {exc}") from exc
     return sources
 
 

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -126,8 +126,11 @@ def value_problem(value: Any, depth: int = 0) -> str | None:
     return None
 
 
-def parse_timestamp(value: Any) -> dt.datetime:
-    """ISO 8601 (with Z, offset or naive = UTC) or 'YYYY-MM-DD HH:MM:SS' -> aware UTC."""
+def parse_timestamp(
+    value: Any, formats: Sequence[str] = (), zone: dt.tzinfo = dt.UTC
+) -> dt.datetime:
+    """ISO 8601 (with Z or an offset) or 'YYYY-MM-DD HH:MM:SS', else one of ``formats``
+    (strptime patterns, tried in order) -> aware UTC. A naive timestamp is in ``zone``."""
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str):
@@ -137,18 +140,21 @@ def parse_timestamp(value: Any) -> dt.datetime:
         try:
             parsed = dt.datetime.fromisoformat(text)
         except ValueError as exc:
-            raise RowError(f"not a timestamp: {value!r}") from exc
+            parsed = _strptime(value.strip(), formats)
+            if parsed is None:
+                raise RowError(f"not a timestamp{_formats_named(formats)}: {value!r}") from exc
     else:
         raise RowError(f"not a timestamp: {value!r}")
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
+        parsed = parsed.replace(tzinfo=zone)
     try:
         return parsed.astimezone(dt.UTC)
     except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise RowError(f"timestamp out of range: {value!r}") from exc
 
 
-def parse_date(value: Any) -> dt.date:
+def parse_date(value: Any, formats: Sequence[str] = ()) -> dt.date:
+    """YYYY-MM-DD, else one of ``formats`` (strptime patterns, tried in order)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -157,8 +163,26 @@ def parse_date(value: Any) -> dt.date:
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError as exc:
-            raise RowError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+            parsed = _strptime(value.strip(), formats)
+            if parsed is None:
+                named = _formats_named(formats) or " (YYYY-MM-DD)"
+                raise RowError(f"not a date{named}: {value!r}") from exc
+            return parsed.date()
     raise RowError(f"not a date: {value!r}")
+
+
+def _strptime(text: str, formats: Sequence[str]) -> dt.datetime | None:
+    """``text`` read by the first of ``formats`` that reads it whole, else None."""
+    for pattern in formats:
+        try:
+            return dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def _formats_named(formats: Sequence[str]) -> str:
+    return f" (ISO 8601 or {', '.join(formats)})" if formats else ""
 
 
 def parse_int(value: Any) -> int:
@@ -295,6 +319,9 @@ class TableSpec:
     primary_key: Sequence[str]
     # validated but loaded as received (API cursor fields: dlt's incremental compares them)
     raw_columns: Sequence[str] = ()
+    # the parser of each data type (default PARSERS; a source's date formats and time zone:
+    # with_parsers)
+    parsers: Mapping[str, Callable[[Any], Any]] = field(default_factory=lambda: PARSERS)
     by_name: dict[str, Column] = field(init=False)
     max_chars: dict[str, int] = field(init=False)
     required_columns: tuple[Column, ...] = field(init=False)
@@ -310,6 +337,10 @@ class TableSpec:
 
     def hints(self) -> dict[str, dict[str, Any]]:
         return {column.name: column.hint() for column in self.columns}
+
+    def with_parsers(self, parsers: Mapping[str, Callable[[Any], Any]]) -> TableSpec:
+        """This spec with ``parsers`` in place of the default parser of their data types."""
+        return replace(self, parsers={**self.parsers, **parsers})
 
     def as_arrow(self, rows: list[dict[str, Any]]) -> pa.Table | list[dict[str, Any]]:
         """Cleaned rows as one Arrow table with dlt's row ids, which dlt loads without
@@ -377,7 +408,7 @@ class TableSpec:
                     problems.append(f"{name}: {problem}")
                     continue
             try:
-                parsed = PARSERS[column.data_type](value)
+                parsed = self.parsers[column.data_type](value)
                 out[name] = value if name in self.raw_columns else parsed
             except RowError as exc:
                 problems.append(f"{name}: {exc}")

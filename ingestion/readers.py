@@ -1,18 +1,24 @@
 """dlt transformers that read dropped files row by row, validating and quarantining.
 
-Every file source has a declared encoding (default UTF-8), read strictly: bytes that are not
-valid in it never load as replacement characters; their row is quarantined. A byte-order mark
-(as Excel writes) is dropped. Lines are read at most MAX_LINE_CHARS at a time, so one huge
-line costs neither the memory nor the file.
+Every file source has a format (FileFormat: its settings in .dlt/config.toml): an encoding
+(default UTF-8), read strictly: bytes that are not valid in it never load as replacement
+characters; their row is quarantined. A byte-order mark (as Excel writes) is dropped. The CSV
+delimiter, the date and timestamp formats besides ISO 8601, and the time zone of naive
+timestamps; a value no format reads is quarantined. Lines are read at most MAX_LINE_CHARS at a
+time, so one huge line costs neither the memory nor the file.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
+import functools
 import io
+import zoneinfo
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 import dlt
@@ -22,7 +28,9 @@ from ingestion import quarantine as q
 from ingestion.quarantine import (
     OversizedLine,
     TableSpec,
+    parse_date,
     parse_jsonl,
+    parse_timestamp,
     quarantine_item,
     split_quarantine,
     validate_numbered_rows,
@@ -40,6 +48,76 @@ def checked_encoding(encoding: str | None) -> str:
         return codecs.lookup(encoding or DEFAULT_ENCODING).name
     except LookupError as exc:
         raise ValueError(f"unknown file encoding {encoding!r}") from exc
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How a file source writes its files: the text encoding, the CSV delimiter, the strptime
+    patterns of its dates and timestamps (tried after ISO 8601, in order: ``%Y%m%d``,
+    ``%d/%m/%Y``, ``%d.%m.%Y %H:%M``) and the time zone of its naive timestamps (an IANA name:
+    ``Europe/Berlin``). ``checked`` builds one from settings and says what is wrong."""
+
+    encoding: str = DEFAULT_ENCODING
+    delimiter: str = ","
+    date_formats: tuple[str, ...] = ()
+    timestamp_formats: tuple[str, ...] = ()
+    timezone: str = "UTC"
+
+    @classmethod
+    def checked(
+        cls,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        date_formats: Sequence[str] | str | None = None,
+        timestamp_formats: Sequence[str] | str | None = None,
+        timezone: str | None = None,
+    ) -> FileFormat:
+        """A format from a source's settings (None: the default); ValueError naming the
+        setting that is wrong."""
+        delimiter = delimiter or ","
+        if len(delimiter) != 1 or delimiter in '\r\n"':
+            raise ValueError(
+                f"delimiter: one character other than a quote or newline, not {delimiter!r}"
+            )
+        zone = timezone or "UTC"
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone: not a time zone name: {zone!r}") from exc
+        return cls(
+            encoding=checked_encoding(encoding),
+            delimiter=delimiter,
+            date_formats=_checked_patterns("date_formats", date_formats),
+            timestamp_formats=_checked_patterns("timestamp_formats", timestamp_formats),
+            timezone=zone,
+        )
+
+    def spec(self, spec: TableSpec) -> TableSpec:
+        """``spec`` parsing dates and timestamps as this format says."""
+        if not self.date_formats and not self.timestamp_formats and self.timezone == "UTC":
+            return spec
+        zone = dt.UTC if self.timezone == "UTC" else zoneinfo.ZoneInfo(self.timezone)
+        return spec.with_parsers(
+            {
+                "date": functools.partial(parse_date, formats=self.date_formats),
+                "timestamp": functools.partial(
+                    parse_timestamp, formats=self.timestamp_formats, zone=zone
+                ),
+            }
+        )
+
+
+def _checked_patterns(setting: str, patterns: Sequence[str] | str | None) -> tuple[str, ...]:
+    """strptime patterns from a setting (a list, or one pattern); each must hold a directive."""
+    if patterns is None:
+        return ()
+    found = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+    for pattern in found:
+        if not isinstance(pattern, str) or "%" not in pattern:
+            raise ValueError(
+                f"{setting}: {pattern!r} is not a strptime pattern (such as '%Y%m%d', '%d/%m/%Y')"
+            )
+    return found
 
 
 def bounded_lines(stream: IO[Any], limit: int | None = None) -> Iterator[Any]:
@@ -75,14 +153,19 @@ def _csv_lines(stream: IO[str], oversized: list[int]) -> Iterator[str]:
         yield line
 
 
-def _csv_rows(spec: TableSpec, stream: io.TextIOBase, location: str) -> Iterator[Any]:
+def _csv_rows(
+    spec: TableSpec, stream: io.TextIOBase, location: str, delimiter: str = ","
+) -> Iterator[Any]:
     """Rows of a CSV file with their first line number; records the reader cannot take
     (wrong number of fields, over-long, a header naming a column twice) are quarantined."""
     # a field up to a whole record: longer text values are quarantined by TableSpec.clean
     csv.field_size_limit(max(csv.field_size_limit(), q.MAX_LINE_CHARS))
     oversized: list[int] = []
     reader = csv.DictReader(
-        _csv_lines(stream, oversized), restkey="__extra__", restval="__missing__"
+        _csv_lines(stream, oversized),
+        restkey="__extra__",
+        restval="__missing__",
+        delimiter=delimiter,
     )
     bad: list[Any] = []
 
@@ -153,9 +236,10 @@ def _named(location: str, read_file: Any) -> Iterator[Any]:
         raise FileReadError(f"cannot read {location}: {type(exc).__name__}: {exc}") from exc
 
 
-def csv_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
-    """Transformer: CSV files (header row, ``encoding``) -> validated rows of ``spec``."""
-    codec = checked_encoding(encoding)
+def csv_reader(spec: TableSpec, file_format: FileFormat = FileFormat()):
+    """Transformer: CSV files (a header row, ``file_format``) -> validated rows of ``spec``."""
+    codec = checked_encoding(file_format.encoding)
+    spec = file_format.spec(spec)
     # UTF-8 files from Excel start with a byte-order mark: utf-8-sig drops it. Undecodable
     # bytes are kept as surrogate escapes, so that only their row is quarantined
     text_codec = "utf-8-sig" if codec == "utf-8" else codec
@@ -170,17 +254,18 @@ def csv_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
                     stream = io.TextIOWrapper(
                         raw, encoding=text_codec, errors="surrogateescape", newline=""
                     )
-                    yield from _csv_rows(spec, stream, location)
+                    yield from _csv_rows(spec, stream, location, file_format.delimiter)
 
             yield from _named(location, read_file)
 
     return read
 
 
-def jsonl_reader(spec: TableSpec, encoding: str = DEFAULT_ENCODING):
-    """Transformer: JSON-lines files (``encoding``) -> validated rows; broken lines are
-    quarantined."""
-    codec = checked_encoding(encoding)
+def jsonl_reader(spec: TableSpec, file_format: FileFormat = FileFormat()):
+    """Transformer: JSON-lines files (``file_format``: its delimiter aside) -> validated rows;
+    broken lines are quarantined."""
+    codec = checked_encoding(file_format.encoding)
+    spec = file_format.spec(spec)
 
     @dlt.transformer(name=f"read_{spec.table}", standalone=True)
     def read(items: list[FileItemDict]) -> Iterator[Any]:
@@ -202,16 +287,16 @@ def file_drop_resource(
     spec: TableSpec,
     reader_factory,
     write_disposition: Any,
-    encoding: str = DEFAULT_ENCODING,
+    file_format: FileFormat = FileFormat(),
 ):
-    """Resources for the files under ``bucket_url`` matching ``file_glob`` (text in
-    ``encoding``), read incrementally by modification date, merged on the spec's primary key (a
-    re-dropped file never duplicates rows), malformed rows split off to ``_quarantine``."""
+    """Resources for the files under ``bucket_url`` matching ``file_glob`` (written as
+    ``file_format`` says), read incrementally by modification date, merged on the spec's primary
+    key (a re-dropped file never duplicates rows), malformed rows split off to ``_quarantine``."""
     from dlt.sources.filesystem import filesystem
 
     files = filesystem(bucket_url=bucket_url, file_glob=file_glob)
     files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
-    reader = (files | reader_factory(spec, encoding)()).with_name(f"read_{spec.table}")
+    reader = (files | reader_factory(spec, file_format)()).with_name(f"read_{spec.table}")
     return split_quarantine(
         reader,
         spec.table,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,6 +63,14 @@ def test_overlapping_run_is_refused(ciw_env, capsys):
 def test_unknown_source_and_bad_dsn_are_clear_errors(ciw_env, capsys, monkeypatch):
     assert cli.main(["load", "nosuch"]) == 2
     assert "unknown source" in capsys.readouterr().err
+    monkeypatch.setenv("SOURCES__POS__BUCKET_URL", "/nowhere")
+    monkeypatch.setenv("SOURCES__POS__DATE_FORMATS", '["DD/MM/YYYY"]')
+    assert cli.main(["load", "pos"]) == 2
+    assert "source pos: date_formats: 'DD/MM/YYYY' is not a strptime pattern" in (
+        capsys.readouterr().err.replace("\n", "")
+    )
+    # the demo's files are read in the demo's format, whatever the user's files need
+    assert cli.build_sources(["pos"], Path("/demo"), None)["pos"] is not None
     monkeypatch.setenv("CIW_DSN", "mysql://nope")
     assert cli.main(["load", "--demo"]) == 2
 

@@ -573,6 +573,60 @@ def test_pos_file_with_an_undeclared_column_loads_beside_typed_batches(warehouse
     ) == [(0,)]
 
 
+def test_pos_export_in_its_own_format_loads_as_configured(warehouse, tmp_path, monkeypatch):
+    """A till system's export: Latin-1, semicolons, day-first dates, local naive times. Its
+    format set in dlt's configuration (here the environment) loads it whole; a date no
+    pattern reads is quarantined, not guessed."""
+    for setting, value in (
+        ("ENCODING", "latin-1"),
+        ("DELIMITER", ";"),
+        ("DATE_FORMATS", '["%d/%m/%Y", "%d.%m.%Y"]'),
+        ("TIMESTAMP_FORMATS", '["%d/%m/%Y %H:%M"]'),
+        ("TIMEZONE", "Europe/Berlin"),
+    ):
+        monkeypatch.setenv(f"SOURCES__POS__{setting}", value)
+    folder = tmp_path / "pos" / "loyalty_signups"
+    folder.mkdir(parents=True)
+    rows = [
+        "LC1;José;Müller;02/01/1980;;;Hauptstraße 1;Köln;50667;S01;05/07/2026 10:30",
+        "LC2;Anna;Groß;24.12.1975;;;Ring 2;Bonn;53111;S01;2026-07-05T10:30:00Z",
+        "LC3;Eva;Weiß;1975-13-45;;;Ring 3;Bonn;53111;S01;05/07/2026 11:00",
+    ]
+    (folder / "loyalty_signups_2026-07-05.csv").write_bytes(
+        "\n".join([LOYALTY_HEADER_BEFORE.replace(",", ";"), *rows, ""]).encode("latin-1")
+    )
+    result = load("pos", pos_source(bucket_url=str(tmp_path / "pos")), warehouse, tmp_path)
+    assert result.ok, result.error
+    assert result.rows["loyalty_signups"] == 2 and result.quarantined_new == 1
+    assert warehouse.query(
+        "select loyalty_card_id, first_name, last_name, city, date_of_birth, signed_up_at "
+        "from pos.loyalty_signups order by loyalty_card_id"
+    ) == [
+        (
+            "LC1",
+            "José",
+            "Müller",
+            "Köln",
+            dt.date(1980, 1, 2),
+            dt.datetime(2026, 7, 5, 8, 30, tzinfo=dt.UTC),
+        ),
+        (
+            "LC2",
+            "Anna",
+            "Groß",
+            "Bonn",
+            dt.date(1975, 12, 24),
+            dt.datetime(2026, 7, 5, 10, 30, tzinfo=dt.UTC),
+        ),
+    ]
+    (reason,) = warehouse.query("select reason from pos._quarantine where record_key = 'LC3'")[0]
+    assert "date_of_birth: not a date (ISO 8601 or %d/%m/%Y, %d.%m.%Y)" in reason
+
+    monkeypatch.setenv("SOURCES__POS__TIMEZONE", "Europe/Nowhere")
+    with pytest.raises(ValueError, match="timezone: not a time zone name"):
+        pos_source(bucket_url=str(tmp_path / "pos"))
+
+
 def test_pos_loyalty_signups_load_with_and_without_address_line2_and_country(
     warehouse, tmp_path, monkeypatch
 ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from decimal import Decimal
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ from ingestion.quarantine import (
     Quarantined,
     RowError,
     TableSpec,
+    parse_date,
     parse_jsonl,
     parse_timestamp,
     quarantine_item,
@@ -143,6 +145,59 @@ def test_naive_and_offset_timestamps_become_utc():
     assert parse_timestamp("2026-01-01T12:00:00+02:00") == dt.datetime(
         2026, 1, 1, 10, tzinfo=dt.UTC
     )
+
+
+def test_date_and_timestamp_formats_and_the_zone_of_naive_timestamps():
+    """ISO 8601 always; a source's strptime patterns after it, in order; a naive timestamp in
+    the source's zone. What no pattern reads is an error naming the patterns."""
+    assert parse_date("19800102") == dt.date(1980, 1, 2)  # ISO 8601's basic form
+    assert parse_date("1980-01-02", formats=("%d/%m/%Y",)) == dt.date(1980, 1, 2)
+    assert parse_date("02/01/1980", formats=("%m-%d-%Y", "%d/%m/%Y")) == dt.date(1980, 1, 2)
+    assert parse_date("01-02-1980", formats=("%m-%d-%Y", "%d/%m/%Y")) == dt.date(1980, 1, 2)
+    with pytest.raises(RowError, match=r"not a date \(YYYY-MM-DD\)"):
+        parse_date("02/01/1980")
+    with pytest.raises(RowError, match=r"ISO 8601 or %d/%m/%Y"):
+        parse_date("1980/01/02", formats=("%d/%m/%Y",))
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    assert parse_timestamp("2026-07-01 10:00:00", zone=berlin) == dt.datetime(
+        2026, 7, 1, 8, tzinfo=dt.UTC
+    )
+    assert parse_timestamp("2026-01-01T10:00:00Z", zone=berlin) == dt.datetime(
+        2026, 1, 1, 10, tzinfo=dt.UTC
+    )
+    assert parse_timestamp(
+        "01.01.2026 10:00", formats=("%d.%m.%Y %H:%M",), zone=berlin
+    ) == dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    with pytest.raises(RowError, match="not a timestamp"):
+        parse_timestamp("01.01.2026 10:00")
+
+
+def test_file_format_settings_are_checked_and_reach_the_spec():
+    from ingestion.readers import FileFormat
+
+    assert FileFormat.checked() == FileFormat()
+    assert FileFormat.checked().spec(SPEC) is SPEC  # nothing to change: the shared parsers
+    latin = FileFormat.checked("latin-1", ";", "%d/%m/%Y", ["%d.%m.%Y %H:%M"], "Europe/Berlin")
+    assert (latin.encoding, latin.delimiter, latin.date_formats) == (
+        "iso8859-1",
+        ";",
+        ("%d/%m/%Y",),
+    )
+    spec = latin.spec(SPEC)
+    row = spec.clean({"thing_id": "a", "happened_at": "01.07.2026 10:00", "born_on": "01/07/2026"})
+    assert row["happened_at"] == dt.datetime(2026, 7, 1, 8, tzinfo=dt.UTC)
+    assert row["born_on"] == dt.date(2026, 7, 1)
+    with pytest.raises(RowError, match="not a timestamp"):
+        SPEC.clean({"thing_id": "a", "happened_at": "01.07.2026 10:00"})
+    for settings, named in (
+        ({"encoding": "klingon"}, "encoding"),
+        ({"delimiter": ";;"}, "delimiter"),
+        ({"delimiter": '"'}, "delimiter"),
+        ({"date_formats": ["YYYYMMDD"]}, "date_formats: 'YYYYMMDD' is not a strptime pattern"),
+        ({"timestamp_formats": "%d/%m/%Y", "timezone": "Mars/Olympus"}, "timezone"),
+    ):
+        with pytest.raises(ValueError, match=named):
+            FileFormat.checked(**settings)
 
 
 def test_validate_rows_splits_good_and_bad_and_loses_nothing():

@@ -1,20 +1,35 @@
 """Web analytics events (anonymous cookies, page/product views, logins) from JSONL drops.
 
 Built on dlt's ``filesystem`` source; events are merged insert-only on ``event_id`` so late
-or re-dropped files never duplicate; broken JSON lines are quarantined. ``encoding`` is the
-files' text encoding (default UTF-8, read strictly; ``sources.web.encoding``).
+or re-dropped files never duplicate; broken JSON lines are quarantined. The files' format is a
+setting (``[sources.web]``): ``encoding`` (default UTF-8, read strictly), ``timestamp_formats``
+(strptime patterns tried after ISO 8601) and ``timezone`` (of naive timestamps; default UTC).
 """
 
 from __future__ import annotations
 
 import dlt
 
-from ingestion.readers import DEFAULT_ENCODING, INSERT_ONLY, file_drop_resource, jsonl_reader
+from ingestion.readers import (
+    DEFAULT_ENCODING,
+    INSERT_ONLY,
+    FileFormat,
+    file_drop_resource,
+    jsonl_reader,
+)
 from ingestion.sources.web.settings import EVENTS, EVENTS_GLOB
 
 
 @dlt.source(name="web", max_table_nesting=0)
-def web_source(bucket_url: str = dlt.config.value, encoding: str = DEFAULT_ENCODING):
+def web_source(
+    bucket_url: str = dlt.config.value,
+    encoding: str = DEFAULT_ENCODING,
+    timestamp_formats: list[str] | None = None,
+    timezone: str = "UTC",
+):
+    file_format = FileFormat.checked(
+        encoding, timestamp_formats=timestamp_formats, timezone=timezone
+    )
     yield from file_drop_resource(
-        bucket_url, EVENTS_GLOB, EVENTS, jsonl_reader, INSERT_ONLY, encoding
+        bucket_url, EVENTS_GLOB, EVENTS, jsonl_reader, INSERT_ONLY, file_format
     )
