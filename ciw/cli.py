@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ciw.config import Paths
@@ -790,6 +791,31 @@ def cmd_load(args: argparse.Namespace, paths: Paths) -> int:
     return report(results, warehouse, time.monotonic() - started)
 
 
+def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
+    """Each configured source's settings checked before a load (ingestion.check): exit 1 when
+    a check fails, 0 otherwise (warnings included)."""
+    from ingestion.check import check_sources
+
+    names = _source_list(",".join(args.sources) if args.sources else None)
+    findings = check_sources(names)
+    if args.json:
+        print(json.dumps([finding.as_dict() for finding in findings], indent=2))
+    else:
+        table = Table(title="source checks", show_lines=False)
+        for column in ("source", "check", "status", "detail"):
+            table.add_column(column, overflow="fold")
+        colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for finding in findings:
+            status = f"[{colour[finding.status]}]{finding.status}[/]"
+            table.add_row(finding.source, finding.check, status, escape(redact(finding.detail)))
+        console.print(table)
+    failed = [finding for finding in findings if finding.status == "fail"]
+    if failed:
+        err_console.print(f"[red]{len(failed)} check(s) failed[/]: fix them before `ciw load`")
+        return 1
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     if args.demo_command == "generate":
         out = Path(args.out) if args.out else paths.demo
@@ -927,6 +953,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--demo", action="store_true", help="load the generated demo data")
     load.add_argument("--quiet", action="store_true")
     load.set_defaults(func=cmd_load)
+
+    check = sub.add_parser(
+        "check", help="check the configured sources before loading: settings, reach, columns"
+    )
+    check.add_argument("sources", nargs="*", help="sources to check (default: the configured)")
+    check.add_argument("--json", action="store_true", help="the findings as JSON")
+    check.set_defaults(func=cmd_check)
 
     demo = sub.add_parser("demo", help="demo source systems")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
