@@ -816,6 +816,42 @@ def cmd_check(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace, paths: Paths) -> int:
+    """A commented configuration for the sources named on the command line, their files'
+    format read from the files (ingestion.init), written to --out (default .dlt/config.toml;
+    an existing file only with --force, kept as .bak) or printed (--out -)."""
+    from ingestion.init import propose, render
+
+    locations = {
+        name: getattr(args, name)
+        for name in ("shop", "pos", "web", "helpdesk", "esp")
+        if getattr(args, name)
+    }
+    if not locations:
+        raise CliError(
+            "name where your sources are: ciw init --pos DIR --shop URL --web DIR "
+            "--helpdesk URL --esp URL (any of them)"
+        )
+    try:
+        text = render(propose(locations), dt.date.today())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the sources: {exc}") from exc
+    if args.out == "-":
+        print(text, end="")
+        return 0
+    out = Path(args.out) if args.out else paths.project / ".dlt" / "config.toml"
+    if out.exists():
+        if not args.force:
+            raise CliError(
+                f"{out} exists: --force replaces it (kept as {out.name}.bak), --out - prints"
+            )
+        out.with_name(out.name + ".bak").write_text(out.read_text())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    err_console.print(f"wrote {out}: read it, answer its questions (# ?), then `ciw check`")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     if args.demo_command == "generate":
         out = Path(args.out) if args.out else paths.demo
@@ -960,6 +996,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("sources", nargs="*", help="sources to check (default: the configured)")
     check.add_argument("--json", action="store_true", help="the findings as JSON")
     check.set_defaults(func=cmd_check)
+
+    init = sub.add_parser(
+        "init", help="write a commented configuration for your sources (formats read from files)"
+    )
+    init.add_argument("--pos", metavar="DIR", help="folder or fsspec URL of the POS exports")
+    init.add_argument("--web", metavar="DIR", help="folder or fsspec URL of the web events")
+    init.add_argument("--shop", metavar="URL", help="the shop database (SQLAlchemy URL)")
+    init.add_argument("--helpdesk", metavar="URL", help="base URL of the helpdesk API")
+    init.add_argument("--esp", metavar="URL", help="base URL of the email-service API")
+    init.add_argument("--out", help="where to write (default .dlt/config.toml; - prints)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", help="demo source systems")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)

@@ -1,7 +1,9 @@
-"""`ciw check`: a newcomer's settings checked before anything loads (issue #23 item 6)."""
+"""`ciw init` and `ciw check`: a newcomer's settings written and checked before anything loads
+(issue #23 item 6)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -105,3 +107,84 @@ def test_check_of_the_shop_and_the_apis(demo_data, api_server, monkeypatch, tmp_
     assert reach.status == "fail" and "token is refused" in reach.detail
     monkeypatch.setenv("SOURCES__HELPDESK__TOKEN", "test-token")
     assert _by_check(check_sources(["helpdesk"]), "helpdesk")["reachable"][0].status == "ok"
+
+
+def test_a_newcomer_inits_edits_checks_and_loads_a_till_export(
+    warehouse, tmp_path, monkeypatch, capsys
+):
+    """init reads the format from the files (Latin-1, semicolons, day-first dates, naive local
+    times), asks what it cannot know, and the configuration it writes, once answered, passes
+    check and loads every row."""
+    import tomllib
+
+    from ingestion.runner import run_source
+    from ingestion.sources.pos import pos_source
+
+    till = tmp_path / "till" / "loyalty_signups"
+    till.mkdir(parents=True)
+    header = (
+        "loyalty_card_id;first_name;last_name;date_of_birth;email;phone;address_line1;city;"
+        "postcode;store_id;signed_up_at"
+    )
+    rows = [
+        "LC1;José;Müller;24/12/1980;;;Hauptstraße 1;Köln;50667;S01;05/07/2026 10:30",
+        "LC2;Anna;Groß;02/01/1975;;;Ring 2;Bonn;53111;S01;05/07/2026 11:00",
+    ]
+    (till / "signups_2026-07-05.csv").write_bytes("\n".join([header, *rows, ""]).encode("latin-1"))
+    out = tmp_path / "config.toml"
+    assert cli.main(["init", "--pos", str(till.parent), "--out", str(out)]) == 0
+    text = out.read_text()
+    config = tomllib.loads(text)
+    assert config["ciw"]["sources"] == ["pos"]
+    pos = config["sources"]["pos"]
+    assert pos == {
+        "bucket_url": str(till.parent),
+        "encoding": "cp1252",
+        "delimiter": ";",
+        "date_formats": ["%d/%m/%Y"],
+        "timestamp_formats": ["%d/%m/%Y %H:%M"],
+        "timezone": "UTC",
+    }
+    assert "# ? the timestamps carry no zone" in text.replace("  # ?", "# ?")
+    assert "no transactions/*.csv under" in text  # asked, not guessed
+    # a second init does not overwrite without --force
+    assert cli.main(["init", "--pos", str(till.parent), "--out", str(out)]) == 2
+
+    # the newcomer answers the question, then check and load (dlt's settings, as the file's)
+    pos["timezone"] = "Europe/Berlin"
+    for key, value in pos.items():
+        monkeypatch.setenv(
+            f"SOURCES__POS__{key.upper()}", value if isinstance(value, str) else json.dumps(value)
+        )
+    findings = check_sources(["pos"])
+    assert "fail" not in {f.status for f in findings}, findings
+    result = run_source("pos", pos_source(), warehouse, tmp_path / "pipelines")
+    assert result.ok and result.rows["loyalty_signups"] == 2 and result.quarantined_new == 0
+    assert warehouse.query(
+        "select first_name, date_of_birth, signed_up_at from pos.loyalty_signups "
+        "order by loyalty_card_id"
+    ) == [
+        ("José", dt.date(1980, 12, 24), dt.datetime(2026, 7, 5, 8, 30, tzinfo=dt.UTC)),
+        ("Anna", dt.date(1975, 1, 2), dt.datetime(2026, 7, 5, 9, 0, tzinfo=dt.UTC)),
+    ]
+
+
+def test_init_asks_where_the_files_cannot_say(tmp_path):
+    """Days all 12 or less: day first is assumed, and asked. A few unreadable values among ISO
+    ones are bad rows, not a format. A shop URL's password is never written."""
+    from ingestion.init import propose, render
+
+    folder = tmp_path / "pos" / "loyalty_signups"
+    folder.mkdir(parents=True)
+    header = "loyalty_card_id,date_of_birth,signed_up_at"
+    rows = [f"LC{i},0{i % 9 + 1}/0{i % 8 + 1}/1980,2026-07-05T10:00:00Z" for i in range(40)]
+    rows.append("LC99,not a date,2026-13-45T99:00:00Z")
+    (folder / "signups.csv").write_text("\n".join([header, *rows, ""]), encoding="utf-8")
+    pos, shop = propose({"pos": str(tmp_path / "pos"), "shop": "mysql://reader:s3cret@db/shop"})
+    assert pos.settings["date_formats"] == ["%d/%m/%Y"]
+    assert "timestamp_formats" not in pos.settings and "timezone" not in pos.settings
+    questions = " ".join(pos.questions)
+    assert "day first is assumed" in questions
+    assert "1 of 41 sampled timestamps read as no date" in questions
+    text = render([pos, shop], dt.date(2026, 12, 8))
+    assert "s3cret" not in text and "mysql://reader:***@db/shop" in text
