@@ -106,8 +106,9 @@ every_key as (
             -- and the street's initial
             case
                 when first_name_normalized is null
-                    then 'surname_town:' || town_key || ':' || last_name_normalized || ':'
-                    || left(street_normalized, 1)
+                    then
+                        'surname_town:' || town_key || ':' || last_name_normalized || ':'
+                        || left(street_normalized, 1)
             end
         ]) as block_key
     from named
