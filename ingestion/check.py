@@ -50,7 +50,9 @@ def _setting(source: str, name: str, kind: type = str, secret: bool = False) -> 
     return accessor.get(f"sources.{source}.{name}", kind)
 
 
-def configured_file_format(source: str) -> FileFormat:
+def configured_file_format(
+    source: str, tables: dict[str, tuple[TableSpec, str]] | None = None
+) -> FileFormat:
     """The FileFormat the settings of ``source`` make (ValueError naming a bad setting)."""
     return FileFormat.checked(
         _setting(source, "encoding"),
@@ -58,6 +60,8 @@ def configured_file_format(source: str) -> FileFormat:
         _setting(source, "date_formats", list),
         _setting(source, "timestamp_formats", list),
         _setting(source, "timezone"),
+        _setting(source, "columns", dict),
+        tables={table: spec for table, (spec, _) in (tables or {}).items()},
     )
 
 
@@ -108,7 +112,7 @@ def _check_files(
         )
         return
     try:
-        file_format = configured_file_format(source)
+        file_format = configured_file_format(source, tables)
     except ValueError as exc:
         yield Finding(source, "settings", "fail", str(exc))
         return
@@ -199,6 +203,8 @@ def _check_sample(
             yield Finding(
                 source, "sample", "warn", f"{table}: {broken} line(s) of {file_name} are not JSON"
             )
+    renames = file_format.columns.get(table, {})
+    header = [renames.get(name, name) for name in header]
     missing = [c.name for c in spec.required_columns if c.name not in header]
     unknown = [name for name in header if name not in spec.by_name]
     if missing:

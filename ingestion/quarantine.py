@@ -322,6 +322,9 @@ class TableSpec:
     # the parser of each data type (default PARSERS; a source's date formats and time zone:
     # with_parsers)
     parsers: Mapping[str, Callable[[Any], Any]] = field(default_factory=lambda: PARSERS)
+    # a file's own column names -> this spec's (a source's `columns` setting); the quarantine
+    # keeps a row as received
+    renames: Mapping[str, str] = field(default_factory=dict)
     by_name: dict[str, Column] = field(init=False)
     max_chars: dict[str, int] = field(init=False)
     required_columns: tuple[Column, ...] = field(init=False)
@@ -341,6 +344,12 @@ class TableSpec:
     def with_parsers(self, parsers: Mapping[str, Callable[[Any], Any]]) -> TableSpec:
         """This spec with ``parsers`` in place of the default parser of their data types."""
         return replace(self, parsers={**self.parsers, **parsers})
+
+    def renamed(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``row`` with the file's column names as this spec names them (``renames``)."""
+        if not self.renames:
+            return row
+        return {self.renames.get(name, name): value for name, value in row.items()}
 
     def as_arrow(self, rows: list[dict[str, Any]]) -> pa.Table | list[dict[str, Any]]:
         """Cleaned rows as one Arrow table with dlt's row ids, which dlt loads without
@@ -373,6 +382,7 @@ class TableSpec:
         something no column can load (a NUL byte, an integer beyond 64 bits, ...) or are too
         many (MAX_NEW_COLUMNS).
         """
+        row = self.renamed(row)
         problems: list[str] = []
         out: dict[str, Any] = {}
         new_columns = 0
@@ -440,6 +450,7 @@ class TableSpec:
         )
 
     def record_key(self, row: Mapping[str, Any]) -> str | None:
+        row = self.renamed(row)
         values = [row.get(key) for key in self.primary_key]
         if all(v is None or v == "" for v in values):
             return None

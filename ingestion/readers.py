@@ -17,8 +17,8 @@ import functools
 import io
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import dlt
@@ -62,6 +62,9 @@ class FileFormat:
     date_formats: tuple[str, ...] = ()
     timestamp_formats: tuple[str, ...] = ()
     timezone: str = "UTC"
+    # per table, the files' own column names -> the loader's ({"loyalty_signups": {"Card No":
+    # "loyalty_card_id"}})
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def checked(
@@ -71,9 +74,11 @@ class FileFormat:
         date_formats: Sequence[str] | str | None = None,
         timestamp_formats: Sequence[str] | str | None = None,
         timezone: str | None = None,
+        columns: Mapping[str, Mapping[str, str]] | None = None,
+        tables: Mapping[str, TableSpec] | None = None,
     ) -> FileFormat:
         """A format from a source's settings (None: the default); ValueError naming the
-        setting that is wrong."""
+        setting that is wrong. ``tables`` (the source's specs by table) check ``columns``."""
         delimiter = delimiter or ","
         if len(delimiter) != 1 or delimiter in '\r\n"':
             raise ValueError(
@@ -90,10 +95,15 @@ class FileFormat:
             date_formats=_checked_patterns("date_formats", date_formats),
             timestamp_formats=_checked_patterns("timestamp_formats", timestamp_formats),
             timezone=zone,
+            columns=_checked_columns(columns or {}, tables or {}),
         )
 
     def spec(self, spec: TableSpec) -> TableSpec:
-        """``spec`` parsing dates and timestamps as this format says."""
+        """``spec`` reading the files' column names and parsing dates and timestamps as this
+        format says."""
+        renames = self.columns.get(spec.table)
+        if renames:
+            spec = replace(spec, renames=dict(renames))
         if not self.date_formats and not self.timestamp_formats and self.timezone == "UTC":
             return spec
         zone = dt.UTC if self.timezone == "UTC" else zoneinfo.ZoneInfo(self.timezone)
@@ -105,6 +115,35 @@ class FileFormat:
                 ),
             }
         )
+
+
+def _checked_columns(
+    columns: Mapping[str, Mapping[str, str]], tables: Mapping[str, TableSpec]
+) -> dict[str, dict[str, str]]:
+    """The ``columns`` setting, checked against the source's tables: known tables, columns the
+    table has, no column named twice."""
+    checked: dict[str, dict[str, str]] = {}
+    for table, renames in columns.items():
+        if table not in tables:
+            raise ValueError(
+                f"columns: no table {table!r} (the source has {', '.join(sorted(tables))})"
+            )
+        if not isinstance(renames, Mapping):
+            raise ValueError(f"columns.{table}: a mapping of your column names to ours")
+        spec = tables[table]
+        for theirs, ours in renames.items():
+            if ours not in spec.by_name:
+                raise ValueError(
+                    f"columns.{table}: {theirs!r} maps to {ours!r}, which {table} does not "
+                    f"have ({', '.join(spec.by_name)})"
+                )
+        twice = sorted(
+            {ours for ours in renames.values() if list(renames.values()).count(ours) > 1}
+        )
+        if twice:
+            raise ValueError(f"columns.{table}: several columns map to {', '.join(twice)}")
+        checked[table] = {str(theirs): str(ours) for theirs, ours in renames.items()}
+    return checked
 
 
 def _checked_patterns(setting: str, patterns: Sequence[str] | str | None) -> tuple[str, ...]:

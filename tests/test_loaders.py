@@ -574,26 +574,38 @@ def test_pos_file_with_an_undeclared_column_loads_beside_typed_batches(warehouse
 
 
 def test_pos_export_in_its_own_format_loads_as_configured(warehouse, tmp_path, monkeypatch):
-    """A till system's export: Latin-1, semicolons, day-first dates, local naive times. Its
-    format set in dlt's configuration (here the environment) loads it whole; a date no
-    pattern reads is quarantined, not guessed."""
+    """A till system's export: Latin-1, semicolons, day-first dates, local naive times, its own
+    column names. Its format set in dlt's configuration (here the environment) loads it whole;
+    a date no pattern reads is quarantined (as received, under the file's names), not
+    guessed."""
     for setting, value in (
         ("ENCODING", "latin-1"),
         ("DELIMITER", ";"),
         ("DATE_FORMATS", '["%d/%m/%Y", "%d.%m.%Y"]'),
         ("TIMESTAMP_FORMATS", '["%d/%m/%Y %H:%M"]'),
         ("TIMEZONE", "Europe/Berlin"),
+        (
+            "COLUMNS",
+            '{"loyalty_signups": {"Kartennummer": "loyalty_card_id", "Geburtsdatum": '
+            '"date_of_birth"}}',
+        ),
     ):
         monkeypatch.setenv(f"SOURCES__POS__{setting}", value)
     folder = tmp_path / "pos" / "loyalty_signups"
     folder.mkdir(parents=True)
+    # its own names for two columns (the `columns` setting maps them)
+    header = (
+        LOYALTY_HEADER_BEFORE.replace(",", ";")
+        .replace("loyalty_card_id", "Kartennummer")
+        .replace("date_of_birth", "Geburtsdatum")
+    )
     rows = [
         "LC1;José;Müller;02/01/1980;;;Hauptstraße 1;Köln;50667;S01;05/07/2026 10:30",
         "LC2;Anna;Groß;24.12.1975;;;Ring 2;Bonn;53111;S01;2026-07-05T10:30:00Z",
         "LC3;Eva;Weiß;1975-13-45;;;Ring 3;Bonn;53111;S01;05/07/2026 11:00",
     ]
     (folder / "loyalty_signups_2026-07-05.csv").write_bytes(
-        "\n".join([LOYALTY_HEADER_BEFORE.replace(",", ";"), *rows, ""]).encode("latin-1")
+        "\n".join([header, *rows, ""]).encode("latin-1")
     )
     result = load("pos", pos_source(bucket_url=str(tmp_path / "pos")), warehouse, tmp_path)
     assert result.ok, result.error
@@ -619,9 +631,19 @@ def test_pos_export_in_its_own_format_loads_as_configured(warehouse, tmp_path, m
             dt.datetime(2026, 7, 5, 10, 30, tzinfo=dt.UTC),
         ),
     ]
-    (reason,) = warehouse.query("select reason from pos._quarantine where record_key = 'LC3'")[0]
+    ((reason, payload),) = warehouse.query(
+        "select reason, raw_payload from pos._quarantine where record_key = 'LC3'"
+    )
     assert "date_of_birth: not a date (ISO 8601 or %d/%m/%Y, %d.%m.%Y)" in reason
+    assert "Geburtsdatum" in str(payload)
 
+    monkeypatch.setenv("SOURCES__POS__COLUMNS", '{"loyalty_signups": {"Karte": "card"}}')
+    with pytest.raises(ValueError, match="'Karte' maps to 'card', which loyalty_signups does not"):
+        pos_source(bucket_url=str(tmp_path / "pos"))
+    monkeypatch.setenv("SOURCES__POS__COLUMNS", '{"signups": {"Karte": "loyalty_card_id"}}')
+    with pytest.raises(ValueError, match="columns: no table 'signups'"):
+        pos_source(bucket_url=str(tmp_path / "pos"))
+    monkeypatch.delenv("SOURCES__POS__COLUMNS")
     monkeypatch.setenv("SOURCES__POS__TIMEZONE", "Europe/Nowhere")
     with pytest.raises(ValueError, match="timezone: not a time zone name"):
         pos_source(bucket_url=str(tmp_path / "pos"))

@@ -6,7 +6,8 @@ merged insert-only on their ids (a re-dropped or late file never duplicates); lo
 are merged so a corrected export replaces the earlier row. The exports' format is a setting
 (``[sources.pos]`` in .dlt/config.toml, or ``SOURCES__POS__...``): ``encoding`` (default UTF-8,
 read strictly), ``delimiter``, ``date_formats`` and ``timestamp_formats`` (strptime patterns tried
-after ISO 8601) and ``timezone`` (of naive timestamps; default UTC): see FileFormat.
+after ISO 8601), ``timezone`` (of naive timestamps; default UTC) and ``columns`` (per table,
+your column names -> ours): see FileFormat.
 """
 
 from __future__ import annotations
@@ -32,8 +33,17 @@ def pos_source(
     date_formats: list[str] | None = None,
     timestamp_formats: list[str] | None = None,
     timezone: str = "UTC",
+    columns: dict[str, dict[str, str]] | None = None,
 ):
-    file_format = FileFormat.checked(encoding, delimiter, date_formats, timestamp_formats, timezone)
+    file_format = FileFormat.checked(
+        encoding,
+        delimiter,
+        date_formats,
+        timestamp_formats,
+        timezone,
+        columns,
+        tables={table: spec for table, (spec, _, _) in POS_TABLES.items()},
+    )
     for spec, glob, disposition in POS_TABLES.values():
         yield from file_drop_resource(
             bucket_url,

@@ -3,7 +3,8 @@
 Built on dlt's ``filesystem`` source; events are merged insert-only on ``event_id`` so late
 or re-dropped files never duplicate; broken JSON lines are quarantined. The files' format is a
 setting (``[sources.web]``): ``encoding`` (default UTF-8, read strictly), ``timestamp_formats``
-(strptime patterns tried after ISO 8601) and ``timezone`` (of naive timestamps; default UTC).
+(strptime patterns tried after ISO 8601), ``timezone`` (of naive timestamps; default UTC) and
+``columns`` (``{"events": {"your name": "ours"}}``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ def web_source(
     encoding: str = DEFAULT_ENCODING,
     timestamp_formats: list[str] | None = None,
     timezone: str = "UTC",
+    columns: dict[str, dict[str, str]] | None = None,
 ):
     file_format = FileFormat.checked(
-        encoding, timestamp_formats=timestamp_formats, timezone=timezone
+        encoding,
+        timestamp_formats=timestamp_formats,
+        timezone=timezone,
+        columns=columns,
+        tables={"events": EVENTS},
     )
     yield from file_drop_resource(
         bucket_url, EVENTS_GLOB, EVENTS, jsonl_reader, INSERT_ONLY, file_format
