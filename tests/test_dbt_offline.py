@@ -89,6 +89,11 @@ def test_compile_and_docs_need_no_database(offline):
         # compiled as its full build: not reading a batch staged by an incremental run
         assert "pg_temp.touched_records" not in node["compiled_code"], name
         assert "select" in node["compiled_code"], name
+    # every model says what it is, in the docs dbt docs shows (a docs block where the text is
+    # long: the model file is its select)
+    undocumented = sorted(name for name, node in models.items() if not node["description"].strip())
+    assert undocumented == []
+    assert "Fellegi-Sunter" in models["int_identity_links_fuzzy"]["description"]
     # the touched records a link model's stage reads are in its lineage
     for name in ["int_identity_links_deterministic", "int_identity_records_clustered"]:
         assert (

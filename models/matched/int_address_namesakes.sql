@@ -1,14 +1,3 @@
-{#- Namesakes at one address with different birth dates (a father and son of the same name):
-    one row per (place, address, first name, last name) group that is, or once was, held by
-    several birth dates. The place is the town, or the postcode where a record has no town: a
-    postcode typed differently on one record ("YO1 8FG", "YO1 9FG") must not hide the
-    namesakes. Where is_ambiguous, the fuzzy address rule cannot tell the two apart and does
-    not apply. flipped_at says when a group last became ambiguous or stopped being so: only
-    then do the address links of its members change, so only then does
-    int_identity_records_touched re-match them.
-    Incremental: only the groups at addresses (house number and street, in any place) whose
-    members changed (int_identity_block_keys address rows, or records whose identity changed,
-    since this model last wrote) are counted again. -#}
 {{ config(
     materialized='incremental',
     unique_key=['place', 'address_normalized', 'first_name_canonical', 'last_name_normalized'],

@@ -1,6 +1,3 @@
-{#- The audit trail of customer ids: every merge (an id retired into an older one) and split
-    (records moved off an id that lives on) with the rules and evidence of the links that
-    caused it. Appended once per run that changed anything. -#}
 {{ config(
     materialized='incremental',
     unique_key='customer_change_id',

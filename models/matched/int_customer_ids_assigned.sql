@@ -1,12 +1,3 @@
-{#- A stable customer_id per identity record, kept across runs (incremental on record_key).
-    Each cluster keeps the oldest (smallest) customer_id its records already had, so when two
-    customers merge the older id survives. When a cluster splits, the part holding most of the
-    old customer's records keeps the id and the rest get new ones. New clusters get new ids.
-    Only new and changed assignments are written; previous_customer_id and the run that changed
-    them feed the audit model customer_id_changes.
-    Incremental: only the clusters whose members changed after this model last changed an id
-    are looked at, whole (macro clusters_written_since: the clusters records were written into
-    and the clusters they left, so every part of a customer that split). -#}
 {{ config(
     materialized='incremental',
     unique_key='record_key',

@@ -1,20 +1,3 @@
-{#- Every strong identifier value two or more records hold, judged once: how many records and
-    different people hold it, and whether it may link them. Issued identifiers (account,
-    loyalty card: var('match_unguarded_identifiers')) may, unless absurdly widespread;
-    shareable ones (email, phone, card token) may not when more than
-    var('max_people_per_identifier') different people hold them (family emails, shop phones)
-    or when namesakes hold them: one name with different birth dates, or (optionally) on an
-    email with different phone numbers (a father and son on the family email: the identifier
-    cannot say whose a record without a birth date is). People, not spellings, are counted:
-    "christopher", "chistopher" and "chris" on one email are one person, while "mary", "john"
-    and "kate" are three; and two birth dates are two people even where one holder has no
-    first name.
-    Incremental: only identifier values whose holders changed (int_identifiers_unpivoted rows
-    written after this model last did, staged by the materialisation's stage
-    changed_identifier_values in pg_temp.changed_identifier_values) are judged again; a value
-    left with a single holder disappears (replaced rows assessments_of_vanished_values). usability_flipped_at says when a value last went from usable to
-    unusable or back: only then do the links between its other holders change, so only then
-    does int_identity_records_touched re-match all of them. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['changed_identifier_values'],

@@ -1,11 +1,3 @@
-{#- One row per (record, identifier): the strong identifiers deterministic rules match on.
-    Blocklisted junk values are dropped here. A web cookie identifies an account only when it
-    logged into exactly one; a payment card identifies a loyalty card only when it was used
-    with exactly one (int_identity_records_unioned).
-    Incremental: the identifiers of records whose identity changed are written again
-    (changed_at = now), and an identifier a record no longer holds stays as a tombstone
-    (is_current = false), so later models know every identifier value whose holders changed.
-    Models matching on identifiers read only the current rows. -#}
 {{ config(
     materialized='incremental',
     unique_key=['record_key', 'identifier_type', 'identifier_value'],

@@ -1,17 +1,3 @@
-{#- The blocking keys of probabilistic matching, one row per (record, key): only records
-    sharing a key are compared, so the cost grows near-linearly. Several rules, OR'd, so that a
-    record missing its name, birth date or postcode, or with a typo in one of them, still
-    meets its duplicates through another rule (the rule is the key's prefix):
-    birth date + postcode, birth date + a name's first three letters, postcode + address,
-    postcode + a name's first three letters, street + house number + a name's prefix,
-    locality (address line 2) + house number + a name's prefix, town + first name + last name
-    prefix + house number or street prefix, email or phone + either name's initial (junk values
-    of seeds/identifier_blocklist.csv left out), and (for records without a first name) town +
-    surname + the street's initial. No rule blocks on a town or a locality with names alone: a
-    block's pairs grow with the square of its records, and a city holds many namesakes.
-    Incremental like int_identifiers_unpivoted: the keys of records whose identity changed are
-    written again, and a key a record lost stays as a tombstone (is_current = false), so
-    int_identity_records_touched sees whose household (address block) changed. -#}
 {{ config(
     materialized='incremental',
     unique_key=['record_key', 'block_key'],

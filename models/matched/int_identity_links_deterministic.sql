@@ -1,14 +1,3 @@
-{#- Pairs of records sharing a strong identifier the identifier may link
-    (int_identifiers_assessed: issued ones such as account and loyalty card outright; shareable
-    ones unless several people or namesakes hold them). Shareable identifiers link two records
-    only when first and last names agree (similar, one keystroke apart, or swapped; a missing
-    first name agrees only on an identifier one person holds), their birth dates do not
-    differ, and, on an email, their phones do not differ (on a fixed line, a family's, their
-    emails) unless their birth dates agree (the fuzzy model weighs those pairs, and its
-    household guard parts namesakes who each have their own contact). One row per pair and identifier (int_identity_links_unioned keeps
-    the best per pair).
-    Incremental: the links of records touched since this model last wrote
-    (int_identity_records_touched) are deleted and computed again. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['touched_records'],

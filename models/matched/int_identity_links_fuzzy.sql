@@ -1,30 +1,3 @@
-{#- Probabilistic links (Fellegi-Sunter): every candidate pair of int_identity_pairs_compared
-    weighed by the evidence of each comparison, log2(m / u) of its level under the current
-    match model (matching.match_models, fitted by `ciw match --refit`; before the first fit
-    the defaults of seeds/match_comparison_levels.csv). An exact agreement on a name, town or
-    postcode weighs by how rare the value is (term frequencies). A missing value weighs
-    nothing; a disagreement weighs against, never vetoes. match_weight = the prior log-odds
-    that two records are one person + the comparisons' weights; match_probability from it.
-    Households: two records at one address (house number and street; or one postcode where a
-    record has no street address) or on one email or phone that disagree on first name, last name, birth date, email or phone may be two people of one
-    household, whom the address cannot tell apart (its parts agree together, and counting each
-    would overstate it): one disagreement of name or birth date adds
-    var('match_household_single_disagreement_weight') (a retyped birth date or a replaced name
-    can still link on everything else), and so does any number of them with the same birth
-    date (two people of one household rarely share one), and a missing first name with no
-    birth date to vouch; one contact that disagrees while the names agree (namesakes of one
-    household, each with their own phone), two or more disagreements (or namesakes at an
-    address with several birth dates, without a birth date here), and another first name (or
-    none, and another birth date or other contact) on a shared email or phone that is not also
-    sharing the other (a family email) add var('match_household_disagreement_weight'). What
-    a household shares (its address, a family email or phone) counts once, as the strongest
-    of them (macro household_overlap). A mobile number (seeds/mobile_phone_patterns.csv) is one
-    person's and a personal email that names one of the two records (its owner) and not the
-    other is not a family's: there another first name was replaced, weighs nothing (the
-    email) or is weighed as any disagreement (the mobile), and the guard does not apply.
-    Kept: pairs from var('match_review_probability') up; is_link from
-    var('match_link_probability') up (the band below goes to int_identity_review).
-    Incremental: the pairs of touched records are weighed again; after a refit, every pair. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['touched_records'],

@@ -1,7 +1,3 @@
-{#- All links between identity records, deterministic and probabilistic (is_link), best rule
-    per pair.
-    Incremental: the pairs of records touched since this model last wrote are deleted and
-    taken again from the (already re-computed) link models. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['touched_records'],

@@ -1,11 +1,3 @@
-{#- Every candidate pair (records sharing a block key of int_identity_block_keys) with its
-    comparison levels (macros/matching/comparisons.sql): the comparison vectors that the
-    match-model fit learns from (`ciw match --refit`) and that int_identity_links_fuzzy
-    weighs. blocking_rules names the rules that made the pair a candidate, so that the fit
-    can leave out of each of its sessions the comparisons that rule forced to agree.
-    A full build compares every pair of the tables its stage full_build_pairs wrote (so that
-    the comparisons run in parallel); incremental: the pairs of records touched since this
-    model last wrote (int_identity_records_touched) are deleted and compared again. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['touched_records', 'full_build_pairs'],

@@ -1,9 +1,3 @@
-{#- Random pairs of person records with their comparison levels: almost all are two different
-    people, so the share of each level among them is its u probability (how often two
-    different people agree that far by chance). var('match_u_sample_pairs') different pairs,
-    drawn by a hash of the record key (the same records give the same sample). Built on the first build
-    and when the match-model fit draws a new sample (`ciw match --refit` runs it with
-    --full-refresh); other runs leave it as it is. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',

@@ -1,13 +1,3 @@
-{#- Connected components of the link graph: every record gets the smallest record_key of its
-    component as cluster_key (macros/matching/connected_components.sql, run by the
-    materialisation as stage cluster_labels).
-    Incremental: only the clusters that records touched since this model last wrote belonged
-    to, or now link into, are computed again, whole (a removed link can split one), and only
-    their records whose cluster_key or attributes changed are written (new clustered_at), with
-    the cluster_key they had before (previous_cluster_key; null for a new record and on a full
-    build); every other record keeps its row. A model that needs whole clusters reads every
-    record of the cluster_keys and previous_cluster_keys written since it last ran (index on
-    cluster_key): that covers the part of a split cluster whose rows did not change. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['touched_records', 'cluster_scope', 'cluster_labels'],

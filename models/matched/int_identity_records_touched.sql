@@ -1,11 +1,3 @@
-{#- The records whose links a run must re-compute, with when: records whose identity changed,
-    every current holder of an identifier value that became unusable or usable again (a new
-    holder can make a family email shared, a leaving one can free it; other values change only
-    the links of their changed holders), and every member of a household name group that
-    became ambiguous or stopped being so (int_address_namesakes: a namesake moving in or out
-    decides whether the address rule may link them). The link, cluster and id models
-    re-compute exactly the records touched after they last wrote (macro touched_records).
-    Every record on a full build. -#}
 {{ config(
     materialized='incremental',
     unique_key='record_key',

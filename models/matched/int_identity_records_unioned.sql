@@ -1,11 +1,3 @@
-{#- Every person-bearing record of every source, one row each, with its normalised identity
-    attributes. record_key = <source_system>:<source_table>:<source_record_id>.
-    Incremental: a run reads only the source rows loaded since the newest load it has seen per
-    source table (payment cards and web cookies: every transaction / login of a card or cookie
-    that had a new one) and writes the records that differ. identity_changed_at moves only when
-    an attribute matching uses changed (identity_hash), so a card seen again in a store, or an
-    account re-loaded unchanged, does not make the later models re-match it. A change to the
-    nicknames seed needs `--full-refresh`. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['changed_cards_and_cookies'],

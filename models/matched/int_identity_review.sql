@@ -1,10 +1,3 @@
-{#- What a person should look at: identifiers too widely shared to link anyone (family
-    emails, shop phones, junk that escaped the blocklist, namesakes on one email),
-    customers that look over-merged (too many records, several dates of birth) and probable
-    matches (record pairs whose match probability is in the review band, with their weights).
-    Incremental: identifiers judged again and clusters written again since this model last
-    ran are reviewed again; rows of identifiers and clusters that changed or no longer exist
-    are deleted first (replaced rows stale_reviews). -#}
 {{ config(
     materialized='incremental_batch',
     replaces='stale_reviews',

@@ -1,7 +1,3 @@
-{#- Public. Customers to thank: a purchase or an enquiry within var thank_you_window_days, not
-    thanked within var thank_you_cooldown_days, with their top product categories and a
-    voucher for their favourite one (seeds/voucher_offers.csv), through the cheapest channel
-    they consented to. Suppressed: erased, open complaint, no consented channel. -#}
 with
 
 orders as (

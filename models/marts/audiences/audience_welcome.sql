@@ -1,7 +1,3 @@
-{#- Public. Customers to welcome: their first purchase with us (any channel, an event that
-    still stands) within var welcome_window_days, never welcomed before (send ledger), through
-    the cheapest channel they consented to (seeds/channel_costs.csv). Suppressed: erased, open
-    complaint, no consented channel. Carries what we want to learn (preference questions). -#}
 with
 
 first_purchases as (

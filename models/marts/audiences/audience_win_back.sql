@@ -1,8 +1,3 @@
-{#- Public. Valuable customers drifting away: value tier in var win_back_value_tiers and a
-    probability of still being active below var win_back_max_probability_alive (BG/NBD), through the cheapest channel they
-    consented to, with their favourite category's offer; is_due_for_message = not contacted
-    for this within var win_back_cooldown_days. Suppressed: erased, open complaint,
-    no consented channel. -#}
 with
 
 segments as (

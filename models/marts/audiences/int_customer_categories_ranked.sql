@@ -1,5 +1,3 @@
-{#- Per customer and product category: items bought (shop and store lines) and their rank, so
-    offers can fit what each customer buys. -#}
 with
 
 shop_lines as (

@@ -1,8 +1,3 @@
-{#- Per customer and marketing channel (email, sms, post): the contact point, whether they
-    consented, whether anything suppresses them (erasure, by request or by the tombstone of
-    the email or phone; an open complaint; an address that hard-bounced, until the address
-    changes; a fixed line for a text) and the channel's cost rank (seeds/channel_costs.csv); cheapest_reachable_rank marks
-    the channel to use. -#}
 with
 
 customers as (

@@ -1,6 +1,3 @@
-{#- Per customer who can be reached: the channel to use (cheapest consented), the contact point,
-    the name to greet, their top product categories and the voucher for the favourite one
-    (seeds/voucher_offers.csv, `*` = default). What every audience sends from. -#}
 with
 
 reachable as (

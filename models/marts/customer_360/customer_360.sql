@@ -1,6 +1,3 @@
-{#- Public: one row per customer with everything a service agent needs across channels:
-    identity and contact points, consent, purchases overall and per channel, revenue, margin,
-    returns, enquiries and complaints, web activity and email engagement. -#}
 with
 
 customers as (

@@ -1,10 +1,3 @@
-{#- Public: the golden record of every customer. Survivorship: each attribute comes from the
-    highest-priority source that has it (var('survivorship_source_priority')), the most recent
-    record first within a source; date of birth is the most frequent value; consent per channel
-    is the latest statement across the shop's marketing preferences and the email service
-    provider (an unsubscribe or bounce there withdraws email consent).
-    Incremental: only customers whose records, links, ids or consents changed since this model
-    last wrote are computed again (macro customers_changed_since); a retired id's row goes. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['changed_customers'],

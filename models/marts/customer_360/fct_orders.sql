@@ -1,5 +1,3 @@
-{#- Public: every order across channels (web and phone orders from the shop, store sales from
-    the tills) with its customer, revenue, cost, gross margin and refunds. -#}
 {#- Statistics on the order date (UTC), so that the planner knows there are hundreds of days,
     not millions: the scorecard's daily aggregates then hash instead of sorting every order.
     (Re-created on each build: the statistics object belongs to the table dbt swaps in.) -#}

@@ -1,7 +1,3 @@
-{#- Public: which customer every source record belongs to, and by which rule.
-    Incremental: the records whose customer_id or links may have changed since this model last
-    wrote are mapped again (macro stage_records_to_map), and the rows that differ are written;
-    computed_at says when a row last changed, for consumers that sync changes only. -#}
 {{ config(
     materialized='incremental_batch',
     stages=['records_to_map'],

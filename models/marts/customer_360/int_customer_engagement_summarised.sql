@@ -1,5 +1,3 @@
-{#- Per customer: helpdesk enquiries and complaints, web activity (through logged-in cookies)
-    and email engagement (through email-provider contacts). -#}
 with
 
 identity_map as (

@@ -1,5 +1,3 @@
-{#- Per customer: orders, revenue, margin and refunds overall, first and last purchase overall
-    and per channel, store returns. -#}
 with
 
 orders as (

@@ -1,5 +1,3 @@
-{#- Every return with its customer and channel: shop returns through their order, store
-    returns (negative till transactions) through the loyalty card or payment card used. -#}
 with
 
 shop_returns as (

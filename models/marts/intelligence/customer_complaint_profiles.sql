@@ -1,6 +1,3 @@
-{#- Public. Per customer who ever complained: complaint counts and rates, a serial-complainer
-    flag (vars serial_complainer_*), and beside them who is on the line: lifecycle stage and
-    value tier, lifetime profitability and predicted lifetime value. -#}
 with
 
 contacts as (

@@ -1,8 +1,3 @@
-{#- Public. What each customer cost us to serve, per calendar month: their own contacts at
-    their own costed amounts (fct_contacts_costed), their returns at the handling cost of the
-    channel they came back through, and the marketing messages sent to them, at the seeded
-    unit costs (seeds/service_cost_rates.csv). No averages: a customer who never calls costs
-    nothing in contacts. -#}
 {#- No nested loops: the planner reads the staged events' lower(event_type) = 'send' as 0.5%
     of the rows (no statistics on an expression of a view) and would probe identity_map once
     per send, millions of times, where one hash join reads it once (3x faster at 3M sends). -#}

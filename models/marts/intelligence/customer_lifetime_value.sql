@@ -1,8 +1,3 @@
-{#- Public. Every buying customer's predicted value over the horizon (var clv_horizon_months):
-    BG/NBD probability of being active and expected purchase days, Gamma-Gamma expected value
-    per purchase day, the customer's own gross margin rate, and the discounted lifetime value
-    net of their expected cost to serve. Built after the lifetime-value fit (`ciw run` fits
-    between two dbt builds); null predictions until the first fit. -#}
 with
 
 rfm as (

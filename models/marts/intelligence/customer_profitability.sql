@@ -1,7 +1,3 @@
-{#- Public. Per buying customer, lifetime and last-12-months profitability: gross margin, minus
-    what their returns cost (refunds less the product cost recovered into stock, var
-    returned_goods_resaleable_share), minus their own cost to serve (contacts, return
-    handling, marketing). -#}
 with
 
 returns as (

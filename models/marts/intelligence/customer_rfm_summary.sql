@@ -1,6 +1,3 @@
-{#- Public. Per buying customer, the recency / frequency / monetary summary the lifetime-value
-    models are fitted on (Fader, Hardie and Lee conventions): time in weeks, frequency = repeat
-    purchase days, monetary value = mean revenue of the repeat purchase days. -#}
 with
 
 summarised as (

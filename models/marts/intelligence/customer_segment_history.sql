@@ -1,8 +1,3 @@
-{#- Public. Segment history: every buying customer's lifecycle stage, RFM segment and value
-    tier at each month end (the last var segment_history_months month ends on the first build,
-    then each new month end as it passes). Rows are kept as computed then: history, not
-    rebuilt by --full-refresh. A run with no new month end reads nothing (checked first: most
-    runs). -#}
 {%- set history_months = var("segment_history_months") %}
 {%- set has_new_month_end = true %}
 {%- if execute and is_incremental() %}

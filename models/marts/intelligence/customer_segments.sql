@@ -1,6 +1,3 @@
-{#- Public. Every customer's segments today (as of the as-of date): lifecycle stage
-    (prospect, new, active, won back, at risk, lapsed), RFM segment and scores, and value tier.
-    Customers who never bought are prospects. -#}
 with
 
 states as (

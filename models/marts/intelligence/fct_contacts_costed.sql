@@ -1,7 +1,3 @@
-{#- Public. Every helpdesk / contact-centre contact with its own cost: the seeded rate per
-    contact of its channel and type plus its handled minutes at that channel's and type's rate
-    per minute (seeds/contact_cost_rates.csv). A contact without recorded minutes is costed at
-    the median minutes of its channel and type, and flagged. -#}
 with
 
 tickets as (

@@ -1,11 +1,3 @@
-{#- Public. An event log of first purchases: one `first_purchase` event per customer (their
-    first purchase with us in any channel) and one `first_purchase_in_channel` event for each
-    further channel an existing customer starts buying in. Each run recomputes the truth from
-    the orders of the customers whose orders changed since the last run
-    (int_customer_order_changes) and compares it with their events in the log: new events are
-    added, and events that are no longer true (a late record showed an earlier purchase, two
-    customers merged, an order was cancelled) are retracted, never deleted, so a mistaken
-    welcome stays measurable. The log is history: --full-refresh does not rebuild it. -#}
 -- depends_on: {{ ref('int_customer_order_changes') }}
 {%- set event_log_watermark = 'greatest(recorded_at, retracted_at)' %}
 {{

@@ -1,9 +1,3 @@
-{#- One row per customer whose orders the intelligence marts must re-read, with when the
-    warehouse saw the change: customers with orders loaded (new, late or updated: dlt reloads
-    a changed order, so a cancellation counts) since the last run, and customers the matched
-    layer moved records to or from (merges and splits, int_customer_ids_assigned). The
-    incremental marts re-compute only customers changed after they last wrote (macro
-    changed_order_customers). A change of model logic needs a --full-refresh of the marts. -#}
 -- depends_on: {{ ref('int_customer_ids_assigned') }}
 {{
     config(

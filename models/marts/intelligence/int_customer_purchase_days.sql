@@ -1,11 +1,3 @@
-{#- One row per customer and day with a purchase (any channel): the unit of repeat buying for
-    RFM and lifetime value (several orders on one day are one purchase), with the previous
-    purchase day. All days, also after the as-of date: the models reading it filter on
-    purchase_date, so this table does not depend on the as-of date and stays incremental —
-    each run re-computes only the customers whose orders changed (int_customer_order_changes).
-    The materialisation stages those customers (stage changed_order_customers); only their purchase days that changed are written
-    (strategy sync_staged_customers): a new order today adds one row instead of rewriting
-    every purchase day of its customer. -#}
 -- depends_on: {{ ref('int_customer_order_changes') }}
 {{
     config(

@@ -1,6 +1,3 @@
-{#- One row per buying customer as of the as-of date: the purchase-day totals the RFM summary,
-    the segments and the profitability mart all need, in one pass over the purchase days
-    (three marts reading 1 row per customer instead of each reading every purchase day). -#}
 {#- Incremental: a customer's row changes only when their purchase days change or when a move
     of the as-of date takes one of their purchase days into or out of a window below (the
     as-of date itself, 12 months, 365 days, var lifecycle_active_days). So each run computes

@@ -1,7 +1,3 @@
-{#- Per day: customers active (a purchase in the last 365 days), customers who were active a
-    year earlier (the retention base) and how many of those bought again since (retained).
-    Computed with difference arrays over (purchase day, previous purchase day) pairs, not by
-    expanding customers x days. -#}
 with
 
 purchase_days as (

@@ -1,9 +1,3 @@
-{#- Public. The KPI scorecard: one row per day (the last var kpi_scorecard_days days up to the
-    as-of date) and sales channel ("all" plus web, phone, store). Flow KPIs (orders, new
-    customers, welcomes, repeat purchases, complaints, contact cost) are counted on the day;
-    stock KPIs (active customers, 12-month retention) are as of the day. Point-in-time KPIs
-    from the latest models (churn risk, lifetime value, segment sizes) fill the as-of day's
-    "all" row only. Alerts: tests in _intelligence__models.yml. -#}
 with
 
 orders as (

@@ -1,6 +1,3 @@
-{#- Public. People who enquired (helpdesk / contact centre, within var prospect_lookback_days)
-    and never bought: what they asked about and when, how to reach them, and what they let us
-    use. The managed list for personalised prospect campaigns. -#}
 with
 
 contacts as (

@@ -1,7 +1,3 @@
-{#- Public. How customers moved between segments from one month end to the next, for each
-    segment scheme (lifecycle stage, RFM segment, value tier): customers and the 12-month
-    gross margin they held before and after the move. Customers appear from their first
-    purchase on, so `(none)` in from_segment counts newly acquired customers. -#}
 with
 
 history as (
