@@ -44,9 +44,9 @@ syncs:
 
 
 def throughput(warehouse, rows: int, work: Path) -> None:
+    from ciw.demo.receivers import ChannelReceivers
     from reverse_etl.config import load_syncs
     from reverse_etl.engine import SyncEngine
-    from reverse_etl.receivers import ChannelReceivers
 
     macro = (ROOT / "macros/intelligence/create_reverse_etl_tables.sql").read_text()
     ddl = re.sub(r"\{%.*?%\}", "", re.sub(r"\{#.*?#\}", "", macro, flags=re.S), flags=re.S)

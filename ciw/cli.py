@@ -596,8 +596,8 @@ def sync_audiences(
 ) -> int:
     """The reverse-ETL syncs (reverse_etl/syncs.yml), with a summary table. In the demo, local
     channel receivers stand in for the email service, SMS API, webhook and ad platform."""
+    from ciw.demo.receivers import ChannelReceivers
     from reverse_etl.connectors import ConfigError, ConnectorError
-    from reverse_etl.receivers import ChannelReceivers
     from reverse_etl.runner import run_syncs
 
     receivers = None

@@ -60,7 +60,7 @@ def configured_file_format(
         _setting(source, "date_formats", list),
         _setting(source, "timestamp_formats", list),
         _setting(source, "timezone"),
-        _setting(source, "columns", dict),
+        _setting(source, "column_names", dict),
         tables={table: spec for table, (spec, _) in (tables or {}).items()},
     )
 

@@ -120,28 +120,28 @@ class FileFormat:
 def _checked_columns(
     columns: Mapping[str, Mapping[str, str]], tables: Mapping[str, TableSpec]
 ) -> dict[str, dict[str, str]]:
-    """The ``columns`` setting, checked against the source's tables: known tables, columns the
+    """The ``column_names`` setting, checked against the source's tables: known tables, columns the
     table has, no column named twice."""
     checked: dict[str, dict[str, str]] = {}
     for table, renames in columns.items():
         if table not in tables:
             raise ValueError(
-                f"columns: no table {table!r} (the source has {', '.join(sorted(tables))})"
+                f"column_names: no table {table!r} (the source has {', '.join(sorted(tables))})"
             )
         if not isinstance(renames, Mapping):
-            raise ValueError(f"columns.{table}: a mapping of your column names to ours")
+            raise ValueError(f"column_names.{table}: a mapping of your column names to ours")
         spec = tables[table]
         for theirs, ours in renames.items():
             if ours not in spec.by_name:
                 raise ValueError(
-                    f"columns.{table}: {theirs!r} maps to {ours!r}, which {table} does not "
+                    f"column_names.{table}: {theirs!r} maps to {ours!r}, which {table} does not "
                     f"have ({', '.join(spec.by_name)})"
                 )
         twice = sorted(
             {ours for ours in renames.values() if list(renames.values()).count(ours) > 1}
         )
         if twice:
-            raise ValueError(f"columns.{table}: several columns map to {', '.join(twice)}")
+            raise ValueError(f"column_names.{table}: several columns map to {', '.join(twice)}")
         checked[table] = {str(theirs): str(ours) for theirs, ours in renames.items()}
     return checked
 

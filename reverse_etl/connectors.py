@@ -225,7 +225,7 @@ def verify_webhook(
 ) -> SignatureCheck:
     """Check a signature made by sign_webhook: well formed, the HMAC matches (in constant
     time) and its time is within ``tolerance`` seconds of ``now``. A receiver must also
-    refuse a nonce it has seen within the tolerance (a replay): see receivers.ReplayGuard."""
+    refuse a nonce it has seen within the tolerance (a replay): ReplayGuard."""
     fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
     timestamp, nonce, digest = fields.get("t", ""), fields.get("n", ""), fields.get("v1", "")
     if not (timestamp.isdigit() and nonce and digest):
@@ -237,6 +237,26 @@ def verify_webhook(
     if abs(now - int(timestamp)) > tolerance:
         return SignatureCheck(False, "stale signature: outside the time tolerance")
     return SignatureCheck(True, None, int(timestamp), nonce)
+
+
+class ReplayGuard:
+    """The nonces of the signed requests seen within the time tolerance: a nonce seen again is
+    a replay. Older ones are forgotten (their signatures are stale anyway)."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, nonce: str, timestamp: int, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            for old in [n for n, t in self._seen.items() if t < now - 2 * self.tolerance]:
+                del self._seen[old]
+            if nonce in self._seen:
+                return False
+            self._seen[nonce] = timestamp
+            return True
 
 
 class WebhookConnector(Connector):

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ciw import cli
+from ciw.demo.receivers import ChannelReceivers
 from reverse_etl.config import load_syncs
 from reverse_etl.engine import SyncEngine
-from reverse_etl.receivers import ChannelReceivers
 
 pytestmark = pytest.mark.serverpath
 

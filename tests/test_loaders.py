@@ -585,7 +585,7 @@ def test_pos_export_in_its_own_format_loads_as_configured(warehouse, tmp_path, m
         ("TIMESTAMP_FORMATS", '["%d/%m/%Y %H:%M"]'),
         ("TIMEZONE", "Europe/Berlin"),
         (
-            "COLUMNS",
+            "COLUMN_NAMES",
             '{"loyalty_signups": {"Kartennummer": "loyalty_card_id", "Geburtsdatum": '
             '"date_of_birth"}}',
         ),
@@ -593,7 +593,7 @@ def test_pos_export_in_its_own_format_loads_as_configured(warehouse, tmp_path, m
         monkeypatch.setenv(f"SOURCES__POS__{setting}", value)
     folder = tmp_path / "pos" / "loyalty_signups"
     folder.mkdir(parents=True)
-    # its own names for two columns (the `columns` setting maps them)
+    # its own names for two columns (the `column_names` setting maps them)
     header = (
         LOYALTY_HEADER_BEFORE.replace(",", ";")
         .replace("loyalty_card_id", "Kartennummer")
@@ -637,13 +637,13 @@ def test_pos_export_in_its_own_format_loads_as_configured(warehouse, tmp_path, m
     assert "date_of_birth: not a date (ISO 8601 or %d/%m/%Y, %d.%m.%Y)" in reason
     assert "Geburtsdatum" in str(payload)
 
-    monkeypatch.setenv("SOURCES__POS__COLUMNS", '{"loyalty_signups": {"Karte": "card"}}')
+    monkeypatch.setenv("SOURCES__POS__COLUMN_NAMES", '{"loyalty_signups": {"Karte": "card"}}')
     with pytest.raises(ValueError, match="'Karte' maps to 'card', which loyalty_signups does not"):
         pos_source(bucket_url=str(tmp_path / "pos"))
-    monkeypatch.setenv("SOURCES__POS__COLUMNS", '{"signups": {"Karte": "loyalty_card_id"}}')
-    with pytest.raises(ValueError, match="columns: no table 'signups'"):
+    monkeypatch.setenv("SOURCES__POS__COLUMN_NAMES", '{"signups": {"Karte": "loyalty_card_id"}}')
+    with pytest.raises(ValueError, match="column_names: no table 'signups'"):
         pos_source(bucket_url=str(tmp_path / "pos"))
-    monkeypatch.delenv("SOURCES__POS__COLUMNS")
+    monkeypatch.delenv("SOURCES__POS__COLUMN_NAMES")
     monkeypatch.setenv("SOURCES__POS__TIMEZONE", "Europe/Nowhere")
     with pytest.raises(ValueError, match="timezone: not a time zone name"):
         pos_source(bucket_url=str(tmp_path / "pos"))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ciw.demo.receivers import ChannelReceivers
 from reverse_etl.config import load_syncs
 from reverse_etl.connectors import ConfigError
 from reverse_etl.engine import SyncEngine
-from reverse_etl.receivers import ChannelReceivers
 
 pytestmark = pytest.mark.serverpath
 
@@ -332,10 +332,10 @@ def test_a_retried_webhook_request_is_signed_again():
     from reverse_etl.connectors import (
         HttpClient,
         Record,
+        ReplayGuard,
         WebhookConnector,
         verify_webhook,
     )
-    from reverse_etl.receivers import ReplayGuard
 
     attempts: list[dict] = []
 

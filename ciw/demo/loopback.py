@@ -1,5 +1,5 @@
 """A threaded loopback HTTP server with fault injection: the base of the demo source APIs
-(ciw/demo/servers.py) and the demo channel receivers (reverse_etl/receivers.py)."""
+(ciw/demo/servers.py) and the demo channel receivers (ciw/demo/receivers.py)."""
 
 from __future__ import annotations
 

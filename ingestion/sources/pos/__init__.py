@@ -6,8 +6,8 @@ merged insert-only on their ids (a re-dropped or late file never duplicates); lo
 are merged so a corrected export replaces the earlier row. The exports' format is a setting
 (``[sources.pos]`` in .dlt/config.toml, or ``SOURCES__POS__...``): ``encoding`` (default UTF-8,
 read strictly), ``delimiter``, ``date_formats`` and ``timestamp_formats`` (strptime patterns tried
-after ISO 8601), ``timezone`` (of naive timestamps; default UTC) and ``columns`` (per table,
-your column names -> ours): see FileFormat.
+after ISO 8601), ``timezone`` (of naive timestamps; default UTC) and ``column_names`` (per
+table, your column names -> ours): see FileFormat.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def pos_source(
     date_formats: list[str] | None = None,
     timestamp_formats: list[str] | None = None,
     timezone: str = "UTC",
-    columns: dict[str, dict[str, str]] | None = None,
+    column_names: dict[str, dict[str, str]] | None = None,
 ):
     file_format = FileFormat.checked(
         encoding,
@@ -41,7 +41,7 @@ def pos_source(
         date_formats,
         timestamp_formats,
         timezone,
-        columns,
+        column_names,
         tables={table: spec for table, (spec, _, _) in POS_TABLES.items()},
     )
     for spec, glob, disposition in POS_TABLES.values():

@@ -4,7 +4,7 @@ Built on dlt's ``filesystem`` source; events are merged insert-only on ``event_i
 or re-dropped files never duplicate; broken JSON lines are quarantined. The files' format is a
 setting (``[sources.web]``): ``encoding`` (default UTF-8, read strictly), ``timestamp_formats``
 (strptime patterns tried after ISO 8601), ``timezone`` (of naive timestamps; default UTC) and
-``columns`` (``{"events": {"your name": "ours"}}``).
+``column_names`` (``{"events": {"your name": "ours"}}``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def web_source(
     encoding: str = DEFAULT_ENCODING,
     timestamp_formats: list[str] | None = None,
     timezone: str = "UTC",
-    columns: dict[str, dict[str, str]] | None = None,
+    column_names: dict[str, dict[str, str]] | None = None,
 ):
     file_format = FileFormat.checked(
         encoding,
         timestamp_formats=timestamp_formats,
         timezone=timezone,
-        columns=columns,
+        columns=column_names,
         tables={"events": EVENTS},
     )
     yield from file_drop_resource(

@@ -36,7 +36,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ciw.demo.loopback import LoopbackServer
-from reverse_etl.connectors import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verify_webhook
+from reverse_etl.connectors import (
+    SIGNATURE_HEADER,
+    SIGNATURE_TOLERANCE_SECONDS,
+    ReplayGuard,
+    verify_webhook,
+)
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -48,26 +53,6 @@ class Delivery:
     key: str
     op: str
     data: dict
-
-
-class ReplayGuard:
-    """The nonces of the signed requests seen within the time tolerance: a nonce seen again is
-    a replay. Older ones are forgotten (their signatures are stale anyway)."""
-
-    def __init__(self, tolerance: float) -> None:
-        self.tolerance = tolerance
-        self._seen: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def first_time(self, nonce: str, timestamp: int, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
-        with self._lock:
-            for old in [n for n, t in self._seen.items() if t < now - 2 * self.tolerance]:
-                del self._seen[old]
-            if nonce in self._seen:
-                return False
-            self._seen[nonce] = timestamp
-            return True
 
 
 @dataclass
