@@ -189,7 +189,7 @@ DEMO_FILE_FORMAT = {
     "date_formats": [],
     "timestamp_formats": [],
     "timezone": "UTC",
-    "columns": {},
+    "column_names": {},
 }
 
 
@@ -216,7 +216,7 @@ def build_sources(names: Sequence[str], demo_dir: Path | None, api_url: str | No
                     encoding="utf-8",
                     timestamp_formats=[],
                     timezone="UTC",
-                    columns={},
+                    column_names={},
                 )
             elif name == "helpdesk":
                 sources[name] = helpdesk_source(

@@ -174,3 +174,38 @@ def test_progress_is_one_line_per_report(capsys):
     time.sleep(0.01)
     progress(event("NodeFinished", node_info=SimpleNamespace(node_status="error")))
     assert capsys.readouterr().err.splitlines()[-1].startswith("  dbt: 2 of 3 nodes done, 1 failed")
+
+
+def test_product_code_does_not_import_the_demo():
+    """The demo (generator, demo APIs, channel receivers) is one package, ciw.demo; only the
+    command line wires it in (and the evaluation tooling, which loads demo data around the
+    public sets). Loaders, matching, lifetime value and syncs never import it."""
+    import ast
+
+    root = Path(__file__).absolute().parent.parent
+    product = [
+        *root.joinpath("ingestion").rglob("*.py"),
+        *root.joinpath("reverse_etl").rglob("*.py"),
+        *(
+            p
+            for p in root.joinpath("ciw").rglob("*.py")
+            if p.parts[-2] not in ("demo", "evaluation")
+        ),
+    ]
+    offenders = []
+    for path in product:
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            offenders += [
+                f"{path.relative_to(root)}: {n}" for n in names if n.startswith("ciw.demo")
+            ]
+    assert len(product) > 20
+    assert offenders == []
