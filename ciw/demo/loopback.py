@@ -3,10 +3,29 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from typing import Self
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict | None = None
+) -> None:
+    """Answer ``handler``'s request with ``status`` and ``body`` as JSON; a client that gave up
+    (its time-out) closes the connection instead of failing the server thread."""
+    data = json.dumps(body).encode()
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
 
 
 @dataclass

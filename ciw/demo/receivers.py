@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ciw.demo.loopback import LoopbackServer
+from ciw.demo.loopback import LoopbackServer, send_json
 from reverse_etl.connectors import (
     SIGNATURE_HEADER,
     SIGNATURE_TOLERANCE_SECONDS,
@@ -202,17 +202,7 @@ class ChannelReceivers(LoopbackServer):
             def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
                 with server._lock:
                     server.state.requests.append((self.path, status))
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for key, value in (headers or {}).items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
+                send_json(self, status, body, headers)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from ciw.demo.loopback import LoopbackServer
+from ciw.demo.loopback import LoopbackServer, send_json
 
 KINDS = {
     # kind: (file, id field, cursor field)
@@ -139,17 +139,7 @@ class DemoApiServer(LoopbackServer):
 
             def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
                 server._log(self.command, self.path, status)
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for key, value in (headers or {}).items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                    self.close_connection = True
+                send_json(self, status, body, headers)
 
             def _drop(self) -> None:
                 server._log(self.command, self.path, 0)
