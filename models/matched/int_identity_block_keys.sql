@@ -67,9 +67,16 @@ every_key as (
             'postcode_name:' || postcode || ':' || first_prefix,
             'postcode_name:' || postcode || ':' || last_prefix,
             -- the same street and number in a town mistyped or missing, or under another
-            -- postcode
-            'street_name:' || street_normalized || ':' || house_number || ':' || first_prefix,
-            'street_name:' || street_normalized || ':' || house_number || ':' || last_prefix,
+            -- postcode: in the same town, or in the same postcode area (a country has many
+            -- "12 high st")
+            'street_name:' || street_normalized || ':' || house_number || ':' || first_prefix
+            || ':town:' || town_key,
+            'street_name:' || street_normalized || ':' || house_number || ':' || last_prefix
+            || ':town:' || town_key,
+            'street_name:' || street_normalized || ':' || house_number || ':' || first_prefix
+            || ':area:' || left(postcode, 2),
+            'street_name:' || street_normalized || ':' || house_number || ':' || last_prefix
+            || ':area:' || left(postcode, 2),
             -- address line 2 (a building, a locality) with its house number: with a name
             -- replaced or the street mistyped
             'locality_name:' || locality_normalized || ':' || house_number || ':' || first_prefix,
