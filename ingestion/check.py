@@ -23,9 +23,10 @@ from typing import Any
 import dlt
 
 from ingestion.quarantine import RowError, TableSpec
-from ingestion.readers import FileFormat
+from ingestion.readers import FileFormat, file_source_tables, newest_file_head
 
 SAMPLE_ROWS = 200
+SAMPLE_BYTES = 4 << 20
 TIMEOUT_S = 10.0
 
 
@@ -69,8 +70,8 @@ def check_sources(names: Sequence[str], sample_rows: int = SAMPLE_ROWS) -> list[
     """The findings of every source of ``names`` (shop, pos, web, helpdesk, esp)."""
     checks: dict[str, Callable[[int], Iterator[Finding]]] = {
         "shop": lambda _: _check_shop(),
-        "pos": lambda n: _check_files("pos", _pos_tables(), "csv", n),
-        "web": lambda n: _check_files("web", _web_tables(), "jsonl", n),
+        "pos": lambda n: _check_files("pos", file_source_tables("pos"), "csv", n),
+        "web": lambda n: _check_files("web", file_source_tables("web"), "jsonl", n),
         "helpdesk": lambda _: _check_api("helpdesk", "tickets"),
         "esp": lambda _: _check_api("esp", "contacts"),
     }
@@ -81,18 +82,6 @@ def check_sources(names: Sequence[str], sample_rows: int = SAMPLE_ROWS) -> list[
         except Exception as exc:  # a check that breaks is a finding, not a traceback
             findings.append(Finding(name, "check", "fail", f"{type(exc).__name__}: {exc}"))
     return findings
-
-
-def _pos_tables() -> dict[str, tuple[TableSpec, str]]:
-    from ingestion.sources.pos.settings import POS_TABLES
-
-    return {table: (spec, glob) for table, (spec, glob, _) in POS_TABLES.items()}
-
-
-def _web_tables() -> dict[str, tuple[TableSpec, str]]:
-    from ingestion.sources.web.settings import EVENTS, EVENTS_GLOB
-
-    return {"events": (EVENTS, EVENTS_GLOB)}
 
 
 # ----------------------------------------------------------------------------- file sources
@@ -117,16 +106,15 @@ def _check_files(
         yield Finding(source, "settings", "fail", str(exc))
         return
     yield Finding(source, "settings", "ok", _format_summary(file_format, kind))
-    from dlt.sources.filesystem import filesystem
-
     for table, (spec, glob) in tables.items():
         label = f"{table} ({glob})"
         try:
-            files = list(filesystem(bucket_url=bucket_url, file_glob=glob))
+            # the sample's bytes: a few MB is plenty of rows
+            found = newest_file_head(bucket_url, glob, SAMPLE_BYTES)
         except Exception as exc:
             yield Finding(source, "reachable", "fail", f"{bucket_url}: cannot list {glob}: {exc}")
             return
-        if not files:
+        if found is None:
             yield Finding(
                 source,
                 "reachable",
@@ -134,17 +122,10 @@ def _check_files(
                 f"{label}: no file under {bucket_url}; the table stays empty until one arrives",
             )
             continue
-        newest = max(files, key=lambda item: item["modification_date"])
-        yield Finding(
-            source,
-            "reachable",
-            "ok",
-            f"{label}: {len(files)} file(s), newest {newest['file_name']}",
-        )
-        with newest.open(mode="rb") as raw:
-            head = raw.read(4 << 20)  # the sample's bytes: a few MB is plenty of rows
+        file_name, count, head = found
+        yield Finding(source, "reachable", "ok", f"{label}: {count} file(s), newest {file_name}")
         yield from _check_sample(
-            source, table, spec, file_format, kind, head, newest["file_name"], sample_rows
+            source, table, spec, file_format, kind, head, file_name, sample_rows
         )
 
 
@@ -173,7 +154,7 @@ def _check_sample(
     codec = "utf-8-sig" if file_format.encoding == "utf-8" else file_format.encoding
     text = head.decode(codec, errors="surrogateescape")
     lines = text.splitlines(keepends=True)
-    if len(head) == 4 << 20 and lines:
+    if len(head) == SAMPLE_BYTES and lines:
         lines = lines[:-1]  # the last line may be cut short by the sample's end
     if kind == "csv":
         reader = csv.DictReader(io.StringIO("".join(lines)), delimiter=file_format.delimiter)

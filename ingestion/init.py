@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingestion.quarantine import TableSpec
+from ingestion.readers import file_source_tables, newest_file_head
 
 SAMPLE_BYTES = 1 << 20
 # values no format reads, under this share of a kind's sampled values, are bad rows
@@ -123,19 +124,14 @@ def render(proposals: Sequence[SourceProposal], today: dt.date) -> str:
 
 
 def _file_source(name: str, location: str) -> SourceProposal:
-    from dlt.sources.filesystem import filesystem
-
     proposal = SourceProposal(name, {"bucket_url": location})
-    tables = _tables(name)
     samples: list[tuple[TableSpec, bytes]] = []
-    for spec, glob in tables:
-        files = list(filesystem(bucket_url=location, file_glob=glob))
-        if not files:
+    for spec, glob in file_source_tables(name).values():
+        found = newest_file_head(location, glob, SAMPLE_BYTES)
+        if found is None:
             proposal.questions.append(f"no {glob} under {location} yet: {spec.table} stays empty")
             continue
-        newest = max(files, key=lambda item: item["modification_date"])
-        with newest.open(mode="rb") as raw:
-            samples.append((spec, raw.read(SAMPLE_BYTES)))
+        samples.append((spec, found[2]))
     if not samples:
         return proposal
     encoding = _encoding(sample for _, sample in samples)
@@ -164,16 +160,6 @@ def _file_source(name: str, location: str) -> SourceProposal:
                     rows.append((spec, parsed))
     _formats(proposal, rows)
     return proposal
-
-
-def _tables(name: str) -> list[tuple[TableSpec, str]]:
-    if name == "pos":
-        from ingestion.sources.pos.settings import POS_TABLES
-
-        return [(spec, glob) for spec, glob, _ in POS_TABLES.values()]
-    from ingestion.sources.web.settings import EVENTS, EVENTS_GLOB
-
-    return [(EVENTS, EVENTS_GLOB)]
 
 
 def _encoding(samples: Iterable[bytes]) -> str:

@@ -117,6 +117,30 @@ class FileFormat:
         )
 
 
+def file_source_tables(source: str) -> dict[str, tuple[TableSpec, str]]:
+    """The tables of file source ``source`` (pos, web): table -> (spec, file glob)."""
+    if source == "pos":
+        from ingestion.sources.pos.settings import POS_TABLES
+
+        return {table: (spec, glob) for table, (spec, glob, _) in POS_TABLES.items()}
+    from ingestion.sources.web.settings import EVENTS, EVENTS_GLOB
+
+    return {"events": (EVENTS, EVENTS_GLOB)}
+
+
+def newest_file_head(bucket_url: str, glob: str, limit: int) -> tuple[str, int, bytes] | None:
+    """The newest file under ``bucket_url`` matching ``glob`` (by modification date): its name,
+    how many files match, and its first ``limit`` bytes. None when no file matches."""
+    from dlt.sources.filesystem import filesystem
+
+    files = list(filesystem(bucket_url=bucket_url, file_glob=glob))
+    if not files:
+        return None
+    newest = max(files, key=lambda item: item["modification_date"])
+    with newest.open(mode="rb") as raw:
+        return newest["file_name"], len(files), raw.read(limit)
+
+
 def _checked_columns(
     columns: Mapping[str, Mapping[str, str]], tables: Mapping[str, TableSpec]
 ) -> dict[str, dict[str, str]]:
